@@ -1,0 +1,366 @@
+# cython: language_level=3
+"""Python-facing objects over the kernels: compiled weights and streams.
+
+This layer owns memory and the GIL; the maths is in ``kernels.pyx``.  Every
+kernel call runs inside ``with nogil``.  Arguments arriving here have been
+validated by ``cgru.gru`` (dtype, contiguity, shapes), except on the
+``_Stream.step`` fast path, which checks its own argument cheaply.
+"""
+
+import numpy as np
+cimport numpy as cnp
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy, memset
+from libc.stdint cimport int64_t
+
+from cgru.kernels cimport (
+    cgru_cell, cgru_layer_f32, cgru_layer_f64, cgru_step_workspace,
+    cgru_input_projection_f32, cgru_input_projection_f64,
+    cgru_recurrence_f32, cgru_recurrence_f64, cgru_step_f32, cgru_step_f64,
+    cgru_activate_f32, cgru_activate_f64, CGRU_SIGMOID, CGRU_TANH,
+)
+
+cnp.import_array()
+
+
+cdef class _Net:
+    """The weights of a GRU in kernel form: one cgru_layer struct per layer and
+    direction, pointing into arrays this object owns (never the caller's)."""
+
+    cdef readonly int num_layers, num_directions, reset_after
+    cdef readonly Py_ssize_t input_size, hidden_size
+    cdef readonly object dtype
+    cdef int type_num
+    cdef list _arrays                 # keeps the buffers the structs point into
+    cdef cgru_layer_f32* l32
+    cdef cgru_layer_f64* l64
+
+    def __cinit__(self, weights, Py_ssize_t input_size, Py_ssize_t hidden_size,
+                  int num_layers, int num_directions, bint reset_after, dtype, cells):
+        """weights: list over (layer, direction) of (w_ih, w_hh, b_ih, b_hh) arrays
+        in the canonical layout (b_* may be None); cells: matching list of
+        (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip)."""
+        cdef Py_ssize_t H = hidden_size, k, n = num_layers * num_directions
+        cdef cgru_cell cell
+        self.num_layers = num_layers
+        self.num_directions = num_directions
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.reset_after = reset_after
+        self.dtype = np.dtype(dtype)
+        self.type_num = self.dtype.num
+        self._arrays = []
+        self.l32 = NULL
+        self.l64 = NULL
+        if self.dtype == np.float32:
+            self.l32 = <cgru_layer_f32*>malloc(n * sizeof(cgru_layer_f32))
+            if self.l32 == NULL:
+                raise MemoryError()
+        else:
+            self.l64 = <cgru_layer_f64*>malloc(n * sizeof(cgru_layer_f64))
+            if self.l64 == NULL:
+                raise MemoryError()
+        for k in range(n):
+            w_ih, w_hh, b_ih, b_hh = weights[k]
+            w_ih = np.ascontiguousarray(w_ih, dtype=self.dtype).copy()
+            w_hh = np.ascontiguousarray(w_hh, dtype=self.dtype).copy()
+            # folded biases: b_x = (b_ir + b_hr, b_iz + b_hz, b_in [+ b_hn])
+            b_x = np.zeros(3 * H, dtype=self.dtype)
+            b_hn = np.zeros(H, dtype=self.dtype)
+            if b_ih is not None:
+                b_x += b_ih
+            if b_hh is not None:
+                b_x[:2 * H] += b_hh[:2 * H]
+                if reset_after:
+                    b_hn[:] = b_hh[2 * H:]
+                else:
+                    b_x[2 * H:] += b_hh[2 * H:]
+            self._arrays.extend((w_ih, w_hh, b_x, b_hn))
+            f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip = cells[k]
+            cell.input_size = input_size if k < num_directions else num_directions * H
+            cell.hidden_size = H
+            cell.reset_after = reset_after
+            cell.f_kind = f_kind
+            cell.f_alpha = f_alpha
+            cell.f_beta = f_beta
+            cell.g_kind = g_kind
+            cell.g_alpha = g_alpha
+            cell.g_beta = g_beta
+            cell.clip = clip if clip is not None else 0.0
+            if self.l32 != NULL:
+                self.l32[k].cell = cell
+                self.l32[k].w_ih = <const float*>cnp.PyArray_DATA(w_ih)
+                self.l32[k].w_hh = <const float*>cnp.PyArray_DATA(w_hh)
+                self.l32[k].b_x = <const float*>cnp.PyArray_DATA(b_x)
+                self.l32[k].b_hn = <const float*>cnp.PyArray_DATA(b_hn)
+            else:
+                self.l64[k].cell = cell
+                self.l64[k].w_ih = <const double*>cnp.PyArray_DATA(w_ih)
+                self.l64[k].w_hh = <const double*>cnp.PyArray_DATA(w_hh)
+                self.l64[k].b_x = <const double*>cnp.PyArray_DATA(b_x)
+                self.l64[k].b_hn = <const double*>cnp.PyArray_DATA(b_hn)
+
+    def __dealloc__(self):
+        free(self.l32)
+        free(self.l64)
+
+    cdef void _project(self, int k, Py_ssize_t M, const char* x, Py_ssize_t ldx,
+                       char* gx) noexcept nogil:
+        if self.l32 != NULL:
+            cgru_input_projection_f32(&self.l32[k], M, <const float*>x, ldx, <float*>gx)
+        else:
+            cgru_input_projection_f64(&self.l64[k], M, <const double*>x, ldx, <double*>gx)
+
+    cdef void _recur(self, int k, Py_ssize_t T, Py_ssize_t N, int batch_first,
+                     const char* gx, char* h, char* y, Py_ssize_t ldy,
+                     const int64_t* lengths, int reverse, char* work) noexcept nogil:
+        if self.l32 != NULL:
+            cgru_recurrence_f32(&self.l32[k], T, N, batch_first, <const float*>gx,
+                                <float*>h, <float*>y, ldy, lengths, reverse, <float*>work)
+        else:
+            cgru_recurrence_f64(&self.l64[k], T, N, batch_first, <const double*>gx,
+                                <double*>h, <double*>y, ldy, lengths, reverse, <double*>work)
+
+    cdef void _step(self, int k, Py_ssize_t N, const char* x, Py_ssize_t ldx, char* h,
+                    char* work) noexcept nogil:
+        if self.l32 != NULL:
+            cgru_step_f32(&self.l32[k], N, <const float*>x, ldx, <float*>h, <float*>work)
+        else:
+            cgru_step_f64(&self.l64[k], N, <const double*>x, ldx, <double*>h, <double*>work)
+
+    def forward(self, cnp.ndarray x, cnp.ndarray h, lengths, bint batch_first):
+        """Run all layers.  x: C-contiguous (T, N, I) or (N, T, I) in the net's
+        dtype; h: C-contiguous (L*D, N, H), overwritten with h_n; lengths: None
+        or C-contiguous int64 (N,).  Returns y, (T, N, D*H) or (N, T, D*H)."""
+        cdef Py_ssize_t T, N, H = self.hidden_size, D = self.num_directions
+        cdef Py_ssize_t G = 3 * H, M, itemsize = self.dtype.itemsize
+        cdef int layer, d, k, bf = batch_first
+        cdef const int64_t* lens = NULL
+        if batch_first:
+            N, T = x.shape[0], x.shape[1]
+        else:
+            T, N = x.shape[0], x.shape[1]
+        M = T * N
+        shape = (N, T, D * H) if batch_first else (T, N, D * H)
+        y = np.empty(shape, dtype=self.dtype)
+        if M == 0:
+            return y
+        if lengths is not None:
+            lens = <const int64_t*>cnp.PyArray_DATA(lengths)
+        gx = np.empty(D * M * G, dtype=self.dtype)
+        work = np.zeros(D * cgru_step_workspace(&self._cell(0)[0], N), dtype=self.dtype)
+        cdef char* px = <char*>cnp.PyArray_DATA(x)
+        cdef char* py = <char*>cnp.PyArray_DATA(y)
+        cdef char* pgx = <char*>cnp.PyArray_DATA(gx)
+        cdef char* ph = <char*>cnp.PyArray_DATA(h)
+        cdef char* pw = <char*>cnp.PyArray_DATA(work)
+        cdef Py_ssize_t wsize = cgru_step_workspace(&self._cell(0)[0], N) * itemsize
+        cdef const char* inp
+        cdef Py_ssize_t ldin
+        with nogil:
+            for layer in range(self.num_layers):
+                inp = px if layer == 0 else py
+                ldin = self.input_size if layer == 0 else D * H
+                for d in range(D):         # all projections first: y is then free
+                    self._project(layer * D + d, M, inp, ldin, pgx + d * M * G * itemsize)
+                for d in range(D):
+                    k = layer * D + d
+                    self._recur(k, T, N, bf, pgx + d * M * G * itemsize,
+                                ph + k * N * H * itemsize, py + d * H * itemsize, D * H,
+                                lens, d == 1, pw + d * wsize)
+        return y
+
+    cdef const cgru_cell* _cell(self, int k) noexcept nogil:
+        return &self.l32[k].cell if self.l32 != NULL else &self.l64[k].cell
+
+    def activate(self, int kind, double alpha, double beta, cnp.ndarray x):
+        """Apply one activation kind elementwise (a test hook for the kernels)."""
+        out = np.empty_like(x)
+        cdef Py_ssize_t n = x.size
+        cdef void* px = cnp.PyArray_DATA(x)
+        cdef void* po = cnp.PyArray_DATA(out)
+        with nogil:
+            if self.l32 != NULL:
+                cgru_activate_f32(kind, alpha, beta, <const float*>px, <float*>po, n)
+            else:
+                cgru_activate_f64(kind, alpha, beta, <const double*>px, <double*>po, n)
+        return out
+
+
+def activate(int kind, double alpha, double beta, x):
+    """Apply activation ``kind`` elementwise to a float32 or float64 array."""
+    a = np.ascontiguousarray(x)
+    if a.dtype != np.float32 and a.dtype != np.float64:
+        raise TypeError(f"x must be float32 or float64, got {a.dtype}")
+    out = np.empty_like(a)
+    cdef Py_ssize_t n = a.size
+    cdef void* px = cnp.PyArray_DATA(a)
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef bint f32 = a.dtype == np.float32
+    with nogil:
+        if f32:
+            cgru_activate_f32(kind, alpha, beta, <const float*>px, <float*>po, n)
+        else:
+            cgru_activate_f64(kind, alpha, beta, <const double*>px, <double*>po, n)
+    return out
+
+
+cdef class Stream:
+    """Stateful step-by-step inference with a unidirectional GRU.
+
+    Made by ``GRU.stream(batch_size, h0)``.  It keeps the weights the model had
+    when the stream was made.  One stream is used by one thread at a time
+    (a concurrent call raises RuntimeError); make one stream per thread.
+    """
+
+    cdef readonly _Net net
+    cdef readonly Py_ssize_t batch_size
+    cdef readonly bint batch_first
+    cdef cnp.ndarray _h          # (L, N, H) state
+    cdef cnp.ndarray _work       # step workspace
+    cdef int type_num
+    cdef bint _busy
+
+    def __cinit__(self, _Net net, Py_ssize_t batch_size, h0, bint batch_first):
+        if net.num_directions != 1:
+            raise ValueError("stream: a bidirectional GRU cannot be streamed")
+        self.net = net
+        self.batch_size = batch_size
+        self.batch_first = batch_first
+        self.type_num = net.type_num
+        shape = (net.num_layers, batch_size, net.hidden_size)
+        self._h = np.zeros(shape, dtype=net.dtype) if h0 is None else \
+            np.array(h0, dtype=net.dtype, order="C", copy=True)
+        self._work = np.zeros(cgru_step_workspace(net._cell(0), batch_size), dtype=net.dtype)
+        self._busy = False
+
+    @property
+    def state(self):
+        """The state, (num_layers, batch_size, hidden_size), a copy."""
+        return self._h.copy()
+
+    @property
+    def input_size(self):
+        return self.net.input_size
+
+    @property
+    def hidden_size(self):
+        return self.net.hidden_size
+
+    def reset(self, mask=None):
+        """Zero the state, or only the samples where the boolean ``mask`` is True."""
+        if mask is None:
+            self._h[...] = 0
+            return
+        m = np.asarray(mask)
+        if m.dtype != np.bool_:
+            raise TypeError(f"reset: mask must be a boolean array, got dtype {m.dtype}")
+        if m.shape != (self.batch_size,):
+            raise ValueError(f"reset: mask must have shape ({self.batch_size},), got {m.shape}")
+        self._h[:, m, :] = 0
+
+    cdef inline bint _fits(self, object a, int ndim, Py_ssize_t last) noexcept:
+        """a is an aligned C-contiguous ndarray of our dtype, shape (N, last) or (last,)."""
+        cdef cnp.ndarray arr
+        if type(a) is not cnp.ndarray:
+            return False
+        arr = <cnp.ndarray>a
+        if cnp.PyArray_TYPE(arr) != self.type_num or not cnp.PyArray_ISCARRAY_RO(arr):
+            return False
+        if cnp.PyArray_NDIM(arr) != ndim:
+            return False
+        if ndim == 2 and cnp.PyArray_DIMS(arr)[0] != self.batch_size:
+            return False
+        return cnp.PyArray_DIMS(arr)[ndim - 1] == last
+
+    def step(self, x, out=None):
+        """One step: x (N, I), or (I,) when batch_size is 1 -> top-layer output
+        (N, H) or (H,), written into ``out`` when given (no allocation)."""
+        cdef Py_ssize_t N = self.batch_size, H = self.net.hidden_size
+        cdef Py_ssize_t I = self.net.input_size
+        cdef int ndim
+        if self._fits(x, 2, I):
+            ndim = 2
+        elif self._fits(x, 1, I) and N == 1:
+            ndim = 1
+        else:
+            x, ndim = self._convert_step_input(x)
+        cdef cnp.npy_intp dims[2]
+        if out is None:
+            dims[0] = N if ndim == 2 else H
+            dims[1] = H
+            out = cnp.PyArray_EMPTY(ndim, dims, self.type_num, 0)
+        elif not (self._fits(out, ndim, H) and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out)):
+            shape = (<object>N, <object>H) if ndim == 2 else (<object>H,)
+            raise ValueError(f"step: out must be a writeable C-contiguous {self.net.dtype} "
+                             f"array of shape {shape}")
+        self._run_step(<const char*>cnp.PyArray_DATA(<cnp.ndarray>x),
+                       <char*>cnp.PyArray_DATA(<cnp.ndarray>out))
+        return out
+
+    cdef _run_step(self, const char* px, char* pout):
+        cdef Py_ssize_t N = self.batch_size, H = self.net.hidden_size
+        cdef Py_ssize_t I = self.net.input_size, isz = self.net.dtype.itemsize
+        cdef int layer, L = self.net.num_layers
+        cdef char* ph = <char*>cnp.PyArray_DATA(self._h)
+        cdef char* pw = <char*>cnp.PyArray_DATA(self._work)
+        if self._busy:
+            raise RuntimeError("stream: used by two threads at once; make one stream per thread")
+        self._busy = True
+        try:
+            with nogil:
+                self.net._step(0, N, px, I, ph, pw)
+                for layer in range(1, L):
+                    self.net._step(layer, N, ph + (layer - 1) * N * H * isz, H,
+                                   ph + layer * N * H * isz, pw)
+                memcpy(pout, ph + (L - 1) * N * H * isz, N * H * isz)
+        finally:
+            self._busy = False
+
+    def _convert_step_input(self, x):
+        from cgru._validate import as_real_array
+        a = as_real_array(x, "x", self.net.dtype)
+        N, I = self.batch_size, self.net.input_size
+        if a.ndim == 1:
+            if N != 1:
+                raise ValueError(f"step: x must have shape ({N}, {I}) for a stream of "
+                                 f"batch_size {N}, got {a.shape}")
+            if a.shape[0] != I:
+                raise ValueError(f"step: x must have {I} features, got shape {a.shape}")
+            return np.ascontiguousarray(a), 1
+        if a.ndim != 2:
+            raise ValueError(f"step: x must have shape ({N}, {I}) or ({I},), got {a.shape}")
+        if a.shape[0] != N:
+            raise ValueError(f"step: x has batch size {a.shape[0]}, the stream has {N}")
+        if a.shape[1] != I:
+            raise ValueError(f"step: x must have {I} features, got shape {a.shape}")
+        return np.ascontiguousarray(a), 2
+
+    def run(self, x):
+        """Run a chunk (T, N, I) (or (N, T, I) when batch_first; (T, I) when
+        batch_size is 1), continuing the state; returns the top-layer outputs."""
+        from cgru._validate import as_real_array
+        a = as_real_array(x, "x", self.net.dtype)
+        N, I = self.batch_size, self.net.input_size
+        unbatched = a.ndim == 2
+        if unbatched:
+            if N != 1:
+                raise ValueError(f"run: x must be 3-D for a stream of batch_size {N}, "
+                                 f"got shape {a.shape}")
+            a = a[:, None, :]
+        elif a.ndim != 3:
+            raise ValueError(f"run: x must be 3-D (T, N, I), got shape {a.shape}")
+        nb = a.shape[0] if (self.batch_first and not unbatched) else a.shape[1]
+        if nb != N:
+            raise ValueError(f"run: x has batch size {nb}, the stream has {N}")
+        if a.shape[2] != I:
+            raise ValueError(f"run: x must have {I} features, got shape {a.shape}")
+        a = np.ascontiguousarray(a)
+        if self._busy:
+            raise RuntimeError("stream: used by two threads at once; make one stream per thread")
+        self._busy = True
+        try:
+            y = self.net.forward(a, self._h, None, self.batch_first and not unbatched)
+        finally:
+            self._busy = False
+        return y[:, 0, :] if unbatched else y

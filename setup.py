@@ -1,0 +1,45 @@
+"""Build: cythonize pyx/ into cgru.* extension modules, directives set once."""
+import os
+import sys
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+# CGRU_DEBUG=1 turns bounds checks back on (and drops optimisation) for debugging.
+DEBUG = os.environ.get("CGRU_DEBUG", "") not in ("", "0")
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": True,
+    "nonecheck": False,
+    "embedsignature": True,
+    "freethreading_compatible": False,
+}
+
+if sys.platform == "win32":
+    cflags = [] if DEBUG else ["/O2"]
+else:
+    cflags = ["-O0", "-g"] if DEBUG else ["-O3"]
+    cflags += ["-fno-math-errno", "-Wno-unused-function"]
+
+macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+
+
+def ext(name, source):
+    return Extension(name, [source], include_dirs=[np.get_include()],
+                     define_macros=macros, extra_compile_args=cflags)
+
+
+extensions = [
+    ext("cgru.kernels", "pyx/kernels.pyx"),
+    ext("cgru._binding", "pyx/_binding.pyx"),
+]
+
+setup(
+    ext_modules=cythonize(extensions, include_path=["src"], compiler_directives=directives,
+                          annotate=os.environ.get("CGRU_ANNOTATE", "") not in ("", "0")),
+)

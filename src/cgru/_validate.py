@@ -1,0 +1,70 @@
+"""Argument checks and conversions shared by the Python API (no NumPy copies of
+the caller's data are ever written to)."""
+
+import numbers
+import operator
+
+import numpy as np
+
+DTYPES = {np.dtype(np.float32): np.float32, np.dtype(np.float64): np.float64}
+# BLAS takes 32-bit integer sizes.
+MAX_DIM = 2**31 - 1
+
+
+def as_dtype(dtype):
+    """The model dtype: float32 or float64."""
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if d not in DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {d}")
+    return d
+
+
+def as_size(value, name, minimum=1):
+    """A positive (or >= minimum) Python int, from any integral number but bool."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    v = operator.index(value)
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    if v > MAX_DIM // 3:
+        raise ValueError(f"{name} is too large: {v} (at most {MAX_DIM // 3})")
+    return v
+
+
+def as_real_array(x, name, dtype):
+    """``x`` as an ndarray of ``dtype`` (a new array unless it already is one;
+    the caller's array is never modified).  Rejects complex, bool and
+    non-numeric data with TypeError."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):   # a torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{name} must be a real numeric array: {e}") from None
+    if a.dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got complex dtype {a.dtype}")
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+    return a.astype(dtype, copy=False)
+
+
+def as_lengths(lengths, n, t):
+    """``lengths`` as C-contiguous int64 (n,), each in [0, t]."""
+    if hasattr(lengths, "detach") and hasattr(lengths, "numpy"):
+        lengths = lengths.detach().cpu().numpy()
+    try:
+        a = np.asarray(lengths)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"lengths must be an integer array: {e}") from None
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"lengths must be integers, got dtype {a.dtype}")
+    if a.shape != (n,):
+        raise ValueError(f"lengths must have shape ({n},) (one per sample), got {a.shape}")
+    if n and a.min() < 0:
+        raise ValueError(f"lengths must be >= 0, got {a.min()}")
+    if n and a.max() > t:
+        raise ValueError(f"lengths must be <= the sequence length {t}, got {a.max()}")
+    return np.ascontiguousarray(a, dtype=np.int64)

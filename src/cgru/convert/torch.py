@@ -1,0 +1,130 @@
+"""PyTorch <-> cgru.  PyTorch's layout *is* the canonical one: names, shapes and
+gate order (r, z, n) carry over unchanged; PyTorch's GRU is reset_after=True."""
+
+import re
+
+import numpy as np
+
+_KEY = re.compile(r"^(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$")
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("this needs PyTorch: pip install 'cgru[torch]'") from None
+    return torch
+
+
+def _numpy_state(sd):
+    out = {}
+    for k, v in sd.items():
+        if hasattr(v, "detach"):
+            v = v.detach().cpu()
+            if str(v.dtype) in ("torch.bfloat16", "torch.float16"):
+                v = v.float()
+            v = v.numpy()
+        out[k] = np.asarray(v)
+    return out
+
+
+def _infer_dtype(sd, dtype):
+    if dtype is not None:
+        return dtype
+    first = next(iter(sd.values()))
+    return np.float64 if np.asarray(first).dtype == np.float64 else np.float32
+
+
+def _load_path(path):
+    torch = _import_torch()
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"from_torch: cannot read {path!r} as a torch.save file: {e}") from None
+    return obj
+
+
+def gru_from_torch(cls, m, dtype=None):
+    """A cgru.GRU from a torch.nn.GRU, a GRU state_dict, or a path to one saved
+    with torch.save."""
+    batch_first = False
+    if isinstance(m, (str, bytes)) or hasattr(m, "__fspath__"):
+        m = _load_path(m)
+    if hasattr(m, "state_dict") and hasattr(m, "mode"):
+        if getattr(m, "mode", None) != "GRU":
+            raise TypeError(f"from_torch: expected torch.nn.GRU, got {type(m).__name__}")
+        if getattr(m, "proj_size", 0):
+            raise ValueError("from_torch: GRU with proj_size is not supported")
+        batch_first = bool(m.batch_first)
+        sd = _numpy_state(m.state_dict())
+    elif hasattr(m, "keys"):
+        sd = _numpy_state(m)
+    else:
+        raise TypeError(f"from_torch: expected torch.nn.GRU or a state_dict, got {type(m).__name__}")
+    if not sd:
+        raise ValueError("from_torch: empty state_dict")
+    layers, reverse, bias = set(), False, False
+    for k in sd:
+        mt = _KEY.match(k)
+        if not mt:
+            raise ValueError(f"from_torch: unexpected key {k!r} in a GRU state_dict")
+        layers.add(int(mt.group(3)))
+        reverse |= mt.group(4) is not None
+        bias |= mt.group(1) == "bias"
+    for k in ("weight_ih_l0", "weight_hh_l0"):
+        if k not in sd:
+            raise ValueError(f"from_torch: state_dict lacks {k!r}")
+    num_layers = max(layers) + 1
+    w_ih, w_hh = sd["weight_ih_l0"], sd["weight_hh_l0"]
+    if w_hh.ndim != 2 or w_ih.ndim != 2 or w_hh.shape[0] != 3 * w_hh.shape[1]:
+        raise ValueError(f"from_torch: weight_hh_l0 must be (3H, H), got {w_hh.shape}")
+    g = cls(w_ih.shape[1], w_hh.shape[1], num_layers, bias=bias, batch_first=batch_first,
+            bidirectional=reverse, reset_after=True, dtype=_infer_dtype(sd, dtype))
+    g.load_state_dict(sd)
+    return g
+
+
+def gru_to_torch(g):
+    torch = _import_torch()
+    if not g.reset_after:
+        raise ValueError("to_torch: torch.nn.GRU computes reset_after=True only; "
+                         "this model is reset_after=False")
+    if not g._has_default_activations():
+        raise ValueError("to_torch: torch.nn.GRU has sigmoid/tanh only and no clip")
+    m = torch.nn.GRU(g.input_size, g.hidden_size, g.num_layers, bias=g.bias,
+                     batch_first=g.batch_first, bidirectional=g.bidirectional,
+                     dtype=torch.float64 if g.dtype == np.float64 else torch.float32)
+    m.load_state_dict({k: torch.from_numpy(v) for k, v in g.state_dict().items()})
+    return m
+
+
+def cell_from_torch(cls, m, dtype=None):
+    if isinstance(m, (str, bytes)) or hasattr(m, "__fspath__"):
+        m = _load_path(m)
+    if hasattr(m, "state_dict") and hasattr(m, "weight_ih") and not hasattr(m, "mode"):
+        if type(m).__name__ != "GRUCell":
+            raise TypeError(f"from_torch: expected torch.nn.GRUCell, got {type(m).__name__}")
+        sd = _numpy_state(m.state_dict())
+    elif hasattr(m, "keys"):
+        sd = _numpy_state(m)
+    else:
+        raise TypeError(f"from_torch: expected torch.nn.GRUCell or its state_dict, "
+                        f"got {type(m).__name__}")
+    if "weight_ih" not in sd or "weight_hh" not in sd:
+        raise ValueError("from_torch: a GRUCell state_dict needs weight_ih and weight_hh")
+    w_ih, w_hh = sd["weight_ih"], sd["weight_hh"]
+    if w_hh.ndim != 2 or w_ih.ndim != 2 or w_hh.shape[0] != 3 * w_hh.shape[1]:
+        raise ValueError(f"from_torch: weight_hh must be (3H, H), got {w_hh.shape}")
+    c = cls(w_ih.shape[1], w_hh.shape[1], bias="bias_ih" in sd, dtype=_infer_dtype(sd, dtype))
+    c.load_state_dict(sd)
+    return c
+
+
+def cell_to_torch(c):
+    torch = _import_torch()
+    if not c.reset_after:
+        raise ValueError("to_torch: torch.nn.GRUCell computes reset_after=True only")
+    m = torch.nn.GRUCell(c.input_size, c.hidden_size, bias=c.bias,
+                         dtype=torch.float64 if c.dtype == np.float64 else torch.float32)
+    m.load_state_dict({k: torch.from_numpy(v) for k, v in c.state_dict().items()})
+    return m

@@ -1,0 +1,331 @@
+"""The Python API: GRU and GRUCell.  Validate, convert, call one kernel entry point."""
+
+import json
+import math
+
+import numpy as np
+
+from cgru import _validate as V
+from cgru._binding import Stream, _Net
+from cgru.kernels import cgru_activation as Activation
+
+__all__ = ["GRU", "GRUCell", "load", "Stream"]
+
+FORMAT_VERSION = 1
+# (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta): sigmoid gates, tanh candidate
+DEFAULT_ACTIVATIONS = (int(Activation.CGRU_SIGMOID), 0.0, 0.0, int(Activation.CGRU_TANH), 0.0, 0.0)
+
+
+def _to_numpy(value, key):
+    """A state_dict value (NumPy array or torch tensor, never imported) as an ndarray."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        value = value.detach().cpu().numpy()
+    a = np.asarray(value)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"state_dict[{key!r}] must be a real numeric array, got dtype {a.dtype}")
+    return a
+
+
+class GRU:
+    """A multi-layer GRU with PyTorch's semantics and parameter names.
+
+    ``reset_after=True`` is PyTorch's GRU; ``reset_after=False`` is the original
+    GRU of Cho et al. (2014).  See the README for the equations.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True,
+                 batch_first=False, bidirectional=False, reset_after=True,
+                 dtype=np.float32):
+        self.input_size = V.as_size(input_size, "input_size")
+        self.hidden_size = V.as_size(hidden_size, "hidden_size")
+        self.num_layers = V.as_size(num_layers, "num_layers")
+        for name, value in (("bias", bias), ("batch_first", batch_first),
+                            ("bidirectional", bidirectional), ("reset_after", reset_after)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {value!r}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.bidirectional = bool(bidirectional)
+        self.reset_after = bool(reset_after)
+        self.dtype = V.as_dtype(dtype)
+        D = self.num_directions
+        # activation kinds per direction and the clip (ONNX / Keras models); see cgru.kernels
+        self._activations = [DEFAULT_ACTIVATIONS] * D
+        self._clip = None
+        H = self.hidden_size
+        if 3 * H * max(self.input_size, D * H) > V.MAX_DIM * 64:
+            raise ValueError(f"hidden_size={H} with input_size={self.input_size} is too large "
+                             f"for memory")
+        # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)]
+        k = 1.0 / math.sqrt(H)
+        rng = np.random.default_rng()
+        self._params = {name: rng.uniform(-k, k, size=shape).astype(self.dtype)
+                        for name, shape in self._param_shapes().items()}
+        self._compile()
+
+    # ------------------------------------------------------------ structure
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    def _param_shapes(self):
+        H, D = self.hidden_size, self.num_directions
+        shapes = {}
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else D * H
+            for suffix in ("", "_reverse")[:D]:
+                shapes[f"weight_ih_l{layer}{suffix}"] = (3 * H, in_size)
+                shapes[f"weight_hh_l{layer}{suffix}"] = (3 * H, H)
+                if self.bias:
+                    shapes[f"bias_ih_l{layer}{suffix}"] = (3 * H,)
+                    shapes[f"bias_hh_l{layer}{suffix}"] = (3 * H,)
+        return shapes
+
+    def _compile(self):
+        """Build the kernel form of the weights (folded biases, layer structs)."""
+        D = self.num_directions
+        weights, cells = [], []
+        clip = 0.0 if self._clip is None else float(self._clip)
+        for layer in range(self.num_layers):
+            for d, suffix in enumerate(("", "_reverse")[:D]):
+                p = self._params
+                weights.append((p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"],
+                                p.get(f"bias_ih_l{layer}{suffix}"), p.get(f"bias_hh_l{layer}{suffix}")))
+                cells.append(tuple(self._activations[d]) + (clip,))
+        self._net = _Net(weights, self.input_size, self.hidden_size, self.num_layers, D,
+                         self.reset_after, self.dtype, cells)
+
+    def _has_default_activations(self):
+        return self._clip is None and all(tuple(a) == DEFAULT_ACTIVATIONS for a in self._activations)
+
+    def _config(self):
+        return {"input_size": self.input_size, "hidden_size": self.hidden_size,
+                "num_layers": self.num_layers, "bias": self.bias,
+                "batch_first": self.batch_first, "bidirectional": self.bidirectional,
+                "reset_after": self.reset_after, "dtype": self.dtype.name}
+
+    def __repr__(self):
+        c = self._config()
+        args = ", ".join(f"{k}={v!r}" for k, v in c.items() if k not in ("input_size", "hidden_size"))
+        return f"cgru.GRU({self.input_size}, {self.hidden_size}, {args})"
+
+    # ---------------------------------------------------------- parameters
+    def state_dict(self):
+        """Copies of the parameters, PyTorch's names and shapes (gate order r, z, n)."""
+        return {name: a.copy() for name, a in self._params.items()}
+
+    def load_state_dict(self, state_dict):
+        """Load parameters (NumPy arrays or torch tensors).  Every name and shape is
+        checked before anything changes."""
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+        shapes = self._param_shapes()
+        missing = [k for k in shapes if k not in state_dict]
+        unexpected = [k for k in state_dict.keys() if k not in shapes]
+        if missing:
+            raise ValueError(f"state_dict: missing key(s) {missing}")
+        if unexpected:
+            raise ValueError(f"state_dict: unexpected key(s) {unexpected}")
+        new = {}
+        for key, shape in shapes.items():
+            a = _to_numpy(state_dict[key], key)
+            if a.shape != shape:
+                raise ValueError(f"state_dict[{key!r}] has shape {a.shape}, expected {shape}")
+            new[key] = np.array(a, dtype=self.dtype, order="C", copy=True)
+        self._params = new
+        self._compile()
+
+    # ------------------------------------------------------------- running
+    def _check_input(self, x):
+        a = V.as_real_array(x, "x", self.dtype)
+        if a.ndim not in (2, 3):
+            raise ValueError(f"x must be 3-D ({'N, T' if self.batch_first else 'T, N'}, "
+                             f"input_size) or 2-D (T, input_size), got shape {a.shape}")
+        if a.shape[-1] != self.input_size:
+            raise ValueError(f"x must have input_size={self.input_size} features in its last "
+                             f"dimension, got shape {a.shape}")
+        return a
+
+    def __call__(self, x, h0=None, lengths=None):
+        """Run the GRU.  x: (T, N, I), (N, T, I) with batch_first, or unbatched (T, I).
+        Returns y (T, N, D*H) (batch_first: (N, T, D*H); unbatched (T, D*H)) and
+        h_n (num_layers*D, N, H) (unbatched: (num_layers*D, H))."""
+        a = self._check_input(x)
+        unbatched = a.ndim == 2
+        bf = self.batch_first and not unbatched
+        if unbatched:
+            a = a[:, None, :]
+        T, N = (a.shape[1], a.shape[0]) if bf else (a.shape[0], a.shape[1])
+        if T * N > V.MAX_DIM:
+            raise ValueError(f"x has {T * N} rows (T*N); at most {V.MAX_DIM} are supported")
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        if h0 is None:
+            h = np.zeros((LD, N, H), dtype=self.dtype)
+        else:
+            h = V.as_real_array(h0, "h0", self.dtype)
+            want = (LD, H) if unbatched else (LD, N, H)
+            if h.shape != want:
+                raise ValueError(f"h0 must have shape {want} (num_layers*num_directions, "
+                                 f"{'' if unbatched else 'batch, '}hidden_size), got {h.shape}")
+            h = np.array(h.reshape(LD, N, H), dtype=self.dtype, order="C", copy=True)
+        if lengths is not None:
+            if unbatched:
+                raise ValueError("lengths is only supported for batched (3-D) x")
+            lengths = V.as_lengths(lengths, N, T)
+        y = self._net.forward(np.ascontiguousarray(a), h, lengths, bf)
+        if unbatched:
+            return y[:, 0, :], h[:, 0, :]
+        return y, h
+
+    forward = __call__
+
+    def stream(self, batch_size=1, h0=None):
+        """A stateful stream for step-by-step inference (unidirectional models)."""
+        if self.bidirectional:
+            raise ValueError("stream: a bidirectional GRU cannot be streamed "
+                             "(the reverse direction needs the whole sequence)")
+        N = V.as_size(batch_size, "batch_size")
+        if h0 is not None:
+            h0 = V.as_real_array(h0, "h0", self.dtype)
+            want = (self.num_layers, N, self.hidden_size)
+            if h0.shape != want:
+                if N == 1 and h0.shape == (self.num_layers, self.hidden_size):
+                    h0 = h0[:, None, :]
+                else:
+                    raise ValueError(f"h0 must have shape {want}, got {h0.shape}")
+        return Stream(self._net, N, h0, self.batch_first)
+
+    # ------------------------------------------------------------ save/load
+    def save(self, path):
+        """Save configuration and weights to an .npz file (no pickled objects)."""
+        config = self._config()
+        config["format_version"] = FORMAT_VERSION
+        config["activations"] = [list(a) for a in self._activations]
+        config["clip"] = self._clip
+        np.savez(path, __config__=np.array(json.dumps(config)), **self._params)
+
+    # ------------------------------------------------------------- interop
+    @classmethod
+    def from_torch(cls, module_or_state_dict, *, dtype=None):
+        from cgru.convert.torch import gru_from_torch
+        return gru_from_torch(cls, module_or_state_dict, dtype=dtype)
+
+    def to_torch(self):
+        from cgru.convert.torch import gru_to_torch
+        return gru_to_torch(self)
+
+
+def load(path):
+    """Load a model saved with ``GRU.save`` or ``GRUCell.save`` (never unpickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise ValueError(f"load: {path!r} is not a readable cgru .npz file: {e}") from None
+    except Exception as e:   # zipfile.BadZipFile and friends
+        raise ValueError(f"load: {path!r} is not a readable cgru .npz file: {e}") from None
+    if "__config__" not in arrays:
+        raise ValueError(f"load: {path!r} has no __config__ entry; not a cgru model")
+    try:
+        config = json.loads(str(arrays.pop("__config__")))
+        if not isinstance(config, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as e:
+        raise ValueError(f"load: {path!r} has a corrupted __config__: {e}") from None
+    kind = config.pop("kind", "GRU")
+    config.pop("format_version", None)
+    activations = config.pop("activations", None)
+    clip = config.pop("clip", None)
+    expected = {"input_size", "hidden_size", "num_layers", "bias", "batch_first",
+                "bidirectional", "reset_after", "dtype"}
+    if kind == "GRUCell":
+        expected = {"input_size", "hidden_size", "bias", "reset_after", "dtype"}
+    if set(config) != expected:
+        raise ValueError(f"load: {path!r} __config__ must have keys {sorted(expected)}, "
+                         f"got {sorted(config)}")
+    if kind == "GRUCell":
+        model = GRUCell(config.pop("input_size"), config.pop("hidden_size"), **config)
+        inner = model._gru
+    elif kind == "GRU":
+        model = GRU(config.pop("input_size"), config.pop("hidden_size"),
+                    config.pop("num_layers"), **config)
+        inner = model
+    else:
+        raise ValueError(f"load: unknown model kind {kind!r}")
+    if activations is not None or clip is not None:
+        from cgru._activations import set_activations
+        set_activations(inner, activations, clip)
+    model.load_state_dict(arrays)
+    return model
+
+
+class GRUCell:
+    """One GRU cell (PyTorch's GRUCell names: weight_ih, weight_hh, bias_ih, bias_hh)."""
+
+    def __init__(self, input_size, hidden_size, *, bias=True, reset_after=True,
+                 dtype=np.float32):
+        self._gru = GRU(input_size, hidden_size, 1, bias=bias, reset_after=reset_after,
+                        dtype=dtype)
+
+    input_size = property(lambda self: self._gru.input_size)
+    hidden_size = property(lambda self: self._gru.hidden_size)
+    bias = property(lambda self: self._gru.bias)
+    reset_after = property(lambda self: self._gru.reset_after)
+    dtype = property(lambda self: self._gru.dtype)
+
+    def __repr__(self):
+        return (f"cgru.GRUCell({self.input_size}, {self.hidden_size}, bias={self.bias}, "
+                f"reset_after={self.reset_after}, dtype={self.dtype.name!r})")
+
+    def state_dict(self):
+        return {k.replace("_l0", ""): v for k, v in self._gru.state_dict().items()}
+
+    def load_state_dict(self, state_dict):
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+        allowed = {k.replace("_l0", "") for k in self._gru._param_shapes()}
+        unexpected = [k for k in state_dict.keys() if k not in allowed]
+        if unexpected:
+            raise ValueError(f"state_dict: unexpected key(s) {unexpected}")
+        missing = [k for k in sorted(allowed) if k not in state_dict]
+        if missing:
+            raise ValueError(f"state_dict: missing key(s) {missing}")
+        self._gru.load_state_dict({k + "_l0": v for k, v in state_dict.items()})
+
+    def __call__(self, x, h=None):
+        """x (N, I) or (I,); h (N, H) or (H,) -> h' of the same batch shape."""
+        g = self._gru
+        a = V.as_real_array(x, "x", g.dtype)
+        if a.ndim not in (1, 2) or a.shape[-1] != g.input_size:
+            raise ValueError(f"x must have shape (batch, {g.input_size}) or ({g.input_size},), "
+                             f"got {a.shape}")
+        unbatched = a.ndim == 1
+        a2 = a[None, :] if unbatched else a
+        N = a2.shape[0]
+        if h is None:
+            h3 = np.zeros((1, N, g.hidden_size), dtype=g.dtype)
+        else:
+            hh = V.as_real_array(h, "h", g.dtype)
+            want = (g.hidden_size,) if unbatched else (N, g.hidden_size)
+            if hh.shape != want:
+                raise ValueError(f"h must have shape {want}, got {hh.shape}")
+            h3 = np.array(hh.reshape(1, N, g.hidden_size), dtype=g.dtype, order="C", copy=True)
+        g._net.forward(np.ascontiguousarray(a2[None]), h3, None, False)
+        return h3[0, 0] if unbatched else h3[0]
+
+    forward = __call__
+
+    def save(self, path):
+        config = {"kind": "GRUCell", "format_version": FORMAT_VERSION,
+                  "input_size": self.input_size, "hidden_size": self.hidden_size,
+                  "bias": self.bias, "reset_after": self.reset_after, "dtype": self.dtype.name}
+        np.savez(path, __config__=np.array(json.dumps(config)), **self.state_dict())
+
+    @classmethod
+    def from_torch(cls, module_or_state_dict, *, dtype=None):
+        from cgru.convert.torch import cell_from_torch
+        return cell_from_torch(cls, module_or_state_dict, dtype=dtype)
+
+    def to_torch(self):
+        from cgru.convert.torch import cell_to_torch
+        return cell_to_torch(self)
