@@ -1,0 +1,31 @@
+"""Shared test fixtures.  Reference packages (torch, onnxruntime, keras, ...) are
+optional locally but required in CI: with CI set, a missing one is a failure,
+never a skip."""
+
+import importlib
+import os
+
+import pytest
+
+
+def need(module):
+    """Import ``module`` or skip the test; in CI (CI set) a missing module fails."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"{module} is required in CI but cannot be imported: {e}")
+        pytest.skip(f"{module} not installed")
+
+
+@pytest.fixture
+def torch():
+    t = need("torch")
+    t.set_num_threads(1)
+    return t
+
+
+@pytest.fixture
+def rng(request):
+    # a distinct, reproducible stream per test
+    return __import__("numpy").random.default_rng(abs(hash(request.node.nodeid)) % 2**32)
