@@ -3,6 +3,7 @@ the caller's data are ever written to)."""
 
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -70,3 +71,21 @@ def as_lengths(lengths, n, t):
     if n and a.max() > t:
         raise ValueError(f"lengths must be <= the sequence length {t}, got {a.max()}")
     return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def physical_memory():
+    """Bytes of physical memory, or None where the platform does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(nbytes, what):
+    """MemoryError, before anything is allocated, when ``what`` would need more
+    than the machine's physical memory (an absurd size must fail fast, not
+    swap, hang or get the process killed)."""
+    phys = physical_memory()
+    if phys and nbytes > phys:
+        raise MemoryError(f"{what} needs {nbytes / 2**30:.1f} GiB, more than this machine's "
+                          f"{phys / 2**30:.1f} GiB of memory")
