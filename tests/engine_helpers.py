@@ -53,7 +53,15 @@ def layout(a, kind):
         b = np.array(a)
         b.flags.writeable = False
         return b
+    if kind == "swapped":            # non-native byte order
+        return np.asarray(a).astype(np.asarray(a).dtype.newbyteorder())
+    if kind == "misaligned":         # data pointer not a multiple of the itemsize
+        a = np.asarray(a)
+        raw = np.zeros(a.nbytes + 1, np.uint8)[1:]
+        b = raw.view(a.dtype).reshape(a.shape) if a.size else np.empty_like(a)
+        b[...] = a
+        return b
     raise ValueError(kind)
 
 
-LAYOUTS = ("C", "F", "strided", "readonly")
+LAYOUTS = ("C", "F", "strided", "readonly", "swapped", "misaligned")

@@ -186,3 +186,28 @@ def test_cell_to_torch_round_trip(torch, rng, dtype):
     assert_close(c(x, h), expected, dtype, "cell")
     with pytest.raises(ValueError, match="reset_after"):
         cgru.GRUCell(I, H, reset_after=False).to_torch()
+
+
+def test_torch_tensors_as_inputs(torch, rng):
+    m = torch.nn.GRU(I, H, 2, dtype=torch.float64)
+    g = cgru.GRU.from_torch(m)
+    x = torch.from_numpy(rng.standard_normal((T, N, I)))
+    h0 = torch.from_numpy(rng.standard_normal((2, N, H))).requires_grad_()
+    lengths = torch.tensor([T, 2, 1])
+    y, h_n = g(x, h0, lengths=lengths)
+    assert isinstance(y, np.ndarray) and isinstance(h_n, np.ndarray)
+    y2, h2 = g(x.numpy(), h0.detach().numpy(), lengths=lengths.numpy())
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_array_equal(h_n, h2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_huge_inputs_saturate_like_torch(torch, rng, dtype):
+    m = _torch_gru(torch, 2, True, False, True, dtype)
+    g = cgru.GRU.from_torch(m)
+    x = (rng.standard_normal((T, N, I)) * 1e30).astype(dtype)
+    y, h_n = g(x)
+    ty, th = _torch_run(torch, m, x)
+    assert np.isfinite(y).all() and np.abs(y).max() <= 1
+    assert_close(y, ty, dtype, "y")
+    assert_close(h_n, th, dtype, "h_n")

@@ -175,3 +175,35 @@ def test_stream_keeps_weights_of_its_model(rng):
     y0 = g(x[None])[0][0]
     randomize(g, rng)               # new weights after the stream was made
     assert_close(s.step(x), y0, np.float64, "old weights")
+
+
+def test_threads_share_a_model_and_own_their_streams(rng):
+    """Kernels run without the GIL: concurrent calls on one model, and one stream
+    per thread, give exactly the single-threaded results."""
+    import threading
+    g = randomize(cgru.GRU(I, H, 2), rng)
+    xs = [rng.standard_normal((20, 3, I)) for _ in range(4)]
+    want = [g(a) for a in xs]
+    got, errors = [None] * 4, []
+
+    def work(i):
+        try:
+            for _ in range(5):
+                y, h_n = g(xs[i])
+                s = g.stream(3)
+                ys = np.stack([s.step(xt) for xt in xs[i]])
+                got[i] = (y, h_n, ys, s.state)
+        except Exception as e:          # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for (y, h_n, ys, st), (wy, wh) in zip(got, want):
+        np.testing.assert_array_equal(y, wy)
+        np.testing.assert_array_equal(h_n, wh)
+        assert_close(ys, wy, np.float64, "stream in thread")
+        assert_close(st, wh, np.float64, "state in thread")
