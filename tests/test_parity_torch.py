@@ -211,3 +211,15 @@ def test_huge_inputs_saturate_like_torch(torch, rng, dtype):
     assert np.isfinite(y).all() and np.abs(y).max() <= 1
     assert_close(y, ty, dtype, "y")
     assert_close(h_n, th, dtype, "h_n")
+
+
+def test_half_precision_tensors_are_converted(torch, rng):
+    g = cgru.GRU(I, H, dtype=np.float32)
+    x = torch.from_numpy(rng.standard_normal((T, N, I)).astype(np.float32))
+    for tdt in (torch.bfloat16, torch.float16):
+        xt = x.to(tdt)
+        y, _ = g(xt, torch.zeros(1, N, H, dtype=tdt))
+        np.testing.assert_array_equal(y, g(xt.float().numpy())[0])
+    m = torch.nn.GRU(I, H, dtype=torch.bfloat16)
+    g.load_state_dict(m.state_dict())
+    np.testing.assert_array_equal(g.state_dict()["weight_hh_l0"], m.weight_hh_l0.detach().float().numpy())

@@ -35,12 +35,22 @@ def as_size(value, name, minimum=1):
     return v
 
 
+def from_tensor(x):
+    """A torch tensor as an ndarray (torch is never imported); anything else as is.
+    bfloat16 / float16 tensors, which NumPy cannot take, become float32 first."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        x = x.detach().cpu()
+        if str(getattr(x, "dtype", "")) in ("torch.bfloat16", "torch.float16"):
+            x = x.float()
+        x = x.numpy()
+    return x
+
+
 def as_real_array(x, name, dtype):
     """``x`` as an ndarray of ``dtype`` (a new array unless it already is one;
     the caller's array is never modified).  Rejects complex, bool and
     non-numeric data with TypeError."""
-    if hasattr(x, "detach") and hasattr(x, "numpy"):   # a torch tensor, without importing torch
-        x = x.detach().cpu().numpy()
+    x = from_tensor(x)
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as e:
@@ -54,8 +64,7 @@ def as_real_array(x, name, dtype):
 
 def as_lengths(lengths, n, t):
     """``lengths`` as C-contiguous int64 (n,), each in [0, t]."""
-    if hasattr(lengths, "detach") and hasattr(lengths, "numpy"):
-        lengths = lengths.detach().cpu().numpy()
+    lengths = from_tensor(lengths)
     try:
         a = np.asarray(lengths)
     except (ValueError, TypeError) as e:

@@ -18,9 +18,7 @@ DEFAULT_ACTIVATIONS = (int(Activation.CGRU_SIGMOID), 0.0, 0.0, int(Activation.CG
 
 def _to_numpy(value, key):
     """A state_dict value (NumPy array or torch tensor, never imported) as an ndarray."""
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
-        value = value.detach().cpu().numpy()
-    a = np.asarray(value)
+    a = np.asarray(V.from_tensor(value))
     if a.dtype.kind not in "fiu":
         raise TypeError(f"state_dict[{key!r}] must be a real numeric array, got dtype {a.dtype}")
     return a
