@@ -54,11 +54,11 @@ class GRU:
         if 3 * H * max(self.input_size, D * H) > V.MAX_DIM * 64:
             raise ValueError(f"hidden_size={H} with input_size={self.input_size} is too large "
                              f"for memory")
-        # parameters (3H*in + 3H*H + 6H per layer and direction), held twice (the
-        # state_dict and the kernel form) plus a float64 draw when initialising
+        # parameters (3H*in + 3H*H + 6H per layer and direction), held twice: the
+        # state_dict and the kernel form
         per = lambda n_in: 3 * H * n_in + 3 * H * H + (6 * H if self.bias else 0)
         count = D * (per(self.input_size) + (self.num_layers - 1) * per(D * H))
-        V.check_memory(count * (2 * self.dtype.itemsize + 8),
+        V.check_memory(count * 2 * self.dtype.itemsize,
                        f"GRU({self.input_size}, {H}, num_layers={self.num_layers})")
         # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)]
         k = 1.0 / math.sqrt(H)
