@@ -190,8 +190,9 @@ def test_nan_stays_in_its_sample(rng, dtype, reset_after, n):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_nan_in_bidirectional_with_lengths(rng, dtype):
-    g = cgru.GRU(I, H, 2, bidirectional=True, dtype=dtype)
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_nan_in_bidirectional_with_lengths(rng, dtype, reset_after):
+    g = cgru.GRU(I, H, 2, bidirectional=True, reset_after=reset_after, dtype=dtype)
     x = rng.standard_normal((T, 3, I)).astype(dtype)
     lengths = [T, 2, 3]
     y, h_n = g(x, lengths=lengths)
