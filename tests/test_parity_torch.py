@@ -223,3 +223,19 @@ def test_half_precision_tensors_are_converted(torch, rng):
     m = torch.nn.GRU(I, H, dtype=torch.bfloat16)
     g.load_state_dict(m.state_dict())
     np.testing.assert_array_equal(g.state_dict()["weight_hh_l0"], m.weight_hh_l0.detach().float().numpy())
+
+
+def test_from_torch_rejects_other_things(torch):
+    with pytest.raises(TypeError, match="GRU"):
+        cgru.GRU.from_torch(torch.nn.LSTM(I, H))
+    with pytest.raises(TypeError, match="GRU"):
+        cgru.GRU.from_torch(42)
+    with pytest.raises(ValueError, match="empty"):
+        cgru.GRU.from_torch({})
+    sd = dict(torch.nn.GRU(I, H).state_dict(), junk=torch.zeros(1))
+    with pytest.raises(ValueError, match="junk"):
+        cgru.GRU.from_torch(sd)
+    with pytest.raises(TypeError, match="GRUCell"):
+        cgru.GRUCell.from_torch(torch.nn.RNNCell(I, H))
+    with pytest.raises(ValueError, match="weight_hh"):
+        cgru.GRUCell.from_torch({"weight_ih": torch.zeros(3 * H, I)})
