@@ -62,8 +62,9 @@ cdef double _ROUND = 6755399441055744.0           # 1.5 * 2**52: x + _ROUND roun
 
 
 cdef inline double _exp_nonpos(double x) noexcept nogil:
-    """exp(x) for x <= 0 (or NaN); 0 below -708.  exp(x) = 2**k exp(r), |r| <= ln2/2."""
-    cdef double xc = -708.0 if x < -708.0 else x
+    """exp(x) for x <= 0 (or NaN); 0 below -746 (subnormal results down to there).
+    exp(x) = 2**k exp(r), |r| <= ln2/2."""
+    cdef double xc = -746.0 if x < -746.0 else x
     cdef double t = xc * _LOG2E + _ROUND
     cdef double k = t - _ROUND
     cdef double r = (xc - k * _LN2_HI) - k * _LN2_LO
@@ -72,9 +73,11 @@ cdef inline double _exp_nonpos(double x) noexcept nogil:
         1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (
         1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (
         1.0 / 479001600 + r * (1.0 / 6227020800.0)))))))))))))
-    cdef double scale = _pow2_of_rounded(t, _ROUND)
-    p = p * scale
-    return 0.0 if x < -708.0 else p
+    # 2**(k+64) is a normal number for every k >= -1077; the final * 2**-64 rounds
+    # once, so results in the subnormal range (x < -708) are right too
+    cdef double scale = _pow2_of_rounded(t + 64.0, _ROUND)
+    p = (p * scale) * 5.42101086242752217004e-20
+    return 0.0 if x < -746.0 else p
 
 
 cdef inline double _expm1_nonpos(double y) noexcept nogil:

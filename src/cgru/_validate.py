@@ -3,6 +3,7 @@ the caller's data are ever written to)."""
 
 import numbers
 import operator
+import os
 
 import numpy as np
 
@@ -34,12 +35,22 @@ def as_size(value, name, minimum=1):
     return v
 
 
+def from_tensor(x):
+    """A torch tensor as an ndarray (torch is never imported); anything else as is.
+    bfloat16 / float16 tensors, which NumPy cannot take, become float32 first."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        x = x.detach().cpu()
+        if str(getattr(x, "dtype", "")) in ("torch.bfloat16", "torch.float16"):
+            x = x.float()
+        x = x.numpy()
+    return x
+
+
 def as_real_array(x, name, dtype):
     """``x`` as an ndarray of ``dtype`` (a new array unless it already is one;
     the caller's array is never modified).  Rejects complex, bool and
     non-numeric data with TypeError."""
-    if hasattr(x, "detach") and hasattr(x, "numpy"):   # a torch tensor, without importing torch
-        x = x.detach().cpu().numpy()
+    x = from_tensor(x)
     try:
         a = np.asarray(x)
     except (ValueError, TypeError) as e:
@@ -53,12 +64,13 @@ def as_real_array(x, name, dtype):
 
 def as_lengths(lengths, n, t):
     """``lengths`` as C-contiguous int64 (n,), each in [0, t]."""
-    if hasattr(lengths, "detach") and hasattr(lengths, "numpy"):
-        lengths = lengths.detach().cpu().numpy()
+    lengths = from_tensor(lengths)
     try:
         a = np.asarray(lengths)
     except (ValueError, TypeError) as e:
         raise TypeError(f"lengths must be an integer array: {e}") from None
+    if a.size == 0 and a.dtype.kind == "f":   # np.asarray([]) is float64: no values to check
+        a = a.astype(np.int64)
     if a.dtype.kind not in "iu":
         raise TypeError(f"lengths must be integers, got dtype {a.dtype}")
     if a.shape != (n,):
@@ -68,3 +80,21 @@ def as_lengths(lengths, n, t):
     if n and a.max() > t:
         raise ValueError(f"lengths must be <= the sequence length {t}, got {a.max()}")
     return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def physical_memory():
+    """Bytes of physical memory, or None where the platform does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(nbytes, what):
+    """MemoryError, before anything is allocated, when ``what`` would need more
+    than the machine's physical memory (an absurd size must fail fast, not
+    swap, hang or get the process killed)."""
+    phys = physical_memory()
+    if phys and nbytes > phys:
+        raise MemoryError(f"{what} needs {nbytes / 2**30:.1f} GiB, more than this machine's "
+                          f"{phys / 2**30:.1f} GiB of memory")

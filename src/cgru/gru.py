@@ -18,9 +18,7 @@ DEFAULT_ACTIVATIONS = (int(Activation.CGRU_SIGMOID), 0.0, 0.0, int(Activation.CG
 
 def _to_numpy(value, key):
     """A state_dict value (NumPy array or torch tensor, never imported) as an ndarray."""
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
-        value = value.detach().cpu().numpy()
-    a = np.asarray(value)
+    a = np.asarray(V.from_tensor(value))
     if a.dtype.kind not in "fiu":
         raise TypeError(f"state_dict[{key!r}] must be a real numeric array, got dtype {a.dtype}")
     return a
@@ -56,6 +54,12 @@ class GRU:
         if 3 * H * max(self.input_size, D * H) > V.MAX_DIM * 64:
             raise ValueError(f"hidden_size={H} with input_size={self.input_size} is too large "
                              f"for memory")
+        # parameters (3H*in + 3H*H + 6H per layer and direction), held twice: the
+        # state_dict and the kernel form
+        per = lambda n_in: 3 * H * n_in + 3 * H * H + (6 * H if self.bias else 0)
+        count = D * (per(self.input_size) + (self.num_layers - 1) * per(D * H))
+        V.check_memory(count * 2 * self.dtype.itemsize,
+                       f"GRU({self.input_size}, {H}, num_layers={self.num_layers})")
         # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)]
         k = 1.0 / math.sqrt(H)
         rng = np.random.default_rng()
@@ -252,7 +256,8 @@ def load(path):
         inner = model
     else:
         raise ValueError(f"load: unknown model kind {kind!r}")
-    if activations is not None or clip is not None:
+    # plain sigmoid/tanh models (the saved default) need no activation helper
+    if clip is not None or any(tuple(a) != DEFAULT_ACTIVATIONS for a in activations or ()):
         from cgru._activations import set_activations
         set_activations(inner, activations, clip)
     model.load_state_dict(arrays)
