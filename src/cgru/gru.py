@@ -252,7 +252,8 @@ def load(path):
         inner = model
     else:
         raise ValueError(f"load: unknown model kind {kind!r}")
-    if activations is not None or clip is not None:
+    # plain sigmoid/tanh models (the saved default) need no activation helper
+    if clip is not None or any(tuple(a) != DEFAULT_ACTIVATIONS for a in activations or ()):
         from cgru._activations import set_activations
         set_activations(inner, activations, clip)
     model.load_state_dict(arrays)
