@@ -246,7 +246,7 @@ def cmd_convert(args, out):
     kw = {} if args.dtype is None else {"dtype": np.dtype(args.dtype)}
     try:
         if kind == "onnx":
-            model = _converter("from_onnx")(src, **kw)
+            model = _converter("from_onnx")(src, args.layer, **kw)
         elif kind == "keras":
             model = _converter("from_keras")(_keras_gru_layer(src, args.layer), **kw)
         else:
@@ -412,7 +412,8 @@ def build_parser():
                    help="source kind (default: from the extension)")
     c.add_argument("--dtype", choices=["float32", "float64"], default=None,
                    help="model dtype (default: the source's)")
-    c.add_argument("--layer", default=None, help="Keras: the name of the GRU layer to take")
+    c.add_argument("--layer", default=None,
+                   help="the GRU to take when there are several: Keras layer or ONNX node name")
     c.add_argument("--prefix", default=None,
                    help="torch: take the keys starting with PREFIX (e.g. 'encoder.gru.') from "
                         "a larger state_dict")
