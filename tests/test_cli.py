@@ -108,25 +108,27 @@ def test_run_batch_first_chunked(capsys, tmp_path, model_file, rng, chunk):
     np.testing.assert_allclose(np.load(tmp_path / "hn.npy"), h_ref, atol=1e-12)
 
 
+def cli_run_saved(capsys, tmp_path, model, x):
+    """Save model and x, run `cgru run` on them, return the loaded output."""
+    model.save(tmp_path / "model.npz")
+    np.save(tmp_path / "in.npy", x)
+    rc, _, err = run_cli(capsys, "run", tmp_path / "model.npz", tmp_path / "in.npy", "-o",
+                         tmp_path / "out.npy")
+    assert rc == 0, err
+    return np.load(tmp_path / "out.npy")
+
+
 def test_run_unbatched_and_gru_cell(capsys, tmp_path, rng):
     g = cgru.GRU(2, 3, dtype=np.float64)
-    g.save(tmp_path / "g.npz")
     x = rng.standard_normal((6, 2))
-    np.save(tmp_path / "x.npy", x)
-    assert run_cli(capsys, "run", tmp_path / "g.npz", tmp_path / "x.npy", "-o",
-                   tmp_path / "y.npy")[0] == 0
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref_forward(g, x[:, None])[0][:, 0],
-                               atol=1e-12)
+    np.testing.assert_allclose(cli_run_saved(capsys, tmp_path, g, x),
+                               ref_forward(g, x[:, None])[0][:, 0], atol=1e-12)
     c = cgru.GRUCell(2, 3, dtype=np.float64)
-    c.save(tmp_path / "c.npz")
     xs = rng.standard_normal((4, 2))
-    np.save(tmp_path / "xs.npy", xs)
-    assert run_cli(capsys, "run", tmp_path / "c.npz", tmp_path / "xs.npy", "-o",
-                   tmp_path / "h.npy")[0] == 0
     sd = c.state_dict()
     want = reference.cell(xs, np.zeros((4, 3)), sd["weight_ih"], sd["weight_hh"], sd["bias_ih"],
                           sd["bias_hh"])
-    np.testing.assert_allclose(np.load(tmp_path / "h.npy"), want, atol=1e-12)
+    np.testing.assert_allclose(cli_run_saved(capsys, tmp_path, c, xs), want, atol=1e-12)
 
 
 def test_progress_line_only_for_long_jobs():

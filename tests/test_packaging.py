@@ -117,3 +117,46 @@ def test_sdist_rebuilds_the_same_package(sdist_names, wheel_names):
     assert not missing, f"wheel files the sdist cannot rebuild: {missing}"
     binaries = [n for n in sdist_names if n.endswith((".so", ".pyd", ".o"))]
     assert not binaries, binaries
+
+
+# ------------------------------------------------------------ type stubs
+def _stub_api(path):
+    """{name: set of public member names} for the top-level defs of a .pyi."""
+    import ast
+    tree = ast.parse(path.read_text())
+    api = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            api[node.name] = {n.name for n in node.body
+                              if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+            api[node.name] |= {t.id for n in node.body if isinstance(n, ast.Assign)
+                               for t in n.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.FunctionDef):
+            api[node.name] = set()
+    return api
+
+
+@pytest.mark.parametrize("module", ["kernels", "_binding"])
+def test_stubs_match_the_compiled_modules(module):
+    """Every public name of the compiled module (classes and their public
+    members) is in its .pyi next to it, and the stub declares nothing extra."""
+    import importlib
+    import inspect
+    mod = importlib.import_module(f"cgru.{module}")
+    stub = pathlib.Path(mod.__file__).parent / f"{module}.pyi"
+    assert stub.is_file(), f"no stub {stub}"
+    api = _stub_api(stub)
+    runtime = {}
+    for name, obj in vars(mod).items():
+        if name.startswith("__") or inspect.ismodule(obj) or name in ("np",):
+            continue
+        if name.startswith("_") and not inspect.isclass(obj):
+            continue
+        if inspect.isclass(obj):
+            members = {m for m in vars(obj) if not m.startswith("_")}
+            runtime[name] = members
+        elif callable(obj):
+            runtime[name] = set()
+    assert set(runtime) == set(api), (module, set(runtime) ^ set(api))
+    for name, members in runtime.items():
+        assert members == api[name], (module, name, members ^ api[name])
