@@ -11,8 +11,12 @@ import os
 import pathlib
 import re
 import tarfile
-import tomllib
 import zipfile
+
+try:
+    import tomllib
+except ModuleNotFoundError:       # Python 3.10
+    tomllib = None
 
 import pytest
 
@@ -50,8 +54,11 @@ def source_files():
     """Files under src/cgru that belong in the wheel, relative to src/."""
     if not SRC.is_dir():
         pytest.skip("no source tree next to the tests")
-    with open(ROOT / "pyproject.toml", "rb") as f:
-        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["cgru"]
+    if tomllib is None:
+        patterns = ["*.pxd", "include/*.h", "py.typed", "*.pyi", "data/*.npz"]
+    else:
+        with open(ROOT / "pyproject.toml", "rb") as f:
+            patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["cgru"]
     out = set()
     for p in SRC.rglob("*"):
         if not p.is_file() or "__pycache__" in p.parts or p.name.endswith(".egg-info"):

@@ -13,6 +13,7 @@ Only NumPy, SciPy and cgru are needed, except by ``convert`` (the source's frame
 import argparse
 import importlib
 import importlib.resources
+import importlib.util
 import json
 import os
 import sys
