@@ -39,6 +39,7 @@ class Progress:
         self.delay, self.every = delay, every
         self.start = time.perf_counter()
         self.last = None
+        self.shown = None
 
     def update(self, done):
         now = time.perf_counter()
@@ -52,10 +53,12 @@ class Progress:
         self.stream.write(f"\r{self.label}: {done}/{self.total} ({pct:.0f}%), "
                           f"{now - self.start:.1f} s")
         self.stream.flush()
+        self.shown = done
 
     def close(self, done):
         if self.last is not None:           # something was shown: finish the line
-            self._write(done, time.perf_counter())
+            if self.shown != done:
+                self._write(done, time.perf_counter())
             self.stream.write("\n")
             self.stream.flush()
 
@@ -310,8 +313,10 @@ def _run_gru(g, x, h0, lengths, chunk):
         return g(x, h0, lengths)
     bdim = 0 if g.batch_first else 1
     N = x.shape[bdim]
-    if N <= chunk:
-        return g(x, h0, lengths)
+    LD = g.num_layers * g.num_directions
+    if N <= chunk or (h0 is not None and np.shape(h0) != (LD, N, g.hidden_size)) \
+            or (lengths is not None and np.shape(lengths) != (N,)):
+        return g(x, h0, lengths)      # one call (and the library's message for a bad shape)
     g._check_input(x)   # fail on a bad x before any work
     ys, hs = [], []
     progress = Progress("run: sequences", N)
