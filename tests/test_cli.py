@@ -216,6 +216,11 @@ def test_bench_forwards_its_arguments(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "cgru._bench", fake)
     assert cli.main(["bench", "--quick", "-x"]) == 0
     assert seen == [["--quick", "-x"]]
+
+    def usage_error(argv):
+        raise SystemExit(2)
+    fake.main = usage_error
+    assert cli.main(["bench", "--bogus"]) == 2
     monkeypatch.setitem(sys.modules, "cgru._bench", None)      # no benchmark module
     rc, _, err = run_cli(capsys, "bench")
     assert rc == 1 and "cgru._bench is missing" in err

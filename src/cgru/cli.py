@@ -386,7 +386,10 @@ def cmd_bench(rest):
         if getattr(e, "name", None) != "cgru._bench":
             raise
         raise CLIError("this cgru has no benchmark suite (cgru._bench is missing)") from None
-    rc = bench.main(list(rest))
+    try:
+        rc = bench.main(list(rest))
+    except SystemExit as e:              # its argparse: --help (0) or a usage error (2)
+        rc = e.code if isinstance(e.code, int) or e.code is None else EXIT_FAILURE
     return EXIT_OK if rc is None else int(rc)
 
 
