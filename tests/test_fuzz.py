@@ -479,8 +479,13 @@ def test_fuzz_load(tmp_path_factory, case):
             np.testing.assert_array_equal(r.state_dict()[k], v)
 
 
-def test_fuzz_counts_are_recorded():
+def test_fuzz_counts_are_recorded(request):
     """Runs last in this module: every entry point was exercised."""
+    selected = {item.name for item in request.session.items}
+    fuzzers = {name for name in globals() if name.startswith("test_fuzz_") and
+               name != "test_fuzz_counts_are_recorded"}
+    if not fuzzers <= selected:
+        pytest.skip("only some of the fuzz tests were selected")
     for entry in ("GRU()", "GRU.__call__", "GRUCell.__call__", "Stream.step", "Stream.run",
                   "GRU.load_state_dict", "cgru.load"):
         assert sum(COUNTS[entry].values()) > 0, entry
