@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from cgru import _validate as V
+from cgru._filecheck import check_declared_sizes
 from cgru._binding import Stream, _Net
 from cgru.kernels import cgru_activation as Activation
 
@@ -234,7 +235,7 @@ def load(path):
         config = json.loads(str(arrays.pop("__config__")))
         if not isinstance(config, dict):
             raise ValueError("not a JSON object")
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:    # RecursionError: absurdly nested JSON
         raise ValueError(f"load: {path!r} has a corrupted __config__: {e}") from None
     kind = config.pop("kind", "GRU")
     config.pop("format_version", None)
@@ -247,6 +248,7 @@ def load(path):
     if set(config) != expected:
         raise ValueError(f"load: {path!r} __config__ must have keys {sorted(expected)}, "
                          f"got {sorted(config)}")
+    check_declared_sizes(path, config, kind, arrays)
     if kind == "GRUCell":
         model = GRUCell(config.pop("input_size"), config.pop("hidden_size"), **config)
         inner = model._gru

@@ -1,0 +1,174 @@
+"""What the built distributions contain.
+
+The wheel and sdist are those CI builds into ``dist/`` (or ``$CGRU_WHEEL``).
+Locally, with none built, the tests skip; in CI (CI set) a missing wheel fails.
+Expectations come from the source tree: every module, .pxd, stub, header and
+data file under src/cgru must be in the wheel, and nothing of the build tree.
+"""
+
+import fnmatch
+import os
+import pathlib
+import re
+import tarfile
+import zipfile
+
+try:
+    import tomllib
+except ModuleNotFoundError:       # Python 3.10
+    tomllib = None
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "cgru"
+
+
+def _find(pattern, env=None):
+    if env and os.environ.get(env):
+        return pathlib.Path(os.environ[env])
+    found = sorted((ROOT / "dist").glob(pattern))
+    if found:
+        return found[-1]
+    if os.environ.get("CI"):
+        pytest.fail(f"no dist/{pattern} to inspect (CI builds it first; or set {env})")
+    pytest.skip(f"no dist/{pattern} built")
+
+
+@pytest.fixture(scope="module")
+def wheel_names():
+    with zipfile.ZipFile(_find("cgru-*.whl", "CGRU_WHEEL")) as z:
+        return set(z.namelist())
+
+
+@pytest.fixture(scope="module")
+def sdist_names():
+    path = _find("cgru-*.tar.gz", "CGRU_SDIST")
+    with tarfile.open(path) as t:
+        names = [m.name for m in t.getmembers() if m.isfile()]
+    # strip the leading "cgru-<version>/"
+    return {n.split("/", 1)[1] for n in names if "/" in n}
+
+
+def source_files():
+    """Files under src/cgru that belong in the wheel, relative to src/."""
+    if not SRC.is_dir():
+        pytest.skip("no source tree next to the tests")
+    if tomllib is None:
+        patterns = ["*.pxd", "include/*.h", "py.typed", "*.pyi", "data/*.npz"]
+    else:
+        with open(ROOT / "pyproject.toml", "rb") as f:
+            patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["cgru"]
+    out = set()
+    for p in SRC.rglob("*"):
+        if not p.is_file() or "__pycache__" in p.parts or p.name.endswith(".egg-info"):
+            continue
+        rel = p.relative_to(SRC).as_posix()
+        if p.suffix == ".py" or any(fnmatch.fnmatch(rel, pat) for pat in patterns):
+            out.add("cgru/" + rel)
+    return out
+
+
+# The public compiled modules: each must be in the wheel with a type stub.
+# (Other compiled modules, e.g. ISA-specific kernel variants built only on some
+# platforms, are internal.)
+PUBLIC_MODULES = ("kernels", "_binding")
+
+
+def extension_modules():
+    """The compiled modules setup.py builds: cgru.<name> for each pyx/<name>.pyx."""
+    return sorted(p.stem for p in (ROOT / "pyx").glob("*.pyx"))
+
+
+def test_wheel_has_compiled_modules_with_stubs(wheel_names):
+    for name in PUBLIC_MODULES:
+        assert name in extension_modules(), f"pyx/{name}.pyx missing"
+        compiled = [n for n in wheel_names
+                    if re.fullmatch(rf"cgru/{re.escape(name)}\.[^/]*(\.so|\.pyd)", n)]
+        assert compiled, f"compiled module cgru.{name} missing from the wheel"
+        assert f"cgru/{name}.pyi" in wheel_names, f"type stub cgru/{name}.pyi missing"
+
+
+def test_wheel_has_every_source_file(wheel_names):
+    expected = source_files()
+    for must in ("cgru/py.typed", "cgru/kernels.pxd", "cgru/data/demo_sine.npz",
+                 "cgru/data/demo_sine_head.npz", "cgru/cli.py", "cgru/__main__.py"):
+        assert must in expected, f"{must} missing from the source tree"
+    missing = sorted(expected - wheel_names)
+    assert not missing, f"in src/cgru but not in the wheel: {missing}"
+    headers = [n for n in expected if n.startswith("cgru/include/")]
+    assert all(h in wheel_names for h in headers)
+
+
+def test_wheel_has_nothing_of_the_build_tree(wheel_names):
+    bad = [n for n in wheel_names
+           if n.endswith((".c", ".cpp", ".pyx", ".html", ".o", ".obj", ".egg-info"))
+           or n.startswith(("build/", "pyx/", "tests/", "src/"))
+           or "__pycache__" in n]
+    assert not bad, f"build-tree files in the wheel: {bad}"
+    tops = {n.split("/", 1)[0] for n in wheel_names}
+    assert tops <= {"cgru"} | {t for t in tops if t.endswith((".dist-info", ".libs"))}, tops
+
+
+def test_wheel_declares_the_console_script(wheel_names):
+    ep = [n for n in wheel_names if n.endswith(".dist-info/entry_points.txt")]
+    assert ep
+    with zipfile.ZipFile(_find("cgru-*.whl", "CGRU_WHEEL")) as z:
+        text = z.read(ep[0]).decode()
+    assert re.search(r"^cgru\s*=\s*cgru\.cli:main\s*$", text, re.M), text
+
+
+def test_sdist_rebuilds_the_same_package(sdist_names, wheel_names):
+    for must in ("setup.py", "pyproject.toml", "README.md", "MANIFEST.in"):
+        assert must in sdist_names, f"{must} missing from the sdist"
+    for name in extension_modules():
+        assert f"pyx/{name}.pyx" in sdist_names, f"pyx/{name}.pyx missing from the sdist"
+    # every non-compiled file of the wheel's package comes from the sdist's src/
+    packaged = {n for n in wheel_names if n.startswith("cgru/") and not n.endswith((".so", ".pyd"))}
+    missing = sorted(n for n in packaged if "src/" + n not in sdist_names)
+    assert not missing, f"wheel files the sdist cannot rebuild: {missing}"
+    binaries = [n for n in sdist_names if n.endswith((".so", ".pyd", ".o"))]
+    assert not binaries, binaries
+
+
+# ------------------------------------------------------------ type stubs
+def _stub_api(path):
+    """{name: set of public member names} for the top-level defs of a .pyi."""
+    import ast
+    tree = ast.parse(path.read_text())
+    api = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            api[node.name] = {n.name for n in node.body
+                              if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+            api[node.name] |= {t.id for n in node.body if isinstance(n, ast.Assign)
+                               for t in n.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.FunctionDef):
+            api[node.name] = set()
+    return api
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_stubs_match_the_compiled_modules(module):
+    """Every public name of the compiled module (classes and their public
+    members) is in its .pyi next to it, and the stub declares nothing extra."""
+    import importlib
+    import inspect
+    mod = importlib.import_module(f"cgru.{module}")
+    stub = pathlib.Path(mod.__file__).parent / f"{module}.pyi"
+    assert stub.is_file(), f"no stub {stub}"
+    api = _stub_api(stub)
+    runtime = {}
+    for name, obj in vars(mod).items():
+        if name.startswith("__") or inspect.ismodule(obj) or name in ("np",):
+            continue
+        if name.startswith("_") and not inspect.isclass(obj):
+            continue
+        if inspect.isclass(obj):
+            members = {m for m in vars(obj) if not m.startswith("_")}
+            runtime[name] = members
+        elif callable(obj):
+            runtime[name] = set()
+    assert set(runtime) == set(api), (module, set(runtime) ^ set(api))
+    for name, members in runtime.items():
+        assert members == api[name], (module, name, members ^ api[name])
