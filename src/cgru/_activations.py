@@ -15,8 +15,13 @@ import numbers
 from cgru.kernels import cgru_activation as _A
 
 # ONNX names (lower case) -> (kind, default alpha, default beta, spelling ONNX uses).
-# alpha / beta are None for functions that take no such parameter.  The defaults
-# are those of the ONNX operators of the same name (as onnxruntime applies them).
+# alpha / beta are None for functions that take no such parameter, NaN when the
+# function takes one but ONNX defines no default (ScaledTanh).  The defaults are
+# those of the ONNX operators of the same name: LeakyRelu 0.01, ThresholdedRelu
+# 1.0, HardSigmoid 0.2 / 0.5, Elu 1.0, Affine 1.0 / 0.0.  (onnxruntime agrees for
+# LeakyRelu, HardSigmoid and Elu, but uses 0 for a missing Affine, ThresholdedRelu
+# or ScaledTanh parameter; cgru's to_onnx always writes every parameter.)
+_NONE = float("nan")
 ONNX = {
     "sigmoid": (int(_A.CGRU_SIGMOID), None, None, "Sigmoid"),
     "tanh": (int(_A.CGRU_TANH), None, None, "Tanh"),
@@ -24,7 +29,7 @@ ONNX = {
     "affine": (int(_A.CGRU_AFFINE), 1.0, 0.0, "Affine"),
     "leakyrelu": (int(_A.CGRU_LEAKY_RELU), 0.01, None, "LeakyRelu"),
     "thresholdedrelu": (int(_A.CGRU_THRESHOLDED_RELU), 1.0, None, "ThresholdedRelu"),
-    "scaledtanh": (int(_A.CGRU_SCALED_TANH), 1.0, 1.0, "ScaledTanh"),
+    "scaledtanh": (int(_A.CGRU_SCALED_TANH), _NONE, _NONE, "ScaledTanh"),
     "hardsigmoid": (int(_A.CGRU_HARD_SIGMOID), 0.2, 0.5, "HardSigmoid"),
     "elu": (int(_A.CGRU_ELU), 1.0, None, "Elu"),
     "softsign": (int(_A.CGRU_SOFTSIGN), None, None, "Softsign"),
@@ -49,18 +54,30 @@ KERAS = {
 }
 
 
-def onnx_activation(name, alpha=None, beta=None):
-    """(kind, alpha, beta) for an ONNX activation name (any case); a missing
-    alpha / beta takes the ONNX default."""
+def _entry(name):
     if not isinstance(name, str):
         raise TypeError(f"activation name must be a string, got {type(name).__name__}")
     key = name.lower()
     if key not in ONNX:
         raise ValueError(f"unknown activation {name!r}; expected one of "
                          f"{sorted(v[3] for v in ONNX.values())}")
-    kind, a0, b0, _ = ONNX[key]
+    return ONNX[key]
+
+
+def onnx_kind(name):
+    """The kernel kind of an ONNX activation name (any case)."""
+    return _entry(name)[0]
+
+
+def onnx_activation(name, alpha=None, beta=None):
+    """(kind, alpha, beta) for an ONNX activation name (any case); a missing
+    alpha / beta takes the ONNX default."""
+    kind, a0, b0, spelling = _entry(name)
     a = (a0 if alpha is None else float(alpha)) if a0 is not None else 0.0
     b = (b0 if beta is None else float(beta)) if b0 is not None else 0.0
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"activation {spelling} needs a finite alpha and beta (ONNX defines "
+                         f"no default for it), got alpha={alpha!r}, beta={beta!r}")
     return kind, a, b
 
 

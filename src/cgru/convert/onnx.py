@@ -130,7 +130,7 @@ def _activation_specs(attrs, D, node_name):
     betas = list(attrs.get("activation_beta", []))
     kinds = []
     for name in names:
-        kind = A.onnx_activation(name)[0]
+        kind = A.onnx_kind(name)
         alpha = alphas.pop(0) if A.takes_alpha(kind) and alphas else None
         beta = betas.pop(0) if A.takes_beta(kind) and betas else None
         kinds.append(A.onnx_activation(name, alpha, beta))
@@ -302,10 +302,12 @@ def gru_to_onnx(g, path=None, *, opset=14, h0=False, lengths=False):
     y_shape = ["N", "T", D * H] if g.batch_first else ["T", "N", D * H]
     outputs = [helper.make_tensor_value_info("y", elem, y_shape),
                helper.make_tensor_value_info("h_n", elem, [L * D, "N", H])]
-    graph = helper.make_graph(nodes, "cgru", inputs, outputs, inits)
     opsets = [helper.make_opsetid("", opset)]
-    model = helper.make_model(graph, opset_imports=opsets, producer_name="cgru",
-                              ir_version=helper.find_min_ir_version_for(opsets))
+    ir = helper.find_min_ir_version_for(opsets)
+    if ir < 4:   # before IR 4 every initializer is also a graph input
+        inputs += [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in inits]
+    graph = helper.make_graph(nodes, "cgru", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="cgru", ir_version=ir)
     onnx.checker.check_model(model)
     if path is not None:
         onnx.save(model, os.fspath(path))
