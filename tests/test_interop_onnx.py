@@ -144,6 +144,31 @@ def test_activation_names_and_defaults():
         onnx_activation("ScaledTanh", 2.0)
 
 
+def test_thresholded_relu_is_strict_like_onnxruntime(onnx, ort):
+    """ThresholdedRelu(x) = x if x > alpha (the operator; the GRU doc says >=)."""
+    H = 2
+    W, R = np.zeros((1, 3 * H, 1), np.float32), np.zeros((1, 3 * H, H), np.float32)
+    B = np.zeros((1, 6 * H), np.float32)
+    B[0, 2 * H:3 * H] = [1.0, 1.5]            # candidate pre-activations: alpha, above alpha
+    m = gru_model(onnx, W, R, B, activations=["Sigmoid", "ThresholdedRelu"],
+                  activation_alpha=[1.0])
+    x = np.zeros((1, 1, 1), np.float32)
+    _, Y_h = run_ort(ort, m, {"X": x})
+    _, h = cgru.GRU.from_onnx(m)(x)
+    np.testing.assert_array_equal(Y_h, [[[0.0, 0.75]]])
+    np.testing.assert_array_equal(h, Y_h)
+
+
+def test_stream_with_activations_matches_sequence(rng):
+    g = cgru.GRU(3, 4, 2, activations=("HardSigmoid", "Softsign"), clip=1.0, reset_after=False)
+    x = rng.standard_normal((6, 2, 3)).astype(np.float32)
+    y, h = g(x)
+    s = g.stream(2)
+    steps = np.stack([s.step(x[t]) for t in range(6)])
+    np.testing.assert_allclose(steps, y, atol=1e-6)
+    np.testing.assert_allclose(s.state, h, atol=1e-6)
+
+
 def test_activation_alpha_consumption_order(onnx):
     W, R, B = random_weights(np.random.default_rng(0), 2, 2, 2)
     m = gru_model(onnx, W, R, B, direction="bidirectional",
@@ -255,13 +280,16 @@ def test_from_onnx_activations_match_onnxruntime(onnx, ort, rng, case, direction
     clip = [None, 1.3][case % 2]
     if clip:
         attrs["clip"] = clip
-    m = gru_model(onnx, W, R, B, direction=direction, linear_before_reset=lbr, **attrs)
+    m = gru_model(onnx, W, R, B, direction=direction, linear_before_reset=lbr, lengths=True,
+                  h0=True, **attrs)
     g = cgru.GRU.from_onnx(m)
     assert g.reset_after == bool(lbr) and g.bidirectional == (D == 2)
     assert g.clip == (None if clip is None else float(np.float32(clip)))   # ONNX floats are float32
-    x = rng.standard_normal((4, 2, 3)).astype(np.float32)
-    Y, Y_h = run_ort(ort, m, {"X": x})
-    y, h = g(x)
+    x = rng.standard_normal((4, 3, 3)).astype(np.float32)
+    h0 = (rng.standard_normal((D, 3, 5)) * 0.5).astype(np.float32)
+    lens = np.array([4, 1, 3], np.int32)
+    Y, Y_h = run_ort(ort, m, {"X": x, "sequence_lens": lens, "initial_h": h0})
+    y, h = g(x, h0, lengths=lens)
     assert np.all(np.isfinite(Y))
     np.testing.assert_allclose(to_onnx_y(y, D), Y, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(h, Y_h, rtol=1e-5, atol=1e-5)
@@ -364,8 +392,9 @@ def test_to_onnx_runs_in_onnxruntime(onnx, ort, rng, case, opset):
     lens = np.array([5, 3, 1], np.int32)
     y_o, h_o = run_ort(ort, m, {"x": x, "h0": h0, "lengths": lens})
     y, h = g(x, h0, lengths=lens)
-    np.testing.assert_allclose(y, y_o, atol=1e-5)
-    np.testing.assert_allclose(h, h_o, atol=1e-5)
+    # (Relu candidates let the state grow: relative tolerance for the large values)
+    np.testing.assert_allclose(y, y_o, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(h, h_o, rtol=1e-5, atol=1e-5)
     if g.num_layers == 1:   # and back again, exactly
         g2 = cgru.GRU.from_onnx(m)
         # ONNX stores alpha, beta and clip as float32
