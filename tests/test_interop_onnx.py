@@ -275,7 +275,8 @@ def test_from_onnx_activations_match_onnxruntime(onnx, ort, rng, case, direction
     D = 2 if direction == "bidirectional" else 1
     if D == 2:   # a different pair for the backward direction
         fns += ACT_CASES[(case + 5) % len(ACT_CASES)]
-    W, R, B = random_weights(rng, D, 5, 3, scale=0.4)
+    # small weights: unbounded gate functions (Elu, Affine, ...) make z leave [0, 1]
+    W, R, B = random_weights(rng, D, 5, 3, scale=0.3)
     attrs = onnx_activation_attrs(fns)
     clip = [None, 1.3][case % 2]
     if clip:
