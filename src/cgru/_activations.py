@@ -36,6 +36,8 @@ ONNX = {
     "softplus": (int(_A.CGRU_SOFTPLUS), None, None, "Softplus"),
 }
 _BY_KIND = {v[0]: k for k, v in ONNX.items()}
+# one direction's (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta): sigmoid, tanh
+DEFAULT = (int(_A.CGRU_SIGMOID), 0.0, 0.0, int(_A.CGRU_TANH), 0.0, 0.0)
 
 # Keras 3 activation names -> (ONNX name, alpha, beta): exactly the same function.
 KERAS = {
@@ -138,9 +140,8 @@ def parse(activations, num_directions):
     Accepted: None (sigmoid, tanh); a pair of names ``("hardsigmoid", "relu")``;
     a pair of ``(name, alpha, beta)`` triples (alpha/beta None for the ONNX
     default); a list of such pairs, one per direction; or kernel 6-tuples."""
-    from cgru.gru import DEFAULT_ACTIVATIONS
     if activations is None:
-        return [DEFAULT_ACTIVATIONS] * num_directions
+        return [DEFAULT] * num_directions
 
     def fn(x, where):
         if isinstance(x, str):

@@ -8,13 +8,12 @@ import numpy as np
 from cgru import _activations
 from cgru import _validate as V
 from cgru._binding import Stream, _Net
-from cgru.kernels import cgru_activation as Activation
 
 __all__ = ["GRU", "GRUCell", "load", "Stream"]
 
 FORMAT_VERSION = 1
 # (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta): sigmoid gates, tanh candidate
-DEFAULT_ACTIVATIONS = (int(Activation.CGRU_SIGMOID), 0.0, 0.0, int(Activation.CGRU_TANH), 0.0, 0.0)
+DEFAULT_ACTIVATIONS = _activations.DEFAULT
 
 
 def _to_numpy(value, key):
