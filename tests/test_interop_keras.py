@@ -191,3 +191,48 @@ def test_refuses_mismatched_directions(keras):
         keras.layers.GRU(3), backward_layer=keras.layers.GRU(4, go_backwards=True)))
     with pytest.raises(ValueError, match="forward and backward layers differ"):
         cgru.GRU.from_keras(layer)
+
+
+# ------------------------------------------------------------------ to_keras
+@pytest.mark.parametrize("kw", [
+    dict(),
+    dict(reset_after=False),
+    dict(bias=False, bidirectional=True),
+    dict(bidirectional=True, reset_after=False,
+         activations=[("HardSigmoid", 1 / 6, 0.5), "Softsign"]),
+])
+def test_to_keras_round_trip(keras, rng, kw):
+    g = cgru.GRU(3, 4, batch_first=True, **kw)
+    layer = g.to_keras()
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    out = run_keras(keras, layer, x)
+    y, h = g(x)
+    np.testing.assert_allclose(out[0], y, atol=1e-5)
+    for d in range(g.num_directions):
+        np.testing.assert_allclose(out[1 + d], h[d], atol=1e-5)
+    want = g.state_dict()
+    if not g.reset_after and g.bias:   # Keras has one bias then: bias_hh folds into bias_ih
+        for sfx in ("", "_reverse")[:g.num_directions]:
+            want[f"bias_ih_l0{sfx}"] = want[f"bias_ih_l0{sfx}"] + want.pop(f"bias_hh_l0{sfx}")
+            want[f"bias_hh_l0{sfx}"] = np.zeros_like(want[f"bias_ih_l0{sfx}"])
+    got = cgru.GRU.from_keras(layer)
+    assert got.activations == g.activations and got.reset_after == g.reset_after
+    for k, v in got.state_dict().items():
+        np.testing.assert_array_equal(v, want[k])
+
+
+def test_to_keras_go_backwards_and_refusals(keras, rng):
+    layer = keras.layers.GRU(4, go_backwards=True, return_sequences=True)
+    layer(np.zeros((1, 2, 3), np.float32))
+    randomize(layer, rng)
+    again = cgru.GRU.from_keras(layer).to_keras()
+    assert again.go_backwards
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    np.testing.assert_allclose(run_keras(keras, again, x)[0],
+                               keras.ops.convert_to_numpy(layer(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="one layer"):
+        cgru.GRU(3, 4, 2).to_keras()
+    with pytest.raises(ValueError, match="clip"):
+        cgru.GRU(3, 4, clip=1.0).to_keras()
+    with pytest.raises(ValueError, match="no Keras 3 equivalent"):
+        cgru.GRU(3, 4, activations=("HardSigmoid", "Tanh")).to_keras()   # ONNX's 0.2x + 0.5

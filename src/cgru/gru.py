@@ -246,6 +246,13 @@ class GRU:
         from cgru.convert.keras import gru_from_keras
         return gru_from_keras(cls, layer, dtype=dtype)
 
+    def to_keras(self):
+        """A built Keras 3 ``GRU`` (``Bidirectional(GRU)`` when bidirectional) with
+        this model's weights, return_sequences=True and return_state=True (one-layer
+        models; Keras is batch-major whatever batch_first is)."""
+        from cgru.convert.keras import gru_to_keras
+        return gru_to_keras(self)
+
     @classmethod
     def from_onnx(cls, model_or_path, node=None, *, dtype=None):
         """A GRU from the ONNX ``GRU`` node of a model (an onnx.ModelProto or a

@@ -1,4 +1,4 @@
-"""Keras 3 -> cgru for ``keras.layers.GRU`` and ``keras.layers.Bidirectional(GRU)``.
+"""Keras 3 <-> cgru for ``keras.layers.GRU`` and ``keras.layers.Bidirectional(GRU)``.
 
 Keras stores per GRU
     kernel            (I, 3U)  columns in gate order z, r, h   (cgru weight_ih (3U, I): r, z, n)
@@ -103,3 +103,58 @@ def gru_from_keras(cls, layer, dtype=None):
         sd = {f"{k}_l0": v for k, v in sd1.items()}
     g.load_state_dict(sd)          # compiles
     return g
+
+
+def _keras_name(spec, what):
+    """The Keras name of one (kind, alpha, beta) (alpha/beta compared exactly)."""
+    for name, (onnx, a, b) in A.KERAS.items():
+        if A.onnx_activation(onnx, a, b) == tuple(spec):
+            return name
+    kind, alpha, beta = spec
+    raise ValueError(f"to_keras: the {what} {A.onnx_name(kind)}(alpha={alpha}, beta={beta}) "
+                     f"has no Keras 3 equivalent")
+
+
+def gru_to_keras(g):
+    """A built keras.layers.GRU (or Bidirectional(GRU), merge_mode="concat") with
+    return_sequences=True, return_state=True and this model's weights."""
+    try:
+        import keras
+    except ImportError:
+        raise ImportError("this needs Keras 3: pip install 'cgru[keras]'") from None
+    if g.num_layers != 1:
+        raise ValueError(f"to_keras: a Keras GRU layer has one layer; this model has "
+                         f"{g.num_layers} (convert a one-layer model per layer)")
+    if g._clip is not None:
+        raise ValueError("to_keras: Keras GRUs have no clip")
+    H, sd = g.hidden_size, g.state_dict()
+    dtype = g.dtype.name
+
+    def layer(d, go_backwards):
+        spec = g._activations[d]
+        sfx = "_reverse" if d else ""
+        kw = dict(recurrent_activation=_keras_name(spec[:3], "gate activation"),
+                  activation=_keras_name(spec[3:], "candidate activation"))
+        weights = [swap_zr(sd[f"weight_ih_l0{sfx}"], H).T, swap_zr(sd[f"weight_hh_l0{sfx}"], H).T]
+        if g.bias:
+            b_ih, b_hh = sd[f"bias_ih_l0{sfx}"], sd[f"bias_hh_l0{sfx}"]
+            if g.reset_after:
+                weights.append(np.stack([swap_zr(b_ih, H), swap_zr(b_hh, H)]))
+            else:   # n = g(W_in x + b_in + W_hn (r h) + b_hn): every bias folds into one
+                weights.append(swap_zr(b_ih + b_hh, H))
+        return keras.layers.GRU(H, use_bias=g.bias, reset_after=g.reset_after,
+                                go_backwards=go_backwards, return_sequences=True,
+                                return_state=True, dtype=dtype, **kw), weights
+
+    x = np.zeros((1, 1, g.input_size), dtype)
+    if g.bidirectional:
+        (fwd, wf), (bwd, wb) = layer(0, False), layer(1, True)
+        out = keras.layers.Bidirectional(fwd, backward_layer=bwd, merge_mode="concat")
+        out(x)
+        out.forward_layer.set_weights(wf)
+        out.backward_layer.set_weights(wb)
+    else:
+        out, w = layer(0, g._reverse_only)
+        out(x)
+        out.set_weights(w)
+    return out
