@@ -550,3 +550,20 @@ def test_corrupted_and_missing_files(onnx, rng, tmp_path):
         cgru.GRU.from_onnx(42)
     with pytest.raises(TypeError, match="node must be"):
         cgru.GRU.from_onnx(gru_model(onnx, W, R, B), node=0)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_from_torch_onnx_export(onnx, torch, rng, tmp_path):
+    """A model written by torch.onnx.export (TorchScript exporter): weights are
+    initializers, initial_h comes from an Expand node (zeros)."""
+    torch.manual_seed(0)
+    tg = torch.nn.GRU(3, 4, bidirectional=True)
+    x = rng.standard_normal((5, 2, 3)).astype(np.float32)
+    torch.onnx.export(tg, (torch.from_numpy(x),), str(tmp_path / "t.onnx"), dynamo=False,
+                      input_names=["x"], output_names=["y", "h"])
+    g = cgru.GRU.from_onnx(tmp_path / "t.onnx")
+    with torch.no_grad():
+        y_t, h_t = tg(torch.from_numpy(x))
+    y, h = g(x)
+    np.testing.assert_allclose(y, y_t.numpy(), atol=1e-5)
+    np.testing.assert_allclose(h, h_t.numpy(), atol=1e-5)
