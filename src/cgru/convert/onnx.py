@@ -98,6 +98,9 @@ def _attributes(onnx, n):
     return attrs
 
 
+_NOT_CONSTANT = object()   # an input fed by another node or a graph input
+
+
 def _initializer(onnx, model, n, index, what):
     """The initializer feeding input ``index`` of node n (None if the input is absent)."""
     if index >= len(n.input) or n.input[index] == "":
@@ -111,9 +114,6 @@ def _initializer(onnx, model, n, index, what):
                 raise ValueError(f"from_onnx: initializer {name!r} ({what}) cannot be "
                                  f"read: {e}") from None
     return _NOT_CONSTANT
-
-
-_NOT_CONSTANT = object()
 
 
 def _activation_specs(attrs, D, node_name):
@@ -163,12 +163,11 @@ def gru_from_onnx(cls, model_or_path, node=None, dtype=None):
     if len(n.input) < 3:
         raise ValueError(f"from_onnx: GRU node {n.name!r} needs inputs X, W, R")
     arrays = {}
-    for i, what in ((1, "W"), (2, "R"), (3, "B"), (4, "sequence_lens"), (5, "initial_h")):
+    for i, what in enumerate(("W", "R", "B", "sequence_lens", "initial_h"), start=1):
         arrays[what] = _initializer(onnx, model, n, i, what)
-    for what in ("W", "R", "B"):
-        if arrays[what] is _NOT_CONSTANT:
-            raise ValueError(f"from_onnx: GRU input {what} ({n.input[('W', 'R', 'B').index(what) + 1]!r}) "
-                             f"is not an initializer; cgru needs the weights stored in the model")
+        if what in ("W", "R", "B") and arrays[what] is _NOT_CONSTANT:
+            raise ValueError(f"from_onnx: GRU input {what} ({n.input[i]!r}) is not an "
+                             f"initializer; cgru needs the weights stored in the model")
     W, R, B = arrays["W"], arrays["R"], arrays["B"]
     if R is None or R.ndim != 3 or R.shape[0] != D or R.shape[1] != 3 * R.shape[2]:
         raise ValueError(f"from_onnx: R must have shape [{D}, 3*hidden_size, hidden_size] "
