@@ -567,3 +567,25 @@ def test_from_torch_onnx_export(onnx, torch, rng, tmp_path):
     y, h = g(x)
     np.testing.assert_allclose(y, y_t.numpy(), atol=1e-5)
     np.testing.assert_allclose(h, h_t.numpy(), atol=1e-5)
+
+
+def test_save_load_bidirectional_activations_and_corrupted_configs(rng, tmp_path):
+    import json
+    g = cgru.GRU(3, 4, bidirectional=True, clip=2.5, reset_after=False,
+                 activations=[("Softsign", ("Elu", 0.5, None)), (("Affine", 0.5, 0.1), "Relu")])
+    g.save(tmp_path / "b.npz")
+    g2 = cgru.load(tmp_path / "b.npz")
+    assert g2.activations == g.activations and g2.clip == 2.5
+    x = rng.standard_normal((4, 2, 3)).astype(np.float32)
+    for a, b in zip(g(x), g2(x)):
+        np.testing.assert_array_equal(a, b)
+    with np.load(tmp_path / "b.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    config = json.loads(str(arrays.pop("__config__")))
+    for key, value, match in (("activations", [[99, 0, 0, 1, 0, 0]] * 2, "activation kind"),
+                              ("activations", [[0, 0, 0, 1, 0, 0]], "activations must be"),
+                              ("clip", -1, "clip"), ("reverse", True, "reverse")):
+        bad = dict(config, **{key: value})
+        np.savez(tmp_path / "bad.npz", __config__=np.array(json.dumps(bad)), **arrays)
+        with pytest.raises(ValueError, match=match):
+            cgru.load(tmp_path / "bad.npz")
