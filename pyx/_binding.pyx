@@ -28,6 +28,7 @@ cdef class _Net:
     direction, pointing into arrays this object owns (never the caller's)."""
 
     cdef readonly int num_layers, num_directions, reset_after
+    cdef readonly bint reverse_only   # one direction, run back to front (ONNX "reverse")
     cdef readonly Py_ssize_t input_size, hidden_size
     cdef readonly object dtype
     cdef int type_num
@@ -36,7 +37,8 @@ cdef class _Net:
     cdef cgru_layer_f64* l64
 
     def __cinit__(self, weights, Py_ssize_t input_size, Py_ssize_t hidden_size,
-                  int num_layers, int num_directions, bint reset_after, dtype, cells):
+                  int num_layers, int num_directions, bint reset_after, dtype, cells,
+                  bint reverse_only=False):
         """weights: list over (layer, direction) of (w_ih, w_hh, b_ih, b_hh) arrays
         in the canonical layout (b_* may be None); cells: matching list of
         (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip)."""
@@ -47,6 +49,7 @@ cdef class _Net:
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.reset_after = reset_after
+        self.reverse_only = reverse_only and num_directions == 1
         self.dtype = np.dtype(dtype)
         self.type_num = self.dtype.num
         self._arrays = []
@@ -167,7 +170,7 @@ cdef class _Net:
                     k = layer * D + d
                     self._recur(k, T, N, bf, pgx + d * M * G * itemsize,
                                 ph + k * N * H * itemsize, py + d * H * itemsize, D * H,
-                                lens, d == 1, pw + d * wsize)
+                                lens, d == 1 or self.reverse_only, pw + d * wsize)
         return y
 
     cdef const cgru_cell* _cell(self, int k) noexcept nogil:
@@ -222,8 +225,8 @@ cdef class Stream:
     cdef bint _busy
 
     def __cinit__(self, _Net net, Py_ssize_t batch_size, h0, bint batch_first):
-        if net.num_directions != 1:
-            raise ValueError("stream: a bidirectional GRU cannot be streamed")
+        if net.num_directions != 1 or net.reverse_only:
+            raise ValueError("stream: a bidirectional or reverse GRU cannot be streamed")
         self.net = net
         self.batch_size = batch_size
         self.batch_first = batch_first

@@ -5,16 +5,16 @@ import math
 
 import numpy as np
 
+from cgru import _activations
 from cgru import _validate as V
 from cgru._filecheck import check_declared_sizes
 from cgru._binding import Stream, _Net
-from cgru.kernels import cgru_activation as Activation
 
 __all__ = ["GRU", "GRUCell", "load", "Stream"]
 
 FORMAT_VERSION = 1
 # (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta): sigmoid gates, tanh candidate
-DEFAULT_ACTIVATIONS = (int(Activation.CGRU_SIGMOID), 0.0, 0.0, int(Activation.CGRU_TANH), 0.0, 0.0)
+DEFAULT_ACTIVATIONS = _activations.DEFAULT
 
 
 def _to_numpy(value, key):
@@ -30,11 +30,17 @@ class GRU:
 
     ``reset_after=True`` is PyTorch's GRU; ``reset_after=False`` is the original
     GRU of Cho et al. (2014).  See the README for the equations.
+
+    ``activations`` (default sigmoid for the gates, tanh for the candidate) and
+    ``clip`` are those of ONNX's GRU, e.g. ``activations=("HardSigmoid", "Relu")``
+    or ``(("HardSigmoid", 0.25, 0.5), ("Tanh", None, None))``, or one such pair per
+    direction; ``clip=c`` clips every activation's input to [-c, c].  See
+    docs/conversion.md.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True,
                  batch_first=False, bidirectional=False, reset_after=True,
-                 dtype=np.float32):
+                 dtype=np.float32, activations=None, clip=None):
         self.input_size = V.as_size(input_size, "input_size")
         self.hidden_size = V.as_size(hidden_size, "hidden_size")
         self.num_layers = V.as_size(num_layers, "num_layers")
@@ -49,8 +55,10 @@ class GRU:
         self.dtype = V.as_dtype(dtype)
         D = self.num_directions
         # activation kinds per direction and the clip (ONNX / Keras models); see cgru.kernels
-        self._activations = [DEFAULT_ACTIVATIONS] * D
-        self._clip = None
+        self._activations = _activations.parse(activations, D)
+        self._clip = _activations.check_clip(clip)
+        # ONNX direction="reverse": the one direction runs back to front
+        self._reverse_only = False
         H = self.hidden_size
         if 3 * H * max(self.input_size, D * H) > V.MAX_DIM * 64:
             raise ValueError(f"hidden_size={H} with input_size={self.input_size} is too large "
@@ -98,7 +106,18 @@ class GRU:
                                 p.get(f"bias_ih_l{layer}{suffix}"), p.get(f"bias_hh_l{layer}{suffix}")))
                 cells.append(tuple(self._activations[d]) + (clip,))
         self._net = _Net(weights, self.input_size, self.hidden_size, self.num_layers, D,
-                         self.reset_after, self.dtype, cells)
+                         self.reset_after, self.dtype, cells, self._reverse_only)
+
+    @property
+    def activations(self):
+        """Per direction, ((gate function, alpha, beta), (candidate function, alpha,
+        beta)) with ONNX's names; alpha/beta are None where the function has none."""
+        return _activations.describe(self._activations)
+
+    @property
+    def clip(self):
+        """None, or c: every activation's input is clipped to [-c, c]."""
+        return self._clip
 
     def _has_default_activations(self):
         return self._clip is None and all(tuple(a) == DEFAULT_ACTIVATIONS for a in self._activations)
@@ -112,6 +131,10 @@ class GRU:
     def __repr__(self):
         c = self._config()
         args = ", ".join(f"{k}={v!r}" for k, v in c.items() if k not in ("input_size", "hidden_size"))
+        if not self._has_default_activations():
+            args += f", activations={self.activations!r}, clip={self._clip!r}"
+        if self._reverse_only:
+            args += ", <reverse direction only>"
         return f"cgru.GRU({self.input_size}, {self.hidden_size}, {args})"
 
     # ---------------------------------------------------------- parameters
@@ -186,8 +209,8 @@ class GRU:
 
     def stream(self, batch_size=1, h0=None):
         """A stateful stream for step-by-step inference (unidirectional models)."""
-        if self.bidirectional:
-            raise ValueError("stream: a bidirectional GRU cannot be streamed "
+        if self.bidirectional or self._reverse_only:
+            raise ValueError("stream: a bidirectional or reverse GRU cannot be streamed "
                              "(the reverse direction needs the whole sequence)")
         N = V.as_size(batch_size, "batch_size")
         if h0 is not None:
@@ -207,6 +230,8 @@ class GRU:
         config["format_version"] = FORMAT_VERSION
         config["activations"] = [list(a) for a in self._activations]
         config["clip"] = self._clip
+        if self._reverse_only:
+            config["reverse"] = True
         np.savez(path, __config__=np.array(json.dumps(config)), **self._params)
 
     # ------------------------------------------------------------- interop
@@ -218,6 +243,34 @@ class GRU:
     def to_torch(self):
         from cgru.convert.torch import gru_to_torch
         return gru_to_torch(self)
+
+    @classmethod
+    def from_keras(cls, layer, *, dtype=None):
+        """A GRU from a ``keras.layers.GRU`` or ``keras.layers.Bidirectional(GRU)``
+        (Keras 3), batch_first=True; see docs/conversion.md."""
+        from cgru.convert.keras import gru_from_keras
+        return gru_from_keras(cls, layer, dtype=dtype)
+
+    def to_keras(self):
+        """A built Keras 3 ``GRU`` (``Bidirectional(GRU)`` when bidirectional) with
+        this model's weights, return_sequences=True and return_state=True (one-layer
+        models; Keras is batch-major whatever batch_first is)."""
+        from cgru.convert.keras import gru_to_keras
+        return gru_to_keras(self)
+
+    @classmethod
+    def from_onnx(cls, model_or_path, node=None, *, dtype=None):
+        """A GRU from the ONNX ``GRU`` node of a model (an onnx.ModelProto or a
+        path); ``node`` names the node when there are several."""
+        from cgru.convert.onnx import gru_from_onnx
+        return gru_from_onnx(cls, model_or_path, node, dtype=dtype)
+
+    def to_onnx(self, path=None, *, opset=14, h0=False, lengths=False):
+        """This model as an onnx.ModelProto (saved to ``path`` when given): one
+        ONNX GRU node per layer; inputs x (and h0, lengths when asked for),
+        outputs y and h_n shaped like this model's."""
+        from cgru.convert.onnx import gru_to_onnx
+        return gru_to_onnx(self, path, opset=opset, h0=h0, lengths=lengths)
 
 
 def load(path):
@@ -241,6 +294,9 @@ def load(path):
     config.pop("format_version", None)
     activations = config.pop("activations", None)
     clip = config.pop("clip", None)
+    reverse = config.pop("reverse", False)
+    if not isinstance(reverse, bool) or (reverse and kind != "GRU"):
+        raise ValueError(f"load: {path!r} has a corrupted __config__: reverse={reverse!r}")
     expected = {"input_size", "hidden_size", "num_layers", "bias", "batch_first",
                 "bidirectional", "reset_after", "dtype"}
     if kind == "GRUCell":
@@ -258,8 +314,12 @@ def load(path):
         inner = model
     else:
         raise ValueError(f"load: unknown model kind {kind!r}")
-    # plain sigmoid/tanh models (the saved default) need no activation helper
-    if clip is not None or any(tuple(a) != DEFAULT_ACTIVATIONS for a in activations or ()):
+    if reverse:
+        if inner.bidirectional:
+            raise ValueError(f"load: {path!r} has a corrupted __config__: reverse with "
+                             f"bidirectional")
+        inner._reverse_only = True
+    if activations is not None or clip is not None:
         from cgru._activations import set_activations
         set_activations(inner, activations, clip)
     model.load_state_dict(arrays)

@@ -1,6 +1,7 @@
 """PyTorch <-> cgru.  PyTorch's layout *is* the canonical one: names, shapes and
 gate order (r, z, n) carry over unchanged; PyTorch's GRU is reset_after=True."""
 
+import os
 import re
 
 import numpy as np
@@ -37,19 +38,35 @@ def _infer_dtype(sd, dtype):
 
 def _load_path(path):
     torch = _import_torch()
+    if not os.path.isfile(os.fsdecode(path)):
+        raise FileNotFoundError(f"from_torch: no such file {os.fsdecode(path)!r}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ValueError(f"from_torch: cannot read {path!r} as a torch.save file: {e}") from None
+        raise ValueError(f"from_torch: cannot read {path!r} as a torch.save file of a "
+                         f"state_dict (loaded with weights_only=True): {e}") from None
+    if not hasattr(obj, "keys"):
+        raise ValueError(f"from_torch: {path!r} holds a {type(obj).__name__}, expected a "
+                         f"state_dict (save module.state_dict(), not the module)")
     return obj
+
+
+def _is_cell(m):
+    """A torch.nn.GRUCell module, or a GRUCell-style state_dict (no _l<k> suffixes)."""
+    if hasattr(m, "state_dict") and not hasattr(m, "keys"):
+        return type(m).__name__ == "GRUCell"
+    return hasattr(m, "keys") and "weight_ih" in m and "weight_hh" in m
 
 
 def gru_from_torch(cls, m, dtype=None):
     """A cgru.GRU from a torch.nn.GRU, a GRU state_dict, or a path to one saved
-    with torch.save."""
+    with torch.save; a torch.nn.GRUCell (or its state_dict) gives a cgru.GRUCell."""
     batch_first = False
     if isinstance(m, (str, bytes)) or hasattr(m, "__fspath__"):
         m = _load_path(m)
+    if _is_cell(m):
+        from cgru.gru import GRUCell
+        return cell_from_torch(GRUCell, m, dtype)
     if hasattr(m, "state_dict") and hasattr(m, "mode"):
         if getattr(m, "mode", None) != "GRU":
             raise TypeError(f"from_torch: expected torch.nn.GRU, got {type(m).__name__}")
@@ -91,6 +108,8 @@ def gru_to_torch(g):
                          "this model is reset_after=False")
     if not g._has_default_activations():
         raise ValueError("to_torch: torch.nn.GRU has sigmoid/tanh only and no clip")
+    if g._reverse_only:
+        raise ValueError("to_torch: torch.nn.GRU has no reverse-only direction")
     m = torch.nn.GRU(g.input_size, g.hidden_size, g.num_layers, bias=g.bias,
                      batch_first=g.batch_first, bidirectional=g.bidirectional,
                      dtype=torch.float64 if g.dtype == np.float64 else torch.float32)

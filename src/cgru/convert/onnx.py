@@ -1,0 +1,313 @@
+"""ONNX <-> cgru for the ONNX ``GRU`` operator (opsets 7 to 22).
+
+ONNX stores, per direction d (0 forward, 1 backward),
+    W [D, 3H, I]  gate blocks z, r, h      (cgru weight_ih: r, z, n)
+    R [D, 3H, H]  gate blocks z, r, h      (cgru weight_hh: r, z, n)
+    B [D, 6H]     Wb[zrh] then Rb[zrh]     (cgru bias_ih, bias_hh: r, z, n)
+and computes h' = (1 - z) * h~ + z * h, like cgru.  ``linear_before_reset=1`` is
+cgru's ``reset_after=True``; 0 (ONNX's default) is ``reset_after=False``.
+
+Outputs: ONNX's Y is (T, D, N, H) (layout 1: (N, T, D, H)); cgru returns
+y (T, N, D*H) (batch_first: (N, T, D*H)), so
+    Y = y.reshape(T, N, D, H).transpose(0, 2, 1, 3)      (layout 0)
+    Y = y.reshape(N, T, D, H)                            (layout 1)
+and Y_h = h_n (layout 0) or h_n.transpose(1, 0, 2) (layout 1).
+"""
+
+import os
+
+import numpy as np
+
+from cgru import _activations as A
+from cgru.convert import swap_zr as _zrh_to_rzn, swap_zr as _rzn_to_zrh
+
+_ATTRS = {"activation_alpha", "activation_beta", "activations", "clip", "direction",
+          "hidden_size", "layout", "linear_before_reset"}
+_DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
+MIN_OPSET, MAX_OPSET = 7, 22
+
+
+def _import_onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("this needs ONNX: pip install 'cgru[onnx]'") from None
+    return onnx
+
+
+
+
+# ------------------------------------------------------------------ loading
+def _load_model(onnx, model_or_path):
+    if isinstance(model_or_path, onnx.ModelProto):
+        return model_or_path
+    if isinstance(model_or_path, (str, bytes)) or hasattr(model_or_path, "__fspath__"):
+        path = os.fsdecode(model_or_path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"from_onnx: no such file {path!r}")
+        try:
+            model = onnx.load(path)
+        except Exception as e:   # DecodeError and friends from protobuf
+            raise ValueError(f"from_onnx: {path!r} is not a readable ONNX model: "
+                             f"{type(e).__name__}: {e}") from None
+        if not model.HasField("graph"):
+            raise ValueError(f"from_onnx: {path!r} is not a readable ONNX model (no graph)")
+        return model
+    raise TypeError(f"from_onnx: expected an onnx.ModelProto or a file path, "
+                    f"got {type(model_or_path).__name__}")
+
+
+def _opset(model):
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return int(o.version)
+    raise ValueError("from_onnx: the model imports no default-domain (ai.onnx) opset")
+
+
+def _pick_node(model, node):
+    grus = [n for n in model.graph.node if n.op_type == "GRU" and n.domain in ("", "ai.onnx")]
+    if not grus:
+        raise ValueError("from_onnx: the model has no GRU node")
+    if node is None:
+        if len(grus) > 1:
+            raise ValueError(f"from_onnx: the model has {len(grus)} GRU nodes "
+                             f"{[n.name for n in grus]}; pass node=<name> to choose one")
+        return grus[0]
+    if not isinstance(node, str):
+        raise TypeError(f"from_onnx: node must be a node name (str), got {type(node).__name__}")
+    named = [n for n in grus if n.name == node]
+    if not named:
+        raise ValueError(f"from_onnx: no GRU node named {node!r}; the GRU nodes are "
+                         f"{[n.name for n in grus]}")
+    if len(named) > 1:
+        raise ValueError(f"from_onnx: {len(named)} GRU nodes are named {node!r}")
+    return named[0]
+
+
+def _attributes(onnx, n):
+    attrs = {}
+    for a in n.attribute:
+        if a.name not in _ATTRS:
+            raise ValueError(f"from_onnx: GRU node {n.name!r} has unknown attribute {a.name!r}")
+        v = onnx.helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, list):
+            v = [x.decode() if isinstance(x, bytes) else x for x in v]
+        attrs[a.name] = v
+    return attrs
+
+
+_NOT_CONSTANT = object()   # an input fed by another node or a graph input
+
+
+def _initializer(onnx, model, n, index, what):
+    """The initializer feeding input ``index`` of node n (None if the input is absent)."""
+    if index >= len(n.input) or n.input[index] == "":
+        return None
+    name = n.input[index]
+    for init in model.graph.initializer:
+        if init.name == name:
+            try:
+                return onnx.numpy_helper.to_array(init)
+            except Exception as e:
+                raise ValueError(f"from_onnx: initializer {name!r} ({what}) cannot be "
+                                 f"read: {e}") from None
+    return _NOT_CONSTANT
+
+
+def _activation_specs(attrs, D, node_name):
+    """The ONNX activations attribute -> one cgru 6-tuple per direction.
+
+    activation_alpha / activation_beta are consumed in order by the functions
+    that take an alpha (a beta), as onnxruntime does; functions that take none
+    consume no value; a function whose value is missing takes ONNX's default."""
+    names = attrs.get("activations", ["Sigmoid", "Tanh"] * D)
+    if len(names) != 2 * D:
+        raise ValueError(f"from_onnx: GRU node {node_name!r} has {len(names)} activations; "
+                         f"direction needs {2 * D} (f, g per direction)")
+    alphas = list(attrs.get("activation_alpha", []))
+    betas = list(attrs.get("activation_beta", []))
+    kinds = []
+    for name in names:
+        kind = A.onnx_kind(name)
+        alpha = alphas.pop(0) if A.takes_alpha(kind) and alphas else None
+        beta = betas.pop(0) if A.takes_beta(kind) and betas else None
+        kinds.append(A.onnx_activation(name, alpha, beta))
+    if alphas or betas:
+        raise ValueError(f"from_onnx: GRU node {node_name!r} has more activation_alpha/"
+                         f"activation_beta values than its activations {names} take")
+    return [kinds[2 * d] + kinds[2 * d + 1] for d in range(D)]
+
+
+def gru_from_onnx(cls, model_or_path, node=None, dtype=None):
+    onnx = _import_onnx()
+    model = _load_model(onnx, model_or_path)
+    opset = _opset(model)
+    if opset < MIN_OPSET:
+        raise ValueError(f"from_onnx: opset {opset} is not supported (GRU opsets "
+                         f"{MIN_OPSET} to {MAX_OPSET})")
+    n = _pick_node(model, node)
+    attrs = _attributes(onnx, n)
+    direction = attrs.get("direction", "forward")
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"from_onnx: GRU node {n.name!r} has direction {direction!r}; "
+                         f"expected forward, reverse or bidirectional")
+    D = _DIRECTIONS[direction]
+    lbr = int(attrs.get("linear_before_reset", 0))
+    layout = int(attrs.get("layout", 0))
+    if lbr not in (0, 1):
+        raise ValueError(f"from_onnx: linear_before_reset must be 0 or 1, got {lbr}")
+    if layout not in (0, 1):
+        raise ValueError(f"from_onnx: layout must be 0 or 1, got {layout}")
+    if len(n.input) < 3:
+        raise ValueError(f"from_onnx: GRU node {n.name!r} needs inputs X, W, R")
+    arrays = {}
+    for i, what in enumerate(("W", "R", "B", "sequence_lens", "initial_h"), start=1):
+        arrays[what] = _initializer(onnx, model, n, i, what)
+        if what in ("W", "R", "B") and arrays[what] is _NOT_CONSTANT:
+            raise ValueError(f"from_onnx: GRU input {what} ({n.input[i]!r}) is not an "
+                             f"initializer; cgru needs the weights stored in the model")
+    W, R, B = arrays["W"], arrays["R"], arrays["B"]
+    if R is None or R.ndim != 3 or R.shape[0] != D or R.shape[1] != 3 * R.shape[2]:
+        raise ValueError(f"from_onnx: R must have shape [{D}, 3*hidden_size, hidden_size] "
+                         f"for direction {direction!r}, got {None if R is None else R.shape}")
+    H = R.shape[2]
+    if "hidden_size" in attrs and int(attrs["hidden_size"]) != H:
+        raise ValueError(f"from_onnx: hidden_size attribute {attrs['hidden_size']} does not "
+                         f"match R's shape {R.shape}")
+    if W is None or W.ndim != 3 or W.shape[:2] != (D, 3 * H) or W.shape[2] < 1:
+        raise ValueError(f"from_onnx: W must have shape [{D}, {3 * H}, input_size], got "
+                         f"{None if W is None else W.shape}")
+    if B is not None and B.shape != (D, 6 * H):
+        raise ValueError(f"from_onnx: B must have shape [{D}, {6 * H}], got {B.shape}")
+    for a, what in ((W, "W"), (R, "R"), (B, "B")):
+        if a is not None and a.dtype.kind != "f":
+            raise ValueError(f"from_onnx: {what} must be a floating-point tensor, got {a.dtype}")
+    # sequence_lens and initial_h are call-time arguments in cgru (lengths=, h0=).
+    h0 = arrays["initial_h"]
+    if h0 is not None and h0 is not _NOT_CONSTANT and np.any(h0 != 0):
+        raise ValueError(f"from_onnx: GRU node {n.name!r} has a constant non-zero "
+                         f"initial_h; cgru takes the initial state at call time: pass it "
+                         f"as h0= (make initial_h a graph input)")
+    if arrays["sequence_lens"] is not None and arrays["sequence_lens"] is not _NOT_CONSTANT:
+        raise ValueError(f"from_onnx: GRU node {n.name!r} has constant sequence_lens; cgru "
+                         f"takes them at call time: pass lengths= (make it a graph input)")
+    specs = _activation_specs(attrs, D, n.name)
+    clip = attrs.get("clip")
+    if dtype is None:
+        dtype = np.float64 if W.dtype == np.float64 else np.float32
+    g = cls(W.shape[2], H, 1, bias=B is not None, batch_first=layout == 1,
+            bidirectional=D == 2, reset_after=lbr == 1, dtype=dtype)
+    sd = {}
+    for d, sfx in enumerate(("", "_reverse")[:D]):
+        sd[f"weight_ih_l0{sfx}"] = _zrh_to_rzn(W[d], H)
+        sd[f"weight_hh_l0{sfx}"] = _zrh_to_rzn(R[d], H)
+        if B is not None:
+            sd[f"bias_ih_l0{sfx}"] = _zrh_to_rzn(B[d, :3 * H], H)
+            sd[f"bias_hh_l0{sfx}"] = _zrh_to_rzn(B[d, 3 * H:], H)
+    g._reverse_only = direction == "reverse"
+    g._activations = specs
+    g._clip = A.check_clip(clip)
+    g.load_state_dict(sd)          # compiles
+    return g
+
+
+# ------------------------------------------------------------------ export
+def _activation_attrs(g):
+    names, alphas, betas = [], [], []
+    for spec in g._activations:
+        for kind, alpha, beta in (spec[:3], spec[3:]):
+            names.append(A.onnx_name(kind))
+            if A.takes_alpha(kind):
+                alphas.append(alpha)
+            if A.takes_beta(kind):
+                betas.append(beta)
+    return names, alphas, betas
+
+
+def gru_to_onnx(g, path=None, *, opset=14, h0=False, lengths=False):
+    """The model as an ONNX graph: one GRU node per layer.
+
+    Graph inputs: ``x`` (T, N, I) ((N, T, I) when batch_first), then ``h0``
+    (num_layers*D, N, H) if h0=True and ``lengths`` (N,) int32 if lengths=True.
+    Outputs: ``y`` and ``h_n`` shaped like cgru's.  The GRU nodes use layout 0
+    (what onnxruntime runs); batch_first models get Transposes around them."""
+    onnx = _import_onnx()
+    from onnx import TensorProto, helper, numpy_helper
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(f"to_onnx: opset must be an int in [{MIN_OPSET}, {MAX_OPSET}], got {opset!r}")
+    H, D, L, I = g.hidden_size, g.num_directions, g.num_layers, g.input_size
+    elem = TensorProto.DOUBLE if g.dtype == np.float64 else TensorProto.FLOAT
+    sd = g.state_dict()
+    nodes, inits = [], []
+    names, alphas, betas = _activation_attrs(g)
+    direction = "bidirectional" if D == 2 else ("reverse" if g._reverse_only else "forward")
+    x_shape = ["N", "T", I] if g.batch_first else ["T", "N", I]
+    inputs = [helper.make_tensor_value_info("x", elem, x_shape)]
+    cur = "x"
+    if g.batch_first:
+        nodes.append(helper.make_node("Transpose", ["x"], ["x_tnc"], perm=[1, 0, 2]))
+        cur = "x_tnc"
+    if h0:
+        inputs.append(helper.make_tensor_value_info("h0", elem, [L * D, "N", H]))
+    if lengths:
+        inputs.append(helper.make_tensor_value_info("lengths", TensorProto.INT32, ["N"]))
+    inits.append(numpy_helper.from_array(np.array([0, 0, -1], np.int64), "shape_t_n_dh"))
+    hn_parts = []
+    for layer in range(L):
+        p = f"l{layer}_"
+        W = np.stack([_rzn_to_zrh(sd[f"weight_ih_l{layer}{s}"], H) for s in ("", "_reverse")[:D]])
+        R = np.stack([_rzn_to_zrh(sd[f"weight_hh_l{layer}{s}"], H) for s in ("", "_reverse")[:D]])
+        inits += [numpy_helper.from_array(W, p + "W"), numpy_helper.from_array(R, p + "R")]
+        node_in = [cur, p + "W", p + "R", "", "", ""]
+        if g.bias:
+            B = np.stack([np.concatenate([_rzn_to_zrh(sd[f"bias_ih_l{layer}{s}"], H),
+                                          _rzn_to_zrh(sd[f"bias_hh_l{layer}{s}"], H)])
+                          for s in ("", "_reverse")[:D]])
+            inits.append(numpy_helper.from_array(B, p + "B"))
+            node_in[3] = p + "B"
+        if lengths:
+            node_in[4] = "lengths"
+        if h0:
+            idx = np.arange(layer * D, (layer + 1) * D, dtype=np.int64)
+            inits.append(numpy_helper.from_array(idx, p + "h0_index"))
+            nodes.append(helper.make_node("Gather", ["h0", p + "h0_index"], [p + "h0"], axis=0))
+            node_in[5] = p + "h0"
+        while node_in[-1] == "":
+            node_in.pop()
+        kw = dict(hidden_size=H, direction=direction, linear_before_reset=int(g.reset_after),
+                  activations=names)
+        if alphas:
+            kw["activation_alpha"] = alphas
+        if betas:
+            kw["activation_beta"] = betas
+        if g._clip is not None:
+            kw["clip"] = g._clip
+        nodes.append(helper.make_node("GRU", node_in, [p + "Y", p + "Y_h"], name=f"gru_l{layer}", **kw))
+        # (T, D, N, H) -> (T, N, D, H) -> (T, N, D*H): the next layer's input
+        nodes.append(helper.make_node("Transpose", [p + "Y"], [p + "Y_tndh"], perm=[0, 2, 1, 3]))
+        cur = "y_tnc" if layer == L - 1 else p + "out"
+        nodes.append(helper.make_node("Reshape", [p + "Y_tndh", "shape_t_n_dh"], [cur]))
+        hn_parts.append(p + "Y_h")
+    if g.batch_first:
+        nodes.append(helper.make_node("Transpose", [cur], ["y"], perm=[1, 0, 2]))
+    else:
+        nodes[-1].output[0] = "y"
+    if L == 1:
+        nodes.append(helper.make_node("Identity", hn_parts, ["h_n"]))
+    else:
+        nodes.append(helper.make_node("Concat", hn_parts, ["h_n"], axis=0))
+    y_shape = ["N", "T", D * H] if g.batch_first else ["T", "N", D * H]
+    outputs = [helper.make_tensor_value_info("y", elem, y_shape),
+               helper.make_tensor_value_info("h_n", elem, [L * D, "N", H])]
+    opsets = [helper.make_opsetid("", opset)]
+    ir = helper.find_min_ir_version_for(opsets)
+    if ir < 4:   # before IR 4 every initializer is also a graph input
+        inputs += [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in inits]
+    graph = helper.make_graph(nodes, "cgru", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="cgru", ir_version=ir)
+    onnx.checker.check_model(model)
+    if path is not None:
+        onnx.save(model, os.fspath(path))
+    return model
