@@ -24,6 +24,8 @@ class _Net:
     def hidden_size(self) -> int: ...
     @property
     def dtype(self) -> np.dtype[Any]: ...
+    @property
+    def reverse_only(self) -> bool: ...
     def __init__(
         self,
         weights: Sequence[tuple[_Array, _Array, _Array | None, _Array | None]],
@@ -34,6 +36,7 @@ class _Net:
         reset_after: bool,
         dtype: npt.DTypeLike,
         cells: Sequence[tuple[int, float, float, int, float, float, float | None]],
+        reverse_only: bool = False,
     ) -> None: ...
     def forward(
         self, x: _Array, h: _Array, lengths: npt.NDArray[np.int64] | None, batch_first: bool
