@@ -173,6 +173,12 @@ cdef class _Net:
     cdef const cgru_cell* _cell(self, int k) noexcept nogil:
         return &self.l32[k].cell if self.l32 != NULL else &self.l64[k].cell
 
+    def _layer_pointers(self):
+        """(address, count, itemsize) of this net's layer structs, for cgru.capi
+        (the C-level API).  They live, unchanged, as long as this object."""
+        cdef size_t address = <size_t>self.l32 if self.l32 != NULL else <size_t>self.l64
+        return address, self.num_layers * self.num_directions, self.dtype.itemsize
+
     def activate(self, int kind, double alpha, double beta, cnp.ndarray x):
         """Apply one activation kind elementwise (a test hook for the kernels)."""
         out = np.empty_like(x)

@@ -1,0 +1,37 @@
+"""``cgru.threads(n)``: limit the BLAS thread pool while running cgru.
+
+cgru's kernels call BLAS (scipy's OpenBLAS) for the input projection and the
+per-step recurrent product.  On small problems (a streaming step, a short
+sequence with a few hundred hidden units) starting and synchronising BLAS
+threads costs more than the arithmetic, and when the caller already runs one
+sequence per thread the BLAS threads only compete for the same cores.  This
+context manager sets the BLAS thread count for the whole process while it is
+active (it is threadpoolctl's ``threadpool_limits`` for the BLAS libraries).
+"""
+
+__all__ = ["threads"]
+
+
+def threads(n):
+    """Context manager (and decorator) limiting BLAS to ``n`` threads::
+
+        with cgru.threads(1):
+            y, h = gru(x)
+
+    ``n`` is a positive int, or None for no limit.  The limit is process-wide
+    (BLAS keeps one thread pool per process): set it once around the code that
+    runs cgru, not from several threads at once.  Needs the optional package
+    threadpoolctl (``pip install threadpoolctl``).
+    """
+    if n is not None:
+        if isinstance(n, bool) or not hasattr(n, "__index__"):
+            raise TypeError(f"threads: n must be a positive int or None, got {n!r}")
+        n = n.__index__()
+        if n < 1:
+            raise ValueError(f"threads: n must be >= 1, got {n}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ImportError("cgru.threads needs the optional package threadpoolctl: "
+                          "pip install threadpoolctl") from None
+    return threadpool_limits(limits=n, user_api="blas")
