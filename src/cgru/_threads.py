@@ -9,29 +9,47 @@ context manager sets the BLAS thread count for the whole process while it is
 active (it is threadpoolctl's ``threadpool_limits`` for the BLAS libraries).
 """
 
+import contextlib
+
 __all__ = ["threads"]
 
 
-def threads(n):
+class threads(contextlib.ContextDecorator):
     """Context manager (and decorator) limiting BLAS to ``n`` threads::
 
         with cgru.threads(1):
             y, h = gru(x)
 
-    ``n`` is a positive int, or None for no limit.  The limit is process-wide
-    (BLAS keeps one thread pool per process): set it once around the code that
-    runs cgru, not from several threads at once.  Needs the optional package
-    threadpoolctl (``pip install threadpoolctl``).
+    ``n`` is a positive int (None: leave the current setting).  The limit applies on entry
+    and the previous one comes back on exit.  It is process-wide (BLAS keeps one
+    thread pool per process): set it around the code that runs cgru, not from
+    several threads at once.  Needs the optional package threadpoolctl
+    (``pip install threadpoolctl``).
     """
-    if n is not None:
-        if isinstance(n, bool) or not hasattr(n, "__index__"):
-            raise TypeError(f"threads: n must be a positive int or None, got {n!r}")
-        n = n.__index__()
-        if n < 1:
-            raise ValueError(f"threads: n must be >= 1, got {n}")
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        raise ImportError("cgru.threads needs the optional package threadpoolctl: "
-                          "pip install threadpoolctl") from None
-    return threadpool_limits(limits=n, user_api="blas")
+
+    def __init__(self, n):
+        if n is not None:
+            if isinstance(n, bool) or not hasattr(n, "__index__"):
+                raise TypeError(f"threads: n must be a positive int or None, got {n!r}")
+            n = n.__index__()
+            if n < 1:
+                raise ValueError(f"threads: n must be >= 1, got {n}")
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            raise ImportError("cgru.threads needs the optional package threadpoolctl: "
+                              "pip install threadpoolctl") from None
+        self.n = n
+        self._limits = threadpool_limits
+        self._active = []
+
+    def __enter__(self):
+        self._active.append(self._limits(limits=self.n, user_api="blas"))
+        return self
+
+    def __exit__(self, *exc):
+        self._active.pop().restore_original_limits()
+        return False
+
+    def __repr__(self):
+        return f"cgru.threads({self.n!r})"
