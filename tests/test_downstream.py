@@ -4,7 +4,6 @@ against the importable (in CI: installed) cgru, and compared with cgru.GRU."""
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -21,23 +20,18 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CGRU_PARENT = str(Path(cgru.__file__).resolve().parent.parent)
 
 
-def build_example(name, module, dest):
-    """Copy examples/<name> to dest, build it in place, import ``module``."""
-    src = dest / name
-    shutil.copytree(EXAMPLES / name, src)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([CGRU_PARENT] + [p for p in
-                                        env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    proc = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
-                          cwd=src, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.fail(f"building examples/{name} failed:\n{proc.stdout}\n{proc.stderr}")
-    [path] = [p for p in src.iterdir() if p.name.startswith(module + ".") and
-              p.suffix in (".so", ".pyd")]
-    spec = importlib.util.spec_from_file_location(module, path)
+def _load_builder():
+    spec = importlib.util.spec_from_file_location("build_example", EXAMPLES / "build_example.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod
+    return mod.build
+
+
+def build_example(name, module, dest):
+    try:
+        return _load_builder()(name, module, dest)
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")
