@@ -24,6 +24,7 @@ from cgru.kernels cimport (
 )
 
 from cgru._binding import Stream, _Net
+from cgru.gru import GRU, GRUCell
 
 #: The ABI version of the C-level API (``CGRU_ABI_VERSION`` in cgru.h).
 ABI_VERSION = CGRU_ABI_VERSION
@@ -31,7 +32,6 @@ ABI_VERSION = CGRU_ABI_VERSION
 
 cdef object _net_of(object model):
     """The compiled-weights object (_Net) behind a GRU, GRUCell or Stream."""
-    from cgru.gru import GRU, GRUCell
     if isinstance(model, GRU):
         return model._net
     if isinstance(model, GRUCell):
