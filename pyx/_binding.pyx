@@ -243,7 +243,11 @@ cdef class Stream:
     @property
     def state(self):
         """The state, (num_layers, batch_size, hidden_size), a copy."""
-        return self._h.copy()
+        self._claim("state")
+        try:
+            return self._h.copy()
+        finally:
+            self._busy = False
 
     @property
     def input_size(self):
@@ -253,17 +257,32 @@ cdef class Stream:
     def hidden_size(self):
         return self.net.hidden_size
 
+    cdef _claim(self, what):
+        """Mark the stream in use (the GIL makes check-and-set atomic)."""
+        if self._busy:
+            raise RuntimeError(f"stream: {what} while another thread uses this stream; "
+                               f"make one stream per thread")
+        self._busy = True
+
     def reset(self, mask=None):
         """Zero the state, or only the samples where the boolean ``mask`` is True."""
         if mask is None:
-            self._h[...] = 0
+            self._claim("reset")
+            try:
+                self._h[...] = 0
+            finally:
+                self._busy = False
             return
         m = np.asarray(mask)
         if m.dtype != np.bool_:
             raise TypeError(f"reset: mask must be a boolean array, got dtype {m.dtype}")
         if m.shape != (self.batch_size,):
             raise ValueError(f"reset: mask must have shape ({self.batch_size},), got {m.shape}")
-        self._h[:, m, :] = 0
+        self._claim("reset")
+        try:
+            self._h[:, m, :] = 0
+        finally:
+            self._busy = False
 
     cdef inline bint _fits(self, object a, int ndim, Py_ssize_t last) noexcept:
         """a is an aligned C-contiguous ndarray of our dtype, shape (N, last) or (last,)."""

@@ -106,14 +106,10 @@ def test_concurrent_calls_on_one_model(rng):
             np.testing.assert_array_equal(a, b)
 
 
-def test_one_stream_used_by_two_threads_raises():
-    """A stream is single-threaded: a second concurrent call raises RuntimeError
-    instead of racing on the state, and the state stays that of the calls that ran."""
-    g = cgru.GRU(256, 256)
-    x = np.full((4096, 256), 0.1, np.float32)
-    ref = g.stream(4096)
-    for attempt in range(5):
-        s = g.stream(4096)
+def _collide(s, x, second):
+    """Run s.step(x) in a thread and ``second()`` here at the same time, until one
+    of them raises RuntimeError (at most 5 tries); returns (errors, tries)."""
+    for attempt in range(1, 6):
         started, errors = threading.Event(), []
 
         def other():
@@ -127,16 +123,30 @@ def test_one_stream_used_by_two_threads_raises():
         th.start()
         started.wait()
         try:
-            s.step(x)
+            second()
         except RuntimeError as e:
             errors.append(e)
         th.join()
         if errors:
             break
+    return errors, attempt
+
+
+def test_one_stream_used_by_two_threads_raises():
+    """A stream is single-threaded: a second concurrent call raises RuntimeError
+    instead of racing on the state, and the state stays that of the calls that ran."""
+    g = cgru.GRU(256, 256)
+    x = np.full((4096, 256), 0.1, np.float32)
+    s, ref = g.stream(4096), g.stream(4096)
+    errors, tries = _collide(s, x, lambda: s.step(x))
     assert len(errors) == 1, "two concurrent steps on one stream both ran (or both failed)"
     assert "one stream per thread" in str(errors[0])
-    ref.step(x)
-    np.testing.assert_array_equal(s.state, ref.state)   # exactly one step happened
+    for _ in range(2 * tries - 1):           # the steps that ran, one after the other
+        ref.step(x)
+    np.testing.assert_array_equal(s.state, ref.state)
+    for second in (lambda: s.reset(), lambda: s.reset(np.ones(4096, bool)), lambda: s.state):
+        errors, _ = _collide(s, x, second)
+        assert len(errors) == 1 and "one stream per thread" in str(errors[0])
 
 
 def test_threads_limits_blas_pool():
