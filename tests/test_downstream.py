@@ -15,6 +15,7 @@ import pytest
 import cgru
 import cgru.capi
 from conftest import need
+from gil_probe import longest_gil_gap
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CGRU_PARENT = str(Path(cgru.__file__).resolve().parent.parent)
@@ -147,6 +148,18 @@ def test_consumer_bad_arguments(consumer):
         consumer.run_sequence(g, x, np.zeros((2, 1, 4), np.float32), y)
     with pytest.raises(ValueError, match="unidirectional"):
         consumer.run_sequence(cgru.GRU(3, 4, bidirectional=True), x, h, y)
+
+
+@pytest.mark.parametrize("runner", ["run_sequence", "run_steps"])
+def test_consumer_releases_gil(consumer, runner):
+    need("threadpoolctl")
+    g = cgru.GRU(256, 256)                   # one call: ~0.2 s in the kernels
+    x = np.full((1, 4096, 256), 0.1, np.float32)
+    h, y = np.zeros((1, 4096, 256), np.float32), np.empty((1, 4096, 256), np.float32)
+    with cgru.threads(1):
+        duration, gap = longest_gil_gap(lambda: getattr(consumer, runner)(g, x, h, y))
+    assert duration > 0.05, f"the call took only {duration:.3f} s: not a long kernel call"
+    assert gap < 0.5 * duration, f"no Python progress for {gap:.3f} s of a {duration:.3f} s call"
 
 
 def test_consumers_in_threads(consumer, rng):

@@ -4,7 +4,6 @@ threads at once, and cgru.threads limits the BLAS pool."""
 
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -12,29 +11,7 @@ import pytest
 
 import cgru
 from conftest import need
-
-
-def _longest_gil_gap(fn):
-    """Run fn() here while another Python thread appends timestamps in a loop;
-    return (fn's duration, the longest time that thread made no progress while
-    fn ran).  A kernel holding the GIL shows up as a gap as long as the call."""
-    stamps, stop = [], threading.Event()
-
-    def ticker():
-        while not stop.is_set():
-            stamps.append(time.perf_counter())
-
-    th = threading.Thread(target=ticker)
-    th.start()
-    while not stamps:
-        time.sleep(0.001)
-    t0 = time.perf_counter()
-    fn()
-    t1 = time.perf_counter()
-    stop.set()
-    th.join()
-    inside = [t0] + [s for s in stamps if t0 < s < t1] + [t1]
-    return t1 - t0, float(np.max(np.diff(inside)))
+from gil_probe import longest_gil_gap
 
 
 @pytest.mark.parametrize("call", ["forward", "stream.step"])
@@ -46,7 +23,7 @@ def test_gil_released_during_kernels(call):
     fn = (lambda: g(x)) if call == "forward" else (lambda: s.step(x[0]))
     with cgru.threads(1):                        # the ticker gets the other core
         fn()
-        duration, gap = _longest_gil_gap(fn)
+        duration, gap = longest_gil_gap(fn)
     assert duration > 0.05, f"the call took only {duration:.3f} s: not a long kernel call"
     # with the GIL held for the whole call, the gap would be the whole duration
     assert gap < 0.5 * duration, f"no Python progress for {gap:.3f} s of a {duration:.3f} s call"
