@@ -37,6 +37,7 @@ def ext(name, source):
 extensions = [
     ext("cgru.kernels", "pyx/kernels.pyx"),
     ext("cgru._binding", "pyx/_binding.pyx"),
+    ext("cgru.capi", "pyx/capi.pyx"),
 ]
 
 setup(

@@ -176,6 +176,12 @@ cdef class _Net:
     cdef const cgru_cell* _cell(self, int k) noexcept nogil:
         return &self.l32[k].cell if self.l32 != NULL else &self.l64[k].cell
 
+    def _layer_pointers(self):
+        """(address, count, itemsize) of this net's layer structs, for cgru.capi
+        (the C-level API).  They live, unchanged, as long as this object."""
+        cdef size_t address = <size_t>self.l32 if self.l32 != NULL else <size_t>self.l64
+        return address, self.num_layers * self.num_directions, self.dtype.itemsize
+
     def activate(self, int kind, double alpha, double beta, cnp.ndarray x):
         """Apply one activation kind elementwise (a test hook for the kernels)."""
         out = np.empty_like(x)
@@ -240,7 +246,11 @@ cdef class Stream:
     @property
     def state(self):
         """The state, (num_layers, batch_size, hidden_size), a copy."""
-        return self._h.copy()
+        self._claim("state")
+        try:
+            return self._h.copy()
+        finally:
+            self._busy = False
 
     @property
     def input_size(self):
@@ -250,17 +260,32 @@ cdef class Stream:
     def hidden_size(self):
         return self.net.hidden_size
 
+    cdef _claim(self, what):
+        """Mark the stream in use (the GIL makes check-and-set atomic)."""
+        if self._busy:
+            raise RuntimeError(f"stream: {what} while another thread uses this stream; "
+                               f"make one stream per thread")
+        self._busy = True
+
     def reset(self, mask=None):
         """Zero the state, or only the samples where the boolean ``mask`` is True."""
         if mask is None:
-            self._h[...] = 0
+            self._claim("reset")
+            try:
+                self._h[...] = 0
+            finally:
+                self._busy = False
             return
         m = np.asarray(mask)
         if m.dtype != np.bool_:
             raise TypeError(f"reset: mask must be a boolean array, got dtype {m.dtype}")
         if m.shape != (self.batch_size,):
             raise ValueError(f"reset: mask must have shape ({self.batch_size},), got {m.shape}")
-        self._h[:, m, :] = 0
+        self._claim("reset")
+        try:
+            self._h[:, m, :] = 0
+        finally:
+            self._busy = False
 
     cdef inline bint _fits(self, object a, int ndim, Py_ssize_t last) noexcept:
         """a is an aligned C-contiguous ndarray of our dtype, shape (N, last) or (last,)."""

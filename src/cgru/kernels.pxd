@@ -11,6 +11,15 @@
 #   b_hn  (H,)    b_hn when reset_after, else zeros
 #
 # The equations are written once, in pyx/kernels.pyx next to the gate loop.
+#
+# The structs of a live Python model come from ``cgru.capi`` (capi.pxd:
+# cgru_model_get / cgru_model_release).  Stability: include/cgru.h mirrors the
+# structs below field for field (tests/test_downstream.py compares sizes and
+# offsets); appending a field to a struct, or changing a signature, changes the
+# ABI: bump CGRU_ABI_VERSION here and in cgru.h, and update cgru.h.  Callers
+# that fill structs themselves zero-initialise them.  Thread safety: the
+# kernels keep no state; calls may run concurrently when each has its own h,
+# y and work (the structs and weights are only read).  docs/c-api.md.
 
 from libc.stdint cimport int64_t
 

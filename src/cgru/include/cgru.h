@@ -1,0 +1,244 @@
+/*
+ * cgru.h - the plain-C API of cgru (fast GRU inference on the CPU).
+ *
+ * A C or C++ extension module gets cgru's kernels as a table of function
+ * pointers from the capsule ``cgru._C_API``:
+ *
+ *     #include "cgru.h"            // include path: cgru.get_include()
+ *
+ *     PyMODINIT_FUNC PyInit_mymod(void) {
+ *         if (cgru_import() < 0) return NULL;   // sets ImportError on failure
+ *         ...
+ *     }
+ *
+ *     cgru_model m;                               // from a Python cgru.GRU:
+ *     if (cgru_capi->model_get(py_gru, &m) < 0) return NULL;   // needs the GIL
+ *     Py_BEGIN_ALLOW_THREADS
+ *     cgru_capi->step_f32(&m.layers_f32[0], N, x, I, h, work);  // no GIL needed
+ *     Py_END_ALLOW_THREADS
+ *     cgru_capi->model_release(&m);                             // needs the GIL
+ *
+ * Layouts (the one canonical layout; PyTorch's gate order r, z, n):
+ *   w_ih (3H, I) and w_hh (3H, H) row-major; b_x (3H,) the folded bias
+ *   b_ir+b_hr, b_iz+b_hz, b_in (+ b_hn when reset_after == 0); b_hn (H,) the
+ *   b_hn bias when reset_after == 1, else zeros.
+ *
+ * Every kernel works on raw pointers, touches no Python object, allocates
+ * nothing and may run without the GIL, from any number of threads at once as
+ * long as each call has its own h, y and work buffers (the layer structs and
+ * weights are only read).
+ *
+ * This header mirrors cgru's Cython declarations (src/cgru/kernels.pxd and
+ * capi.pxd) exactly; cgru's test suite compares every size and offset.
+ * Versioning: CGRU_ABI_VERSION changes when an existing struct layout or
+ * function signature changes; new functions are appended to cgru_api and
+ * announced by its ``size`` field, so extensions compiled against an older
+ * header keep working with a newer cgru of the same ABI version.
+ */
+#ifndef CGRU_H
+#define CGRU_H
+
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CGRU_ABI_VERSION 1
+
+/* Activation kinds (ONNX's eleven functions); alpha and beta as in ONNX. */
+enum cgru_activation {
+    CGRU_SIGMOID = 0,
+    CGRU_TANH = 1,
+    CGRU_RELU = 2,
+    CGRU_AFFINE = 3,             /* alpha * x + beta */
+    CGRU_LEAKY_RELU = 4,         /* x if x >= 0 else alpha * x */
+    CGRU_THRESHOLDED_RELU = 5,   /* x if x > alpha else 0 */
+    CGRU_SCALED_TANH = 6,        /* alpha * tanh(beta * x) */
+    CGRU_HARD_SIGMOID = 7,       /* max(0, min(1, alpha * x + beta)) */
+    CGRU_ELU = 8,                /* x if x >= 0 else alpha * (exp(x) - 1) */
+    CGRU_SOFTSIGN = 9,           /* x / (1 + |x|) */
+    CGRU_SOFTPLUS = 10           /* log(1 + exp(x)) */
+};
+
+/* Shape and maths of one layer in one direction. */
+typedef struct cgru_cell {
+    Py_ssize_t input_size;       /* I */
+    Py_ssize_t hidden_size;      /* H */
+    int reset_after;             /* 1: n = g(... + r*(W_hn h + b_hn)); 0: W_hn (r*h) */
+    int f_kind;                  /* gate activation (r, z); CGRU_SIGMOID by default */
+    double f_alpha;
+    double f_beta;
+    int g_kind;                  /* candidate activation (n); CGRU_TANH by default */
+    double g_alpha;
+    double g_beta;
+    double clip;                 /* > 0: clip pre-activations to [-clip, clip]; 0: none */
+} cgru_cell;
+
+/* One layer in one direction: shape plus borrowed weight pointers. */
+typedef struct cgru_layer_f32 {
+    cgru_cell cell;
+    const float *w_ih;
+    const float *w_hh;
+    const float *b_x;
+    const float *b_hn;
+} cgru_layer_f32;
+
+typedef struct cgru_layer_f64 {
+    cgru_cell cell;
+    const double *w_ih;
+    const double *w_hh;
+    const double *b_x;
+    const double *b_hn;
+} cgru_layer_f64;
+
+/* The compiled weights of a live Python model (cgru.GRU, cgru.GRUCell or a
+ * Stream), filled by cgru_capi->model_get.  num_layers * num_directions layer
+ * structs; layer l, direction d (0 forward, 1 reverse) at l * num_directions + d.
+ * Layer 0 has cell.input_size == input_size, the others num_directions * H.
+ * Exactly one of layers_f32 / layers_f64 is non-NULL (itemsize 4 or 8).
+ * ``owner`` is a strong reference to the object owning the weights: the
+ * pointers stay valid until model_release, even if the model is deleted or
+ * reloaded meanwhile (then they are the old weights). */
+typedef struct cgru_model {
+    PyObject *owner;
+    int itemsize;
+    int num_layers;
+    int num_directions;
+    int reserved;
+    Py_ssize_t input_size;
+    Py_ssize_t hidden_size;
+    const cgru_layer_f32 *layers_f32;
+    const cgru_layer_f64 *layers_f64;
+} cgru_model;
+
+/* The function table in the capsule cgru._C_API.  Entries are only ever
+ * appended; ``size`` is sizeof(cgru_api) in the running cgru.
+ *
+ * Kernels (no GIL needed; h, y, work owned by the caller):
+ *   sequence_workspace(cell, T, N), step_workspace(cell, N): scratch size, in
+ *     elements of the layer's dtype, that one sequence / step call needs.
+ *   input_projection(L, M, x, ldx, gx): gx[m, :] = W_ih x[m, :] for M rows,
+ *     x rows I elements ldx apart, gx (M, 3H) contiguous (no bias).
+ *   recurrence(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work):
+ *     T steps for N samples given gx; row (t, n) of gx/y is t*N+n, or n*T+t
+ *     when batch_first.  h (N, H) in: h0, out: the state after each sample's
+ *     last valid step.  y: H elements per row, ldy apart, or NULL.  lengths:
+ *     N int64 in [0, T] or NULL; reverse: run backwards from the last valid
+ *     step.  Steps past a length write zeros into y.  work: step_workspace(N).
+ *   sequence(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work):
+ *     projection then recurrence; work: sequence_workspace(T, N).  x and y may
+ *     be the same buffer (the projection of all rows happens first).
+ *   step(L, N, x, ldx, h, work): one step, x (N, I) rows ldx apart, h (N, H)
+ *     updated in place; work: step_workspace(N).
+ *   activate(kind, alpha, beta, x, out, n): elementwise, out may equal x.
+ * Python-facing (need the GIL):
+ *   model_get(model, &m): 0, or -1 with TypeError set.  Pair with model_release.
+ *   model_release(&m): drops m.owner and zeroes m.
+ */
+typedef struct cgru_api {
+    int abi_version;
+    int reserved;
+    size_t size;
+    size_t sizeof_cell;
+    size_t sizeof_layer_f32;
+    size_t sizeof_layer_f64;
+    size_t sizeof_model;
+    Py_ssize_t (*sequence_workspace)(const cgru_cell *cell, Py_ssize_t T, Py_ssize_t N);
+    Py_ssize_t (*step_workspace)(const cgru_cell *cell, Py_ssize_t N);
+    void (*input_projection_f32)(const cgru_layer_f32 *L, Py_ssize_t M, const float *x,
+                                 Py_ssize_t ldx, float *gx);
+    void (*input_projection_f64)(const cgru_layer_f64 *L, Py_ssize_t M, const double *x,
+                                 Py_ssize_t ldx, double *gx);
+    void (*recurrence_f32)(const cgru_layer_f32 *L, Py_ssize_t T, Py_ssize_t N,
+                           int batch_first, const float *gx, float *h, float *y,
+                           Py_ssize_t ldy, const int64_t *lengths, int reverse, float *work);
+    void (*recurrence_f64)(const cgru_layer_f64 *L, Py_ssize_t T, Py_ssize_t N,
+                           int batch_first, const double *gx, double *h, double *y,
+                           Py_ssize_t ldy, const int64_t *lengths, int reverse, double *work);
+    void (*sequence_f32)(const cgru_layer_f32 *L, Py_ssize_t T, Py_ssize_t N, int batch_first,
+                         const float *x, Py_ssize_t ldx, float *h, float *y, Py_ssize_t ldy,
+                         const int64_t *lengths, int reverse, float *work);
+    void (*sequence_f64)(const cgru_layer_f64 *L, Py_ssize_t T, Py_ssize_t N, int batch_first,
+                         const double *x, Py_ssize_t ldx, double *h, double *y, Py_ssize_t ldy,
+                         const int64_t *lengths, int reverse, double *work);
+    void (*step_f32)(const cgru_layer_f32 *L, Py_ssize_t N, const float *x, Py_ssize_t ldx,
+                     float *h, float *work);
+    void (*step_f64)(const cgru_layer_f64 *L, Py_ssize_t N, const double *x, Py_ssize_t ldx,
+                     double *h, double *work);
+    void (*activate_f32)(int kind, double alpha, double beta, const float *x, float *out,
+                         Py_ssize_t n);
+    void (*activate_f64)(int kind, double alpha, double beta, const double *x, double *out,
+                         Py_ssize_t n);
+    int (*model_get)(PyObject *model, cgru_model *out);
+    void (*model_release)(cgru_model *m);
+} cgru_api;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CGRU_UNUSED __attribute__((unused))
+#else
+#define CGRU_UNUSED
+#endif
+
+/* The table, set by cgru_import() (one copy per translation unit). */
+static const cgru_api *cgru_capi CGRU_UNUSED = NULL;
+
+/* Check a table against what this header expects: ABI version ``abi_version``
+ * and at least ``size`` bytes of entries.  0, or -1 with ImportError set. */
+static CGRU_UNUSED int cgru_check_api(const cgru_api *api, int abi_version, size_t size)
+{
+    if (api->abi_version != abi_version) {
+        PyErr_Format(PyExc_ImportError,
+                     "cgru C API: the installed cgru has ABI version %d, this extension "
+                     "was compiled for version %d; rebuild it against the installed cgru",
+                     api->abi_version, abi_version);
+        return -1;
+    }
+    if (api->size < size) {
+        PyErr_Format(PyExc_ImportError,
+                     "cgru C API: the installed cgru's function table has %zu bytes, this "
+                     "extension needs %zu; upgrade cgru", api->size, size);
+        return -1;
+    }
+    if (api->sizeof_cell != sizeof(cgru_cell) || api->sizeof_layer_f32 != sizeof(cgru_layer_f32)
+        || api->sizeof_layer_f64 != sizeof(cgru_layer_f64)
+        || api->sizeof_model != sizeof(cgru_model)) {
+        PyErr_Format(PyExc_ImportError,
+                     "cgru C API: struct sizes differ between cgru.h and the installed cgru "
+                     "(cgru_cell %zu vs %zu, cgru_layer_f32 %zu vs %zu, cgru_layer_f64 %zu "
+                     "vs %zu, cgru_model %zu vs %zu)",
+                     sizeof(cgru_cell), api->sizeof_cell, sizeof(cgru_layer_f32),
+                     api->sizeof_layer_f32, sizeof(cgru_layer_f64), api->sizeof_layer_f64,
+                     sizeof(cgru_model), api->sizeof_model);
+        return -1;
+    }
+    return 0;
+}
+
+/* Import cgru, fetch its table and check it.  Call once, with the GIL, e.g. in
+ * the module's init function.  Returns 0 (cgru_capi is set) or -1 with
+ * ImportError set (cgru_capi stays NULL). */
+static CGRU_UNUSED int cgru_import(void)
+{
+    const cgru_api *api = (const cgru_api *)PyCapsule_Import("cgru._C_API", 0);
+    if (api == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ImportError,
+                            "cgru C API: the installed cgru has no cgru._C_API capsule");
+        }
+        return -1;
+    }
+    if (cgru_check_api(api, CGRU_ABI_VERSION, sizeof(cgru_api)) < 0)
+        return -1;
+    cgru_capi = api;
+    return 0;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CGRU_H */
