@@ -1,0 +1,105 @@
+"""Threads inside a Dask worker: kernels release the GIL, so one worker process
+with 2 threads should run two batch chunks at once.
+
+Times cgru.dask.apply on LocalClusters (loopback only) with 1 worker x 1 thread,
+1 worker x 2 threads and 2 workers x 1 thread, and a plain in-process loop over
+the same chunks, interleaved, best of --rounds.  BLAS is limited to one thread
+per task in every worker (threadpoolctl), so any speedup comes from Dask's
+threads.  x is generated and persisted on the workers before timing and the
+results are reduced there (sum of y, and h_n), so the timings are compute, not
+data transfer.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src \
+        python benchmarks/bench_dask.py
+"""
+
+import argparse
+import os
+import time
+
+import dask
+import dask.array as da
+import numpy as np
+from distributed import Client, LocalCluster
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import cgru
+import cgru.dask
+
+
+def limit_blas():
+    threadpool_limits(1)
+    return [(i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()]
+
+
+def make_x(args):
+    rng = da.random.default_rng(0)
+    return rng.standard_normal((args.T, args.chunks * args.N, args.I),
+                               chunks=(args.T, args.N, args.I), dtype=np.float32)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--T", type=int, default=200)
+    p.add_argument("--N", type=int, default=32, help="batch size of one chunk")
+    p.add_argument("--I", type=int, default=64)
+    p.add_argument("--H", type=int, default=128)
+    p.add_argument("--chunks", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args()
+    print(f"x: {args.chunks} chunks of (T={args.T}, N={args.N}, I={args.I}), H={args.H}, float32")
+    print("OPENBLAS_CORETYPE", os.environ.get("OPENBLAS_CORETYPE"),
+          "OPENBLAS_L2_SIZE", os.environ.get("OPENBLAS_L2_SIZE"),
+          "| load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    model = cgru.GRU(args.I, args.H)
+
+    layouts = {"1 worker x 1 thread": (1, 1), "1 worker x 2 threads": (1, 2),
+               "2 workers x 1 thread": (2, 1)}
+    clients, xs = {}, {}
+    for name, (workers, threads) in layouts.items():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        clients[name] = Client(cluster, set_as_default=False)
+        print(name, "BLAS per worker:", list(clients[name].run(limit_blas).values()))
+        xs[name] = clients[name].persist(make_x(args))
+        clients[name].gather(xs[name])                 # generated on the workers, kept there
+
+    x_local = make_x(args).compute(scheduler="sync")
+    x_chunks = [np.ascontiguousarray(x_local[:, c * args.N:(c + 1) * args.N])
+                for c in range(args.chunks)]           # contiguous, like the Dask blocks
+    with threadpool_limits(1):
+        info = limit_blas()
+        print("BLAS in this process:", info)
+        times = {name: [] for name in ["in-process loop, 1 thread", *layouts]}
+        results = {}
+        for _ in range(args.rounds):
+            t = time.perf_counter()
+            total, hs = 0.0, []
+            for xc in x_chunks:
+                y, h = model(xc)
+                total += float(y.sum(dtype=np.float64))
+                hs.append(h)
+            times["in-process loop, 1 thread"].append(time.perf_counter() - t)
+            results["in-process loop, 1 thread"] = np.concatenate(hs, axis=1)
+            for name, client in clients.items():
+                y, h = cgru.dask.apply(model, xs[name])
+                t = time.perf_counter()
+                _, results[name] = client.gather(client.compute([y.sum(dtype=np.float64), h]))
+                times[name].append(time.perf_counter() - t)
+    ref = results["in-process loop, 1 thread"]
+    for name, r in results.items():
+        assert np.array_equal(r, ref), name
+    base = min(times["1 worker x 1 thread"])
+    print(f"\nbest of {args.rounds} (all results identical); load average at end: "
+          + "%.2f %.2f %.2f" % os.getloadavg())
+    for name, ts in times.items():
+        print(f"  {name:28s} {min(ts):7.3f} s   speedup vs 1x1: {base / min(ts):5.2f}   "
+              f"(all: {', '.join(f'{v:.2f}' for v in ts)})")
+    for client in clients.values():
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+
+
+if __name__ == "__main__":
+    main()
