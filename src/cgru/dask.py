@@ -99,12 +99,12 @@ def apply(model, x, lengths=None, h0=None, *, return_state=True):
         lengths = _aligned(lengths, "lengths", (N,), (batch_chunks,),
                            lambda a, n: V.as_lengths(a, n, T))
         deps.append(lengths)
-        args[0] = [(lengths.name, i) for i in range(n_blocks)]
+        args[0] = lengths.__dask_keys__()
     if h0 is not None:
         h0 = _aligned(h0, "h0", (LD, N, H), ((LD,), batch_chunks, (H,)),
                       lambda a, n: _check_h0(a, (LD, n, H), model.dtype))
         deps.append(h0)
-        args[1] = [(h0.name, 0, i, 0) for i in range(n_blocks)]
+        args[1] = [k[0] for k in h0.__dask_keys__()[0]]
 
     snapshot = copy.copy(model)              # pickles to config + weights, rebuilds the net
     state = snapshot.__getstate__()
@@ -114,9 +114,10 @@ def apply(model, x, lengths=None, h0=None, *, return_state=True):
 
     token = tokenize(model_key, *(d.name if hasattr(d, "name") else d.key for d in deps))
     run = "cgru-run-" + token
-    xkey = (lambda i: (x.name, i, 0, 0)) if model.batch_first else (lambda i: (x.name, 0, i, 0))
+    keys = x.__dask_keys__()
+    xkeys = [k[0][0] for k in keys] if model.batch_first else [k[0] for k in keys[0]]
     run_graph = HighLevelGraph.from_collections(
-        run, {(run, i): (_run_block, model_key, xkey(i), args[0][i], args[1][i])
+        run, {(run, i): (_run_block, model_key, xkeys[i], args[0][i], args[1][i])
               for i in range(n_blocks)}, dependencies=deps)
 
     def output(prefix, index, item, chunks):
