@@ -53,14 +53,27 @@ def main():
           "| load average at start: %.2f %.2f %.2f" % os.getloadavg())
     model = cgru.GRU(args.I, args.H)
 
-    layouts = {"1 worker x 1 thread": (1, 1), "1 worker x 2 threads": (1, 2),
-               "2 workers x 1 thread": (2, 1)}
+    # (workers, threads, environment the nanny sets in the worker processes); Dask's
+    # default environment has MALLOC_TRIM_THRESHOLD_=65536, which makes each task's
+    # fresh output and workspace buffers page-fault (the last layout leaves it out)
+    default_environ = dask.config.get("distributed.nanny.pre-spawn-environ")
+    no_trim = {k: v for k, v in default_environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    # (a LocalCluster's nannies also copy that environment into THIS process's
+    # os.environ, where later workers inherit it: the no-trim cluster starts first)
+    layouts = {"1x1, no MALLOC_TRIM_THRESHOLD_": (1, 1, no_trim),
+               "1 worker x 1 thread": (1, 1, default_environ),
+               "1 worker x 2 threads": (1, 2, default_environ),
+               "2 workers x 1 thread": (2, 1, default_environ)}
     clients, xs = {}, {}
-    for name, (workers, threads) in layouts.items():
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
+    os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    for name, (workers, threads, environ) in layouts.items():
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
+                                   host="127.0.0.1", dashboard_address=None)
         clients[name] = Client(cluster, set_as_default=False)
-        print(name, "BLAS per worker:", list(clients[name].run(limit_blas).values()))
+        print(name, "BLAS per worker:", list(clients[name].run(limit_blas).values()),
+              "MALLOC_TRIM_THRESHOLD_:",
+              set(clients[name].run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()))
         xs[name] = clients[name].persist(make_x(args))
         clients[name].gather(xs[name])                 # generated on the workers, kept there
 
@@ -70,7 +83,7 @@ def main():
     with threadpool_limits(1):
         info = limit_blas()
         print("BLAS in this process:", info)
-        times = {name: [] for name in ["in-process loop, 1 thread", *layouts]}
+        times = {name: [] for name in ["in-process loop, 1 thread", *sorted(layouts)]}
         cpus = {name: [] for name in times}        # CPU seconds the workers used
         results = {}
         for _ in range(args.rounds):
@@ -100,7 +113,7 @@ def main():
           " 2 threads can reach 2.0 on an idle 2-core machine)")
     for name, ts in times.items():
         b = int(np.argmin(ts))
-        print(f"  {name:28s} {ts[b]:7.3f} s   speedup vs 1x1: {base / ts[b]:5.2f}   "
+        print(f"  {name:30s} {ts[b]:7.3f} s   speedup vs 1x1: {base / ts[b]:5.2f}   "
               f"cpu/wall {cpus[name][b] / ts[b]:4.2f}   (all: {', '.join(f'{v:.2f}' for v in ts)})")
     for client in clients.values():
         cluster = client.cluster
