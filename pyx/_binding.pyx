@@ -107,6 +107,22 @@ cdef class _Net:
         free(self.l32)
         free(self.l64)
 
+    def __reduce__(self):
+        """Pickle as constructor arguments made from the kernel-form arrays: b_x
+        goes in as b_ih and b_hn as the n-part of an otherwise zero b_hh, so
+        folding them again gives the same values (adding zeros is exact)."""
+        cdef const cgru_cell* c
+        cdef int k
+        weights, cells, a = [], [], self._arrays
+        for k in range(self.num_layers * self.num_directions):
+            w_ih, w_hh, b_x, b_hn = a[4 * k], a[4 * k + 1], a[4 * k + 2], a[4 * k + 3]
+            weights.append((w_ih, w_hh, b_x,
+                            np.concatenate((np.zeros(2 * self.hidden_size, self.dtype), b_hn))))
+            c = self._cell(k)
+            cells.append((c.f_kind, c.f_alpha, c.f_beta, c.g_kind, c.g_alpha, c.g_beta, c.clip))
+        return (_Net, (weights, self.input_size, self.hidden_size, self.num_layers,
+                       self.num_directions, self.reset_after, self.dtype, cells))
+
     cdef void _project(self, int k, Py_ssize_t M, const char* x, Py_ssize_t ldx,
                        char* gx) noexcept nogil:
         if self.l32 != NULL:
@@ -242,6 +258,10 @@ cdef class Stream:
             np.array(h0, dtype=net.dtype, order="C", copy=True)
         self._work = np.zeros(cgru_step_workspace(net._cell(0), batch_size), dtype=net.dtype)
         self._busy = False
+
+    def __reduce__(self):
+        """A stream pickles with its weights and its current state."""
+        return (Stream, (self.net, self.batch_size, self._h, self.batch_first))
 
     @property
     def state(self):

@@ -69,7 +69,8 @@ def as_lengths(lengths, n, t):
         a = np.asarray(lengths)
     except (ValueError, TypeError) as e:
         raise TypeError(f"lengths must be an integer array: {e}") from None
-    if a.size == 0 and a.dtype.kind == "f":   # np.asarray([]) is float64: no values to check
+    if a.size == 0 and a.dtype.kind == "f" and not isinstance(lengths, np.ndarray):
+        # np.asarray([]) is float64; an empty list has no values to check
         a = a.astype(np.int64)
     if a.dtype.kind not in "iu":
         raise TypeError(f"lengths must be integers, got dtype {a.dtype}")

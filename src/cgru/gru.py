@@ -223,6 +223,34 @@ class GRU:
                     raise ValueError(f"h0 must have shape {want}, got {h0.shape}")
         return Stream(self._net, N, h0, self.batch_first)
 
+    # ------------------------------------------------------------- pickling
+    def __getstate__(self):
+        """Configuration, activations, clip and the weights as ONE flat array of
+        the model's dtype; the compiled ``_net`` is left out and rebuilt on
+        unpickling.  The pickle is the weights' bytes plus a few hundred bytes,
+        and under pickle protocol 5 (Dask, Ray) the array travels out of band."""
+        state = self.__dict__.copy()
+        state.pop("_net", None)
+        params = state.pop("_params")
+        state["_param_names"] = list(params)
+        state["_param_data"] = np.concatenate([a.ravel() for a in params.values()])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        names, flat = state.pop("_param_names"), state.pop("_param_data")
+        self.__dict__.update(state)
+        shapes = self._param_shapes()
+        if sorted(names) != sorted(shapes) or flat.dtype != self.dtype or \
+                flat.size != sum(math.prod(s) for s in shapes.values()):
+            raise ValueError("unpickling cgru.GRU: the weights do not match the configuration")
+        self._params, offset = {}, 0
+        for name in names:
+            n = math.prod(shapes[name])
+            self._params[name] = flat[offset:offset + n].reshape(shapes[name])
+            offset += n
+        self._compile()
+
     # ------------------------------------------------------------ save/load
     def save(self, path):
         """Save configuration and weights to an .npz file (no pickled objects)."""
