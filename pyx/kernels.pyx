@@ -36,6 +36,56 @@ from cython cimport floating
 
 cdef extern from *:
     """
+    #ifndef CGRU_VARIANT
+    #define CGRU_VARIANT 0
+    #endif
+    static int cgru__cpu_has_avx2_fma(void) {
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    #else
+        return 0;
+    #endif
+    }
+    """
+    const int _CGRU_VARIANT "CGRU_VARIANT"
+    int _cpu_has_avx2_fma "cgru__cpu_has_avx2_fma"() noexcept nogil
+
+ctypedef void (*_activate_f32_t)(int, double, double, const float*, float*,
+                                 Py_ssize_t) noexcept nogil
+ctypedef void (*_activate_f64_t)(int, double, double, const double*, double*,
+                                 Py_ssize_t) noexcept nogil
+ctypedef void (*_recurrence_f32_t)(const cgru_layer_f32*, Py_ssize_t, Py_ssize_t, int,
+        const float*, float*, float*, Py_ssize_t, const int64_t*, int, float*) noexcept nogil
+ctypedef void (*_recurrence_f64_t)(const cgru_layer_f64*, Py_ssize_t, Py_ssize_t, int,
+        const double*, double*, double*, Py_ssize_t, const int64_t*, int, double*) noexcept nogil
+ctypedef void (*_sequence_f32_t)(const cgru_layer_f32*, Py_ssize_t, Py_ssize_t, int,
+        const float*, Py_ssize_t, float*, float*, Py_ssize_t, const int64_t*, int,
+        float*) noexcept nogil
+ctypedef void (*_sequence_f64_t)(const cgru_layer_f64*, Py_ssize_t, Py_ssize_t, int,
+        const double*, Py_ssize_t, double*, double*, Py_ssize_t, const int64_t*, int,
+        double*) noexcept nogil
+ctypedef void (*_step_f32_t)(const cgru_layer_f32*, Py_ssize_t, const float*, Py_ssize_t,
+                             float*, float*) noexcept nogil
+ctypedef void (*_step_f64_t)(const cgru_layer_f64*, Py_ssize_t, const double*, Py_ssize_t,
+                             double*, double*) noexcept nogil
+
+ctypedef struct _Isa:
+    _activate_f32_t activate_f32
+    _activate_f64_t activate_f64
+    _recurrence_f32_t recurrence_f32
+    _recurrence_f64_t recurrence_f64
+    _sequence_f32_t sequence_f32
+    _sequence_f64_t sequence_f64
+    _step_f32_t step_f32
+    _step_f64_t step_f64
+
+cdef _Isa _isa               # all NULL: the code in this module
+cdef str _isa_name = "baseline"
+
+
+cdef extern from *:
+    """
     #include <string.h>
     #include <stdint.h>
     static inline double cgru__from_bits(int64_t i) { double d; memcpy(&d, &i, 8); return d; }
@@ -51,56 +101,94 @@ cdef extern from *:
 
 # ============================================================== activations
 # sigmoid and tanh are computed in double precision with branch-free code the
-# compiler vectorizes: within a few double ulp, so float32 results are (nearly
-# always) correctly rounded; they saturate exactly (sigmoid(-800) = 0,
-# tanh(800) = 1) and propagate NaN.
+# compiler vectorizes (built with -fno-trapping-math so comparisons become
+# selects): one range reduction and one polynomial for expm1(r), one division.
+# They saturate exactly (sigmoid(-800) = 0, tanh(800) = 1) and propagate NaN.
+# ``f32`` (a compile-time constant after inlining) picks a shorter polynomial
+# whose truncation error (< 6e-10 relative) is far below a float32 ulp
+# (6e-8 relative): results rounded to float32 are within 1 ulp of the exact
+# value.  With f32=0 the error is within a few double ulp.
+# tests/test_fast_activations.py measures both against mpmath-free float64 /
+# longdouble references.
 
-cdef double _LOG2E = 1.44269504088896338700e+00
-cdef double _LN2_HI = 6.93147180369123816490e-01   # low bits zero: k*_LN2_HI exact
-cdef double _LN2_LO = 1.90821492927058770002e-10
-cdef double _ROUND = 6755399441055744.0           # 1.5 * 2**52: x + _ROUND rounds x
+cdef extern from *:
+    """
+    #define CGRU_LOG2E 1.44269504088896338700e+00
+    #define CGRU_LN2_HI 6.93147180369123816490e-01
+    #define CGRU_LN2_LO 1.90821492927058770002e-10
+    #define CGRU_ROUND 6755399441055744.0
+    """
+    # compile-time constants (literals in C, so loops keep them in registers)
+    const double _LOG2E "CGRU_LOG2E"
+    const double _LN2_HI "CGRU_LN2_HI"      # low bits zero: k*_LN2_HI exact
+    const double _LN2_LO "CGRU_LN2_LO"
+    const double _ROUND "CGRU_ROUND"        # 1.5 * 2**52: x + _ROUND rounds x
 
 
-cdef inline double _exp_nonpos(double x) noexcept nogil:
-    """exp(x) for x <= 0 (or NaN); 0 below -708.  exp(x) = 2**k exp(r), |r| <= ln2/2."""
-    cdef double xc = -708.0 if x < -708.0 else x
-    cdef double t = xc * _LOG2E + _ROUND
+cdef inline double _expm1_reduced(double y, bint f32, double* scale) noexcept nogil:
+    """For y <= 0 (or NaN), y = k ln2 + r with |r| <= ln2/2: returns expm1(r) and
+    sets scale = 2**k, so exp(y) = scale * (1 + p) and expm1(y) = scale * p + (scale - 1).
+    y below -708 is treated as -708 (callers saturate)."""
+    cdef double yc = -708.0 if y < -708.0 else y
+    cdef double t = yc * _LOG2E + _ROUND
     cdef double k = t - _ROUND
-    cdef double r = (xc - k * _LN2_HI) - k * _LN2_LO
-    # Taylor series to r**13 / 13!: truncation < 1e-19 on |r| <= 0.347
-    cdef double p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
+    cdef double r = (yc - k * _LN2_HI) - k * _LN2_LO
+    scale[0] = _pow2_of_rounded(t, _ROUND)
+    if f32:
+        # Taylor series r + r^2/2 + ... + r^8/8!: relative truncation < 6e-10 on |r| <= 0.347
+        return r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
+            1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320))))))))
+    # Taylor series r + r^2/2 + ... + r^14/14!: relative truncation < 3e-19
+    return r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
         1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (
         1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (
-        1.0 / 479001600 + r * (1.0 / 6227020800.0)))))))))))))
-    cdef double scale = _pow2_of_rounded(t, _ROUND)
-    p = p * scale
+        1.0 / 479001600 + r * (1.0 / 6227020800.0 + r * (1.0 / 87178291200.0))))))))))))))
+
+
+cdef inline double _exp_nonpos_p(double x, bint f32) noexcept nogil:
+    """exp(x) for x <= 0 (or NaN); 0 below -708."""
+    cdef double scale
+    cdef double p = _expm1_reduced(x, f32, &scale)
+    p = scale * p + scale
     return 0.0 if x < -708.0 else p
 
 
-cdef inline double _expm1_nonpos(double y) noexcept nogil:
-    """exp(y) - 1 for y <= 0 (or NaN), accurate near 0."""
-    # near 0: Taylor series y + y^2/2 + ... + y^14/14!, |y| <= ln2/2
-    cdef double s = y * (1.0 + y * (1.0 / 2 + y * (1.0 / 6 + y * (1.0 / 24 + y * (
-        1.0 / 120 + y * (1.0 / 720 + y * (1.0 / 5040 + y * (1.0 / 40320 + y * (
-        1.0 / 362880 + y * (1.0 / 3628800 + y * (1.0 / 39916800 + y * (
-        1.0 / 479001600 + y * (1.0 / 6227020800.0 + y * (1.0 / 87178291200.0))))))))))))))
-    cdef double e = _exp_nonpos(y) - 1.0   # no harmful cancellation below -ln2/2
-    return e if y < -0.34657359027997264 else s
+cdef inline double _expm1_nonpos_p(double y, bint f32) noexcept nogil:
+    """exp(y) - 1 for -708 <= y <= 0 (or NaN), accurate near 0 (k = 0: expm1(r) itself)."""
+    cdef double scale
+    cdef double p = _expm1_reduced(y, f32, &scale)
+    return scale * p + (scale - 1.0)
 
 
-cdef inline double _sigmoid(double x) noexcept nogil:
+cdef inline double _sigmoid_p(double x, bint f32) noexcept nogil:
     """1 / (1 + exp(-x)), as exp(-|x|) based branches: no overflow, exact saturation."""
-    cdef double e = _exp_nonpos(-fabs(x))
+    cdef double e = _exp_nonpos_p(-fabs(x), f32)
     cdef double s = 1.0 / (1.0 + e)
     return s if x >= 0.0 else e * s if x < 0.0 else x   # last branch: NaN
 
 
-cdef inline double _tanh(double x) noexcept nogil:
+cdef inline double _tanh_p(double x, bint f32) noexcept nogil:
     """tanh(x) = sign(x) * (-u / (u + 2)) with u = expm1(-2|x|) in (-1, 0]."""
     cdef double y = -2.0 * fabs(x)
     y = -64.0 if y < -64.0 else y        # tanh(32) == 1.0 in double already
-    cdef double u = _expm1_nonpos(y)
+    cdef double u = _expm1_nonpos_p(y, f32)
     return copysign(-u / (u + 2.0), x)
+
+
+cdef inline bint _is_f32(const floating* p) noexcept nogil:
+    """1 for float32 data: a compile-time constant in each fused specialization."""
+    cdef bint f32 = 0
+    if floating is float:
+        f32 = 1
+    return f32
+
+
+cdef inline double _sigmoid(double x) noexcept nogil:
+    return _sigmoid_p(x, 0)
+
+
+cdef inline double _tanh(double x) noexcept nogil:
+    return _tanh_p(x, 0)
 
 
 cdef inline double _activation(int kind, double alpha, double beta, double x) noexcept nogil:
@@ -135,12 +223,14 @@ cdef inline double _activation(int kind, double alpha, double beta, double x) no
 cdef inline void _activate(int kind, double alpha, double beta, const floating* x,
                            floating* out, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
+    # the gate loops' fast paths (float32: the short polynomials)
+    cdef bint f32 = _is_f32(x)
     if kind == CGRU_SIGMOID:
         for i in range(n):
-            out[i] = <floating>_sigmoid(x[i])
+            out[i] = <floating>_sigmoid_p(x[i], f32)
     elif kind == CGRU_TANH:
         for i in range(n):
-            out[i] = <floating>_tanh(x[i])
+            out[i] = <floating>_tanh_p(x[i], f32)
     else:
         for i in range(n):
             out[i] = <floating>_activation(kind, alpha, beta, x[i])
@@ -148,11 +238,17 @@ cdef inline void _activate(int kind, double alpha, double beta, const floating* 
 
 cdef void cgru_activate_f32(int kind, double alpha, double beta, const float* x,
                             float* out, Py_ssize_t n) noexcept nogil:
+    if _isa.activate_f32 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.activate_f32(kind, alpha, beta, x, out, n)
+        return
     _activate(kind, alpha, beta, x, out, n)
 
 
 cdef void cgru_activate_f64(int kind, double alpha, double beta, const double* x,
                             double* out, Py_ssize_t n) noexcept nogil:
+    if _isa.activate_f64 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.activate_f64(kind, alpha, beta, x, out, n)
+        return
     _activate(kind, alpha, beta, x, out, n)
 
 
@@ -199,11 +295,50 @@ cdef inline bint _is_plain(const cgru_cell* c) noexcept nogil:
 
 
 # ================================================================ gate loops
+# The plain (sigmoid, tanh, no clip) path: simple loops over contiguous rows
+# that the compiler vectorizes (activations in double, the short polynomials
+# for float32).  The generic path below applies any activation kind and clip.
+
+cdef inline void _sigmoid_add3(Py_ssize_t n, const floating* a, const floating* b,
+                               floating* io) noexcept nogil:
+    """io = sigmoid(a + b + io)"""
+    cdef Py_ssize_t j
+    cdef bint f32 = _is_f32(a)
+    for j in range(n):
+        io[j] = <floating>_sigmoid_p(<double>a[j] + b[j] + io[j], f32)
+
+
+cdef inline void _tanh_add3(Py_ssize_t n, const floating* a, const floating* b,
+                            floating* io) noexcept nogil:
+    """io = tanh(a + b + io)"""
+    cdef Py_ssize_t j
+    cdef bint f32 = _is_f32(a)
+    for j in range(n):
+        io[j] = <floating>_tanh_p(<double>a[j] + b[j] + io[j], f32)
+
+
+cdef inline void _candidate(Py_ssize_t n, const floating* a, const floating* b,
+                            const floating* r, floating* io, const floating* bh) noexcept nogil:
+    """io = tanh(a + b + r * (io + bh))      (n, reset_after=True)"""
+    cdef Py_ssize_t j
+    cdef bint f32 = _is_f32(a)
+    for j in range(n):
+        io[j] = <floating>_tanh_p(<double>a[j] + b[j] + <double>r[j] * (<double>io[j] + bh[j]),
+                                  f32)
+
+
+cdef inline void _update(Py_ssize_t n, const floating* z, const floating* nn,
+                         floating* h) noexcept nogil:
+    """h = n + z * (h - n)"""
+    cdef Py_ssize_t j
+    for j in range(n):
+        h[j] = nn[j] + z[j] * (h[j] - nn[j])
+
 
 cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
-        const floating* gx, const floating* gh, const floating* bx,
+        const floating* gx, floating* gh, const floating* bx,
         const floating* bhn, floating* h, floating* y) noexcept nogil:
-    """reset_after=True, one sample:  gx = W_i x, gh = W_h h (all 3H).
+    """reset_after=True, one sample:  gx = W_i x, gh = W_h h (all 3H); gh is scratch.
 
     r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z)
     n = g(gx_n + b_in + r * (gh_n + b_hn));  h = n + z * (h - n)
@@ -211,11 +346,13 @@ cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
     cdef Py_ssize_t j
     cdef double r, z, n, ar, az, an, cl
     if _is_plain(c):
-        for j in range(H):
-            r = _sigmoid(gx[j] + bx[j] + gh[j])
-            z = _sigmoid(gx[H + j] + bx[H + j] + gh[H + j])
-            n = _tanh(gx[2 * H + j] + bx[2 * H + j] + r * (gh[2 * H + j] + bhn[j]))
-            h[j] = <floating>(n + z * (h[j] - n))
+        # three passes over contiguous rows, each one vectorizable:
+        # (r, z) = sigmoid(gx + b + gh) over 2H, kept in gh[0:2H]
+        _sigmoid_add3(2 * H, gx, bx, gh)
+        # n = tanh(gx_n + b_in + r * (gh_n + b_hn)), kept in gh[2H:3H]
+        _candidate(H, gx + 2 * H, bx + 2 * H, gh, gh + 2 * H, bhn)
+        # h = n + z * (h - n)
+        _update(H, gh + H, gh + 2 * H, h)
     else:
         cl = c.clip if c.clip > 0.0 else 1e308
         for j in range(H):
@@ -239,11 +376,10 @@ cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
     cdef Py_ssize_t j
     cdef double r, z, ar, az, cl
     if _is_plain(c):
+        # (r, z) = sigmoid(gx + b + gh) over 2H, kept in gh[0:2H]; rh = r * h
+        _sigmoid_add3(2 * H, gx, bx, gh)
         for j in range(H):
-            r = _sigmoid(gx[j] + bx[j] + gh[j])
-            z = _sigmoid(gx[H + j] + bx[H + j] + gh[H + j])
-            rh[j] = <floating>(r * h[j])
-            gh[H + j] = <floating>z
+            rh[j] = gh[j] * h[j]
     else:
         cl = c.clip if c.clip > 0.0 else 1e308
         for j in range(H):
@@ -256,7 +392,7 @@ cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
 
 
 cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
-        const floating* gh, const floating* bx, floating* h, floating* y) noexcept nogil:
+        floating* gh, const floating* bx, floating* h, floating* y) noexcept nogil:
     """reset_after=False, second half, one sample:  gh_n = W_hn (r * h), z in gh_z.
 
     n = g(gx_n + b_in + b_hn + gh_n);  h = n + z * (h - n)
@@ -264,10 +400,9 @@ cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
     cdef Py_ssize_t j
     cdef double z, n, an, cl
     if _is_plain(c):
-        for j in range(H):
-            z = gh[H + j]
-            n = _tanh(gx[2 * H + j] + bx[2 * H + j] + gh[2 * H + j])
-            h[j] = <floating>(n + z * (h[j] - n))
+        # n = tanh(gx_n + b_in + b_hn + gh_n), kept in gh[2H:3H]; h = n + z * (h - n)
+        _tanh_add3(H, gx + 2 * H, bx + 2 * H, gh + 2 * H)
+        _update(H, gh + H, gh + 2 * H, h)
     else:
         cl = c.clip if c.clip > 0.0 else 1e308
         for j in range(H):
@@ -359,6 +494,9 @@ cdef void cgru_input_projection_f64(const cgru_layer_f64* L, Py_ssize_t M,
 cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* gx, float* h, float* y, Py_ssize_t ldy,
         const int64_t* lengths, int reverse, float* work) noexcept nogil:
+    if _isa.recurrence_f32 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.recurrence_f32(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
+        return
     _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
                 lengths, reverse, work)
 
@@ -366,6 +504,9 @@ cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t 
 cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* gx, double* h, double* y, Py_ssize_t ldy,
         const int64_t* lengths, int reverse, double* work) noexcept nogil:
+    if _isa.recurrence_f64 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.recurrence_f64(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
+        return
     _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
                 lengths, reverse, work)
 
@@ -373,6 +514,9 @@ cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t 
 cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* x, Py_ssize_t ldx, float* h, float* y,
         Py_ssize_t ldy, const int64_t* lengths, int reverse, float* work) noexcept nogil:
+    if _isa.sequence_f32 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.sequence_f32(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work)
+        return
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, M, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
@@ -382,6 +526,9 @@ cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
 cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* x, Py_ssize_t ldx, double* h, double* y,
         Py_ssize_t ldy, const int64_t* lengths, int reverse, double* work) noexcept nogil:
+    if _isa.sequence_f64 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.sequence_f64(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work)
+        return
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, M, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
@@ -390,6 +537,9 @@ cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
 
 cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
         Py_ssize_t ldx, float* h, float* work) noexcept nogil:
+    if _isa.step_f32 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.step_f32(L, N, x, ldx, h, work)
+        return
     _input_projection(&L.cell, L.w_ih, N, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size)
@@ -397,6 +547,67 @@ cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
 
 cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
         Py_ssize_t ldx, double* h, double* work) noexcept nogil:
+    if _isa.step_f64 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.step_f64(L, N, x, ldx, h, work)
+        return
     _input_projection(&L.cell, L.w_ih, N, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size)
+
+
+# ============================================================ ISA dispatch
+# This file is compiled twice: as cgru.kernels for the baseline ISA (any
+# x86-64 / aarch64 CPU) and, on x86-64, as cgru._kernels_avx2 with -mavx2
+# -mfma -DCGRU_VARIANT=1 (pyx/_kernels_avx2.pyx includes this file).  At import,
+# cgru.kernels points the table below at the variant's functions when the CPU
+# has AVX2 and FMA; every public function above then forwards to them.  The
+# environment variable CGRU_ISA=baseline forces the baseline code.
+
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_GetName
+
+
+def isa():
+    """The instruction set the kernels run with: 'baseline' or 'avx2'."""
+    return _isa_name
+
+
+def _set_isa(str name):
+    """Select the kernels' instruction set ('baseline', 'avx2' or 'auto': the
+    best this CPU supports).  For tests and benchmarks; not thread-safe."""
+    global _isa, _isa_name
+    cdef _Isa table
+    cdef Py_ssize_t i
+    if _CGRU_VARIANT:
+        raise RuntimeError("_set_isa: call it on cgru.kernels, not on a variant module")
+    if name not in ("baseline", "avx2", "auto"):
+        raise ValueError(f"isa must be 'baseline', 'avx2' or 'auto', got {name!r}")
+    memset(&table, 0, sizeof(table))
+    if name != "baseline":
+        if not _cpu_has_avx2_fma():
+            if name == "avx2":
+                raise ValueError("isa 'avx2': this CPU lacks AVX2/FMA")
+            name = "baseline"
+        else:
+            try:
+                from cgru import _kernels_avx2 as mod
+            except ImportError:
+                if name == "avx2":
+                    raise ValueError("isa 'avx2': this build has no AVX2 kernels") from None
+                name = "baseline"
+            else:
+                capi = mod.__pyx_capi__
+                for i, key in enumerate(_ISA_SLOTS):
+                    cap = capi["cgru_" + key]
+                    (<void**>&table)[i] = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap))
+                name = "avx2"
+    _isa = table
+    _isa_name = name
+
+
+_ISA_SLOTS = ["activate_f32", "activate_f64", "recurrence_f32", "recurrence_f64",
+              "sequence_f32", "sequence_f64", "step_f32", "step_f64"]   # _Isa field order
+
+if not _CGRU_VARIANT:
+    import os as _os
+    _set_isa("baseline" if _os.environ.get("CGRU_ISA", "").lower() == "baseline" else "auto")
+    del _os
