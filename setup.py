@@ -39,14 +39,20 @@ extensions = [
     ext("cgru.kernels", "pyx/kernels.pyx"),
     ext("cgru._binding", "pyx/_binding.pyx"),
 ]
-# x86-64 with GCC/Clang: the kernels once more with AVX2+FMA, chosen at import
-# when the CPU has them (cgru.kernels.isa()); other CPUs run the baseline build.
+# x86-64 with GCC/Clang: the kernels again for AVX2+FMA and for AVX-512
+# (x86-64-v4); cgru.kernels picks the best the CPU runs at import
+# (cgru.kernels.isa()).  Other platforms run the baseline build.
+VARIANTS = {
+    "avx2": ["-mavx2", "-mfma"],
+    "avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl"],
+}
 if (sys.platform != "win32" and not DEBUG
         and platform.machine().lower() in ("x86_64", "amd64")):
-    extensions.append(Extension(
-        "cgru._kernels_avx2", ["pyx/_kernels_avx2.pyx"], include_dirs=[np.get_include()],
-        define_macros=macros + [("CGRU_VARIANT", "1")],
-        extra_compile_args=cflags + ["-mavx2", "-mfma"]))
+    for isa, flags in VARIANTS.items():
+        extensions.append(Extension(
+            f"cgru._kernels_{isa}", [f"pyx/_kernels_{isa}.pyx"],
+            include_dirs=[np.get_include()], define_macros=macros + [("CGRU_VARIANT", "1")],
+            extra_compile_args=cflags + flags))
 
 setup(
     ext_modules=cythonize(extensions, include_path=["src"], compiler_directives=directives,

@@ -75,7 +75,10 @@ cdef class _Net:
                     b_hn[:] = b_hh[2 * H:]
                 else:
                     b_x[2 * H:] += b_hh[2 * H:]
-            self._arrays.extend((w_ih, w_hh, b_x, b_hn))
+            # W_hh^T, zero-padded by 16 columns: the kernels' per-step product for N >= 2
+            w_hh_t = np.zeros((H, 3 * H + 16), dtype=self.dtype)
+            w_hh_t[:, :3 * H] = w_hh.T
+            self._arrays.extend((w_ih, w_hh, b_x, b_hn, w_hh_t))
             f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip = cells[k]
             cell.input_size = input_size if k < num_directions else num_directions * H
             cell.hidden_size = H
@@ -93,12 +96,14 @@ cdef class _Net:
                 self.l32[k].w_hh = <const float*>cnp.PyArray_DATA(w_hh)
                 self.l32[k].b_x = <const float*>cnp.PyArray_DATA(b_x)
                 self.l32[k].b_hn = <const float*>cnp.PyArray_DATA(b_hn)
+                self.l32[k].w_hh_t = <const float*>cnp.PyArray_DATA(w_hh_t)
             else:
                 self.l64[k].cell = cell
                 self.l64[k].w_ih = <const double*>cnp.PyArray_DATA(w_ih)
                 self.l64[k].w_hh = <const double*>cnp.PyArray_DATA(w_hh)
                 self.l64[k].b_x = <const double*>cnp.PyArray_DATA(b_x)
                 self.l64[k].b_hn = <const double*>cnp.PyArray_DATA(b_hn)
+                self.l64[k].w_hh_t = <const double*>cnp.PyArray_DATA(w_hh_t)
 
     def __dealloc__(self):
         free(self.l32)

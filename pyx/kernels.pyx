@@ -39,17 +39,23 @@ cdef extern from *:
     #ifndef CGRU_VARIANT
     #define CGRU_VARIANT 0
     #endif
-    static int cgru__cpu_has_avx2_fma(void) {
+    /* 1: AVX2+FMA, 2: also AVX-512 F/BW/DQ/VL (x86-64-v4); 0: neither / not x86 */
+    static int cgru__cpu_level(void) {
     #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+            return 0;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+                && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+            return 2;
+        return 1;
     #else
         return 0;
     #endif
     }
     """
     const int _CGRU_VARIANT "CGRU_VARIANT"
-    int _cpu_has_avx2_fma "cgru__cpu_has_avx2_fma"() noexcept nogil
+    int _cpu_level "cgru__cpu_level"() noexcept nogil
 
 ctypedef void (*_activate_f32_t)(int, double, double, const float*, float*,
                                  Py_ssize_t) noexcept nogil
@@ -277,6 +283,136 @@ cdef inline void _gemm_nt(int M, int Nc, int K, const floating* A, int lda,
                   &zero, C, &ldc)
 
 
+# ===================================================== recurrent product
+# The per-step product gh = h W_hh^T for N >= 2 samples, from W_hh^T (H, 3H)
+# row-major (the layer's w_hh_t): OpenBLAS would re-pack the constant W_hh at
+# every step (for H = 256 that copy costs as much as the product).  Blocks of
+# 4 samples x JB columns (JB = one 64-byte line: 16 floats / 8 doubles) are
+# accumulated over k in registers; the JB-wide panel of W^T stays in L1 while
+# the sample blocks pass over it.  The 4 x JB block is the one piece written
+# in C (below): GCC/Clang vector extensions keep its four accumulators in
+# registers for the build's ISA (plain Cython arrays were spilled to the
+# stack); other compilers get the same loop in plain C.
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    /* one native vector: 64 bytes with AVX-512, 32 with AVX, else 16 */
+    #if defined(__AVX512F__)
+    #define CGRU__VB 64
+    #elif defined(__AVX__)
+    #define CGRU__VB 32
+    #else
+    #define CGRU__VB 16
+    #endif
+    typedef float cgru__vf __attribute__((vector_size(CGRU__VB), aligned(4)));
+    typedef double cgru__vd __attribute__((vector_size(CGRU__VB), aligned(8)));
+    #define CGRU__NV (64 / CGRU__VB)     /* vectors per 64-byte row panel */
+    #if CGRU__NV == 1
+    /* one vector per row: two accumulator sets over even / odd k, so that
+       8 independent FMA chains hide the FMA latency */
+    #define CGRU__KLOOP(T, V)                                                       \
+        {                                                                           \
+            V u0 = {0}, u1 = {0}, u2 = {0}, u3 = {0};                               \
+            for (k = 0; k + 1 < K; k += 2) {                                        \
+                V wk = *(const V*)(w + k * ldw), wl = *(const V*)(w + (k + 1) * ldw); \
+                s0[0] += a0[k] * wk; s1[0] += a1[k] * wk;                           \
+                s2[0] += a2[k] * wk; s3[0] += a3[k] * wk;                           \
+                u0 += a0[k + 1] * wl; u1 += a1[k + 1] * wl;                         \
+                u2 += a2[k + 1] * wl; u3 += a3[k + 1] * wl;                         \
+            }                                                                       \
+            if (k < K) {                                                            \
+                V wk = *(const V*)(w + k * ldw);                                    \
+                s0[0] += a0[k] * wk; s1[0] += a1[k] * wk;                           \
+                s2[0] += a2[k] * wk; s3[0] += a3[k] * wk;                           \
+            }                                                                       \
+            s0[0] += u0; s1[0] += u1; s2[0] += u2; s3[0] += u3;                     \
+        }
+    #else
+    #define CGRU__KLOOP(T, V)                                                       \
+        for (k = 0; k < K; k++) {                                                   \
+            const T* wr = w + k * ldw;                                              \
+            T x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];                       \
+            _Pragma("GCC unroll 4")                                                 \
+            for (v = 0; v < CGRU__NV; v++) {                                        \
+                V wk = *(const V*)(wr + v * (CGRU__VB / sizeof(T)));                \
+                s0[v] += x0 * wk; s1[v] += x1 * wk;                                 \
+                s2[v] += x2 * wk; s3[v] += x3 * wk;                                 \
+            }                                                                       \
+        }
+    #endif
+    #define CGRU__WT_BLOCK(NAME, T, V, JB)                                          \
+    static inline void NAME(Py_ssize_t K, const T* a0, const T* a1, const T* a2,   \
+            const T* a3, const T* w, Py_ssize_t ldw, T* c, Py_ssize_t ldc,          \
+            Py_ssize_t rows, Py_ssize_t cols) {                                     \
+        /* c[i, 0:cols] = sum_k a_i[k] * w[k, 0:JB]   (first `rows` of 4 rows) */   \
+        V s0[CGRU__NV], s1[CGRU__NV], s2[CGRU__NV], s3[CGRU__NV];                   \
+        T t[4][JB];                                                                 \
+        Py_ssize_t k, j, r;                                                         \
+        int v;                                                                      \
+        _Pragma("GCC unroll 4")                                                     \
+        for (v = 0; v < CGRU__NV; v++) s0[v] = s1[v] = s2[v] = s3[v] = (V){0};      \
+        CGRU__KLOOP(T, V)                                                           \
+        memcpy(t[0], s0, 64); memcpy(t[1], s1, 64);                                 \
+        memcpy(t[2], s2, 64); memcpy(t[3], s3, 64);                                 \
+        for (r = 0; r < rows; r++)                                                  \
+            for (j = 0; j < cols; j++) c[r * ldc + j] = t[r][j];                    \
+    }
+    #else
+    #define CGRU__WT_BLOCK(NAME, T, V, JB)                                          \
+    static void NAME(Py_ssize_t K, const T* a0, const T* a1, const T* a2,          \
+            const T* a3, const T* w, Py_ssize_t ldw, T* c, Py_ssize_t ldc,          \
+            Py_ssize_t rows, Py_ssize_t cols) {                                     \
+        T s[4][JB] = {{0}};                                                         \
+        const T* a[4] = {a0, a1, a2, a3};                                           \
+        Py_ssize_t k, j, r;                                                         \
+        for (k = 0; k < K; k++)                                                     \
+            for (r = 0; r < 4; r++)                                                 \
+                for (j = 0; j < JB; j++) s[r][j] += a[r][k] * w[k * ldw + j];       \
+        for (r = 0; r < rows; r++)                                                  \
+            for (j = 0; j < cols; j++) c[r * ldc + j] = s[r][j];                    \
+    }
+    #endif
+    CGRU__WT_BLOCK(cgru__wt_block_f32, float, cgru__vf, 16)
+    CGRU__WT_BLOCK(cgru__wt_block_f64, double, cgru__vd, 8)
+    """
+    void _wt_block_f32 "cgru__wt_block_f32"(Py_ssize_t K, const float* a0, const float* a1,
+        const float* a2, const float* a3, const float* w, Py_ssize_t ldw, float* c,
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
+    void _wt_block_f64 "cgru__wt_block_f64"(Py_ssize_t K, const double* a0, const double* a1,
+        const double* a2, const double* a3, const double* w, Py_ssize_t ldw, double* c,
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
+
+
+cdef inline void _wt_block(Py_ssize_t K, const floating* a0, const floating* a1,
+        const floating* a2, const floating* a3, const floating* w, Py_ssize_t ldw,
+        floating* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """c[i, 0:cols] = sum_k a_i[k] * w[k, 0:cols]  for the first ``rows`` of 4 rows."""
+    if floating is float:
+        _wt_block_f32(K, a0, a1, a2, a3, w, ldw, c, ldc, rows, cols)
+    else:
+        _wt_block_f64(K, a0, a1, a2, a3, w, ldw, c, ldc, rows, cols)
+
+
+cdef inline void _gemm_wt(Py_ssize_t N, Py_ssize_t K, Py_ssize_t ncols,
+        const floating* a, Py_ssize_t lda, const floating* wt, Py_ssize_t ldw,
+        floating* c, Py_ssize_t ldc) noexcept nogil:
+    """c[n, j] = sum_k a[n, k] * wt[k, j]  for n < N, j < ncols  (all row-major).
+
+    wt has >= 16 readable columns past ncols (w_hh_t's zero padding): the last
+    panel is read whole and only its first columns are written."""
+    cdef Py_ssize_t JB = 16 if _is_f32(a) else 8
+    cdef Py_ssize_t j0 = 0, n0, rows
+    while j0 < ncols:
+        for n0 in range(0, N, 4):
+            rows = min(4, N - n0)
+            _wt_block(K, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
+                      a + (n0 + (2 if rows > 2 else 0)) * lda,
+                      a + (n0 + (3 if rows > 3 else 0)) * lda,
+                      wt + j0, ldw, c + n0 * ldc + j0, ldc, rows, min(JB, ncols - j0))
+        j0 += JB
+
+
 # ================================================================ workspaces
 
 cdef Py_ssize_t cgru_step_workspace(const cgru_cell* cell, Py_ssize_t N) noexcept nogil:
@@ -425,7 +561,7 @@ cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
 
 
 cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
-        const floating* bx, const floating* bhn, Py_ssize_t T, Py_ssize_t N,
+        const floating* w_hh_t, const floating* bx, const floating* bhn, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const floating* gx, floating* h, floating* y, Py_ssize_t ldy,
         const int64_t* lengths, int reverse, floating* work) noexcept nogil:
     cdef Py_ssize_t H = c.hidden_size
@@ -441,9 +577,13 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
     cdef int iN = <int>N
     if N <= 0 or H <= 0:
         return
+    cdef bint own = w_hh_t != NULL and N >= 2   # N = 1: BLAS GEMV (bandwidth bound)
+    cdef Py_ssize_t ldw = G + 16
     for s in range(T):
-        # recurrent product for all N samples at once
-        if c.reset_after:
+        # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
+        if own:
+            _gemm_wt(N, H, G if c.reset_after else 2 * H, h, H, w_hh_t, ldw, gh, G)
+        elif c.reset_after:
             _gemm_nt(iN, iG, iH, h, iH, w_hh, iH, gh, iG)
         else:
             _gemm_nt(iN, 2 * iH, iH, h, iH, w_hh, iH, gh, iG)
@@ -468,7 +608,10 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H)
         if not c.reset_after:
             # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
-            _gemm_nt(iN, iH, iH, rh, iH, w_hh + 2 * H * H, iH, gh + 2 * H, iG)
+            if own:
+                _gemm_wt(N, H, H, rh, H, w_hh_t + 2 * H, ldw, gh + 2 * H, G)
+            else:
+                _gemm_nt(iN, iH, iH, rh, iH, w_hh + 2 * H * H, iH, gh + 2 * H, iG)
             for b in range(N):
                 L = T if lengths == NULL else lengths[b]
                 if s >= L:
@@ -497,7 +640,7 @@ cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t 
     if _isa.recurrence_f32 != NULL:      # runtime ISA dispatch (see the end)
         _isa.recurrence_f32(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
         return
-    _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
                 lengths, reverse, work)
 
 
@@ -507,7 +650,7 @@ cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t 
     if _isa.recurrence_f64 != NULL:      # runtime ISA dispatch (see the end)
         _isa.recurrence_f64(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
         return
-    _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
                 lengths, reverse, work)
 
 
@@ -519,7 +662,7 @@ cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         return
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, M, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
                 lengths, reverse, work + 3 * M * L.cell.hidden_size)
 
 
@@ -531,7 +674,7 @@ cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         return
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, M, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
                 lengths, reverse, work + 3 * M * L.cell.hidden_size)
 
 
@@ -541,7 +684,7 @@ cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
         _isa.step_f32(L, N, x, ldx, h, work)
         return
     _input_projection(&L.cell, L.w_ih, N, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size)
 
 
@@ -551,63 +694,73 @@ cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
         _isa.step_f64(L, N, x, ldx, h, work)
         return
     _input_projection(&L.cell, L.w_ih, N, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size)
 
 
 # ============================================================ ISA dispatch
-# This file is compiled twice: as cgru.kernels for the baseline ISA (any
-# x86-64 / aarch64 CPU) and, on x86-64, as cgru._kernels_avx2 with -mavx2
-# -mfma -DCGRU_VARIANT=1 (pyx/_kernels_avx2.pyx includes this file).  At import,
-# cgru.kernels points the table below at the variant's functions when the CPU
-# has AVX2 and FMA; every public function above then forwards to them.  The
-# environment variable CGRU_ISA=baseline forces the baseline code.
+# This file is compiled three times on x86-64: as cgru.kernels for the baseline
+# ISA (any x86-64 / aarch64 CPU), and as cgru._kernels_avx2 (-mavx2 -mfma) and
+# cgru._kernels_avx512 (x86-64-v4: AVX-512 F/BW/DQ/VL) with -DCGRU_VARIANT=1
+# (pyx/_kernels_<isa>.pyx include this file).  At import, cgru.kernels points
+# the table below at the best variant this CPU runs; every public function
+# above then forwards to it.  CGRU_ISA=baseline|avx2|avx512 in the environment
+# picks one (falling back to what the CPU and the build support).
 
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_GetName
 
+_ISA_LEVEL = {"baseline": 0, "avx2": 1, "avx512": 2}
+_ISA_SLOTS = ["activate_f32", "activate_f64", "recurrence_f32", "recurrence_f64",
+              "sequence_f32", "sequence_f64", "step_f32", "step_f64"]   # _Isa field order
+
 
 def isa():
-    """The instruction set the kernels run with: 'baseline' or 'avx2'."""
+    """The instruction set the kernels run with: 'baseline', 'avx2' or 'avx512'."""
     return _isa_name
 
 
 def _set_isa(str name):
-    """Select the kernels' instruction set ('baseline', 'avx2' or 'auto': the
-    best this CPU supports).  For tests and benchmarks; not thread-safe."""
+    """Select the kernels' instruction set: 'baseline', 'avx2', 'avx512', or
+    'auto' (the best this CPU and build support).  An explicit name the CPU
+    cannot run raises ValueError.  For tests and benchmarks; not thread-safe."""
     global _isa, _isa_name
     cdef _Isa table
     cdef Py_ssize_t i
     if _CGRU_VARIANT:
         raise RuntimeError("_set_isa: call it on cgru.kernels, not on a variant module")
-    if name not in ("baseline", "avx2", "auto"):
-        raise ValueError(f"isa must be 'baseline', 'avx2' or 'auto', got {name!r}")
+    if name != "auto" and name not in _ISA_LEVEL:
+        raise ValueError(f"isa must be 'auto' or one of {list(_ISA_LEVEL)}, got {name!r}")
+    cpu = _cpu_level()
+    if name != "auto" and _ISA_LEVEL[name] > cpu:
+        raise ValueError(f"isa {name!r}: this CPU does not support it")
+    candidates = [name] if name != "auto" else \
+        [n for n in ("avx512", "avx2") if _ISA_LEVEL[n] <= cpu] + ["baseline"]
     memset(&table, 0, sizeof(table))
-    if name != "baseline":
-        if not _cpu_has_avx2_fma():
-            if name == "avx2":
-                raise ValueError("isa 'avx2': this CPU lacks AVX2/FMA")
-            name = "baseline"
-        else:
-            try:
-                from cgru import _kernels_avx2 as mod
-            except ImportError:
-                if name == "avx2":
-                    raise ValueError("isa 'avx2': this build has no AVX2 kernels") from None
-                name = "baseline"
-            else:
-                capi = mod.__pyx_capi__
-                for i, key in enumerate(_ISA_SLOTS):
-                    cap = capi["cgru_" + key]
-                    (<void**>&table)[i] = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap))
-                name = "avx2"
+    chosen = "baseline"
+    for cand in candidates:
+        if cand == "baseline":
+            break
+        try:
+            mod = __import__(f"cgru._kernels_{cand}", fromlist=["_"])
+        except ImportError:
+            if name != "auto":
+                raise ValueError(f"isa {name!r}: this build has no such kernels") from None
+            continue
+        capi = mod.__pyx_capi__
+        for i, key in enumerate(_ISA_SLOTS):
+            cap = capi["cgru_" + key]
+            (<void**>&table)[i] = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap))
+        chosen = cand
+        break
     _isa = table
-    _isa_name = name
+    _isa_name = chosen
 
-
-_ISA_SLOTS = ["activate_f32", "activate_f64", "recurrence_f32", "recurrence_f64",
-              "sequence_f32", "sequence_f64", "step_f32", "step_f64"]   # _Isa field order
 
 if not _CGRU_VARIANT:
     import os as _os
-    _set_isa("baseline" if _os.environ.get("CGRU_ISA", "").lower() == "baseline" else "auto")
-    del _os
+    _want = _os.environ.get("CGRU_ISA", "auto").strip().lower() or "auto"
+    try:
+        _set_isa(_want)
+    except ValueError:
+        _set_isa("auto")
+    del _os, _want

@@ -9,6 +9,8 @@
 #   w_hh  (3H, H) row-major, gate blocks r, z, n  (PyTorch's weight_hh_l{k})
 #   b_x   (3H,)   folded bias: b_ir+b_hr, b_iz+b_hz, b_in (+ b_hn if not reset_after)
 #   b_hn  (H,)    b_hn when reset_after, else zeros
+#   w_hh_t        optional (NULL: absent): W_hh^T as (H, 3H + 16) row-major, the
+#                 last 16 columns zero; used for the per-step product when N >= 2
 #
 # The equations are written once, in pyx/kernels.pyx next to the gate loop.
 
@@ -55,6 +57,9 @@ ctypedef struct cgru_layer_f32:
     const float* w_hh
     const float* b_x
     const float* b_hn
+    # Appended (ABI 1 compatible): NULL, or W_hh transposed for the recurrent
+    # product, (H, 3H + 16) row-major with the last 16 columns zero.
+    const float* w_hh_t
 
 ctypedef struct cgru_layer_f64:
     cgru_cell cell
@@ -62,6 +67,9 @@ ctypedef struct cgru_layer_f64:
     const double* w_hh
     const double* b_x
     const double* b_hn
+    # Appended (ABI 1 compatible): NULL, or W_hh transposed for the recurrent
+    # product, (H, 3H + 16) row-major with the last 16 columns zero.
+    const double* w_hh_t
 
 # ----------------------------------------------------------------- functions
 # Scratch memory (in elements of the layer's dtype) that one call needs.
