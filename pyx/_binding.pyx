@@ -23,6 +23,16 @@ from cgru.kernels cimport (
 cnp.import_array()
 
 
+def _pack_w_hh(w_hh, Py_ssize_t H):
+    """W_hh (3H, H) in the kernels' packed layout (src/cgru/kernels.pxd): per
+    gate, panels of P = 64 / itemsize outputs, each (H, P) contiguous."""
+    P = 64 // w_hh.dtype.itemsize
+    Hp = -(-H // P) * P
+    w = np.zeros((3, Hp, H), dtype=w_hh.dtype)
+    w[:, :H, :] = w_hh.reshape(3, H, H)
+    return np.ascontiguousarray(w.reshape(3, Hp // P, P, H).transpose(0, 1, 3, 2))
+
+
 cdef class _Net:
     """The weights of a GRU in kernel form: one cgru_layer struct per layer and
     direction, pointing into arrays this object owns (never the caller's)."""
@@ -75,10 +85,8 @@ cdef class _Net:
                     b_hn[:] = b_hh[2 * H:]
                 else:
                     b_x[2 * H:] += b_hh[2 * H:]
-            # W_hh^T, zero-padded by 16 columns: the kernels' per-step product for N >= 2
-            w_hh_t = np.zeros((H, 3 * H + 16), dtype=self.dtype)
-            w_hh_t[:, :3 * H] = w_hh.T
-            self._arrays.extend((w_ih, w_hh, b_x, b_hn, w_hh_t))
+            w_hh_p = _pack_w_hh(w_hh, H)
+            self._arrays.extend((w_ih, w_hh, b_x, b_hn, w_hh_p))
             f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip = cells[k]
             cell.input_size = input_size if k < num_directions else num_directions * H
             cell.hidden_size = H
@@ -96,14 +104,14 @@ cdef class _Net:
                 self.l32[k].w_hh = <const float*>cnp.PyArray_DATA(w_hh)
                 self.l32[k].b_x = <const float*>cnp.PyArray_DATA(b_x)
                 self.l32[k].b_hn = <const float*>cnp.PyArray_DATA(b_hn)
-                self.l32[k].w_hh_t = <const float*>cnp.PyArray_DATA(w_hh_t)
+                self.l32[k].w_hh_packed = <const float*>cnp.PyArray_DATA(w_hh_p)
             else:
                 self.l64[k].cell = cell
                 self.l64[k].w_ih = <const double*>cnp.PyArray_DATA(w_ih)
                 self.l64[k].w_hh = <const double*>cnp.PyArray_DATA(w_hh)
                 self.l64[k].b_x = <const double*>cnp.PyArray_DATA(b_x)
                 self.l64[k].b_hn = <const double*>cnp.PyArray_DATA(b_hn)
-                self.l64[k].w_hh_t = <const double*>cnp.PyArray_DATA(w_hh_t)
+                self.l64[k].w_hh_packed = <const double*>cnp.PyArray_DATA(w_hh_p)
 
     def __dealloc__(self):
         free(self.l32)

@@ -284,12 +284,15 @@ cdef inline void _gemm_nt(int M, int Nc, int K, const floating* A, int lda,
 
 
 # ===================================================== recurrent product
-# The per-step product gh = h W_hh^T for N >= 2 samples, from W_hh^T (H, 3H)
-# row-major (the layer's w_hh_t): OpenBLAS would re-pack the constant W_hh at
-# every step (for H = 256 that copy costs as much as the product).  Blocks of
-# 4 samples x JB columns (JB = one 64-byte line: 16 floats / 8 doubles) are
-# accumulated over k in registers; the JB-wide panel of W^T stays in L1 while
-# the sample blocks pass over it.  The 4 x JB block is the one piece written
+# The per-step product gh = h W_hh^T for N >= 2 samples, from W_hh packed once
+# (the layer's w_hh_packed): OpenBLAS would re-pack the constant W_hh at every
+# step (for H = 256 that copy costs as much as the product).  Packed layout:
+# per gate g, panels of P = 64 / sizeof(T) outputs (16 floats / 8 doubles,
+# zero-padded to Hp = ceil(H / P) * P rows), each panel (H, P) contiguous:
+#     w_hh_packed[(g * Hp + p0) * H + k * P + i] = W_hh[g*H + p0 + i, k]
+# A block of 4 samples x P outputs is accumulated over k in registers; the
+# 16 KiB-ish panel is read sequentially and stays in L1 while the sample
+# blocks pass over it.  The 4 x JB block is the one piece written
 # in C (below): GCC/Clang vector extensions keep its four accumulators in
 # registers for the build's ISA (plain Cython arrays were spilled to the
 # stack); other compilers get the same loop in plain C.
@@ -394,23 +397,27 @@ cdef inline void _wt_block(Py_ssize_t K, const floating* a0, const floating* a1,
         _wt_block_f64(K, a0, a1, a2, a3, w, ldw, c, ldc, rows, cols)
 
 
-cdef inline void _gemm_wt(Py_ssize_t N, Py_ssize_t K, Py_ssize_t ncols,
-        const floating* a, Py_ssize_t lda, const floating* wt, Py_ssize_t ldw,
-        floating* c, Py_ssize_t ldc) noexcept nogil:
-    """c[n, j] = sum_k a[n, k] * wt[k, j]  for n < N, j < ncols  (all row-major).
-
-    wt has >= 16 readable columns past ncols (w_hh_t's zero padding): the last
-    panel is read whole and only its first columns are written."""
-    cdef Py_ssize_t JB = 16 if _is_f32(a) else 8
-    cdef Py_ssize_t j0 = 0, n0, rows
-    while j0 < ncols:
-        for n0 in range(0, N, 4):
-            rows = min(4, N - n0)
-            _wt_block(K, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
-                      a + (n0 + (2 if rows > 2 else 0)) * lda,
-                      a + (n0 + (3 if rows > 3 else 0)) * lda,
-                      wt + j0, ldw, c + n0 * ldc + j0, ldc, rows, min(JB, ncols - j0))
-        j0 += JB
+cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t H, int g0, int g1,
+        const floating* a, Py_ssize_t lda, const floating* wp, floating* c,
+        Py_ssize_t ldc) noexcept nogil:
+    """c[n, g*H + j] = sum_k a[n, k] * W_hh[g*H + j, k]  for gates g0 <= g < g1, n < N,
+    j < H, from the packed W_hh (see _packed_panel)."""
+    cdef Py_ssize_t P = 16 if _is_f32(a) else 8
+    cdef Py_ssize_t Hp = (H + P - 1) // P * P
+    cdef Py_ssize_t p0, n0, rows
+    cdef int g
+    cdef const floating* w
+    for g in range(g0, g1):
+        p0 = 0
+        while p0 < H:
+            w = wp + g * Hp * H + p0 * H          # the panel: (H, P) contiguous
+            for n0 in range(0, N, 4):
+                rows = min(4, N - n0)
+                _wt_block(H, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
+                          a + (n0 + (2 if rows > 2 else 0)) * lda,
+                          a + (n0 + (3 if rows > 3 else 0)) * lda,
+                          w, P, c + n0 * ldc + g * H + p0, ldc, rows, min(P, H - p0))
+            p0 += P
 
 
 # ================================================================ workspaces
@@ -561,7 +568,7 @@ cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
 
 
 cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
-        const floating* w_hh_t, const floating* bx, const floating* bhn, Py_ssize_t T, Py_ssize_t N,
+        const floating* w_hh_p, const floating* bx, const floating* bhn, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const floating* gx, floating* h, floating* y, Py_ssize_t ldy,
         const int64_t* lengths, int reverse, floating* work) noexcept nogil:
     cdef Py_ssize_t H = c.hidden_size
@@ -577,12 +584,11 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
     cdef int iN = <int>N
     if N <= 0 or H <= 0:
         return
-    cdef bint own = w_hh_t != NULL and N >= 2   # N = 1: BLAS GEMV (bandwidth bound)
-    cdef Py_ssize_t ldw = G + 16
+    cdef bint own = w_hh_p != NULL and N >= 2   # N = 1: BLAS GEMV (bandwidth bound)
     for s in range(T):
         # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
         if own:
-            _gemm_wt(N, H, G if c.reset_after else 2 * H, h, H, w_hh_t, ldw, gh, G)
+            _gemm_packed(N, H, 0, 3 if c.reset_after else 2, h, H, w_hh_p, gh, G)
         elif c.reset_after:
             _gemm_nt(iN, iG, iH, h, iH, w_hh, iH, gh, iG)
         else:
@@ -609,7 +615,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
         if not c.reset_after:
             # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
             if own:
-                _gemm_wt(N, H, H, rh, H, w_hh_t + 2 * H, ldw, gh + 2 * H, G)
+                _gemm_packed(N, H, 2, 3, rh, H, w_hh_p, gh, G)
             else:
                 _gemm_nt(iN, iH, iH, rh, iH, w_hh + 2 * H * H, iH, gh + 2 * H, iG)
             for b in range(N):
@@ -640,7 +646,7 @@ cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t 
     if _isa.recurrence_f32 != NULL:      # runtime ISA dispatch (see the end)
         _isa.recurrence_f32(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
         return
-    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
                 lengths, reverse, work)
 
 
@@ -650,7 +656,7 @@ cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t 
     if _isa.recurrence_f64 != NULL:      # runtime ISA dispatch (see the end)
         _isa.recurrence_f64(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
         return
-    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
                 lengths, reverse, work)
 
 
@@ -662,7 +668,7 @@ cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         return
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, M, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
                 lengths, reverse, work + 3 * M * L.cell.hidden_size)
 
 
@@ -674,7 +680,7 @@ cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         return
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, M, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
                 lengths, reverse, work + 3 * M * L.cell.hidden_size)
 
 
@@ -684,7 +690,7 @@ cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
         _isa.step_f32(L, N, x, ldx, h, work)
         return
     _input_projection(&L.cell, L.w_ih, N, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size)
 
 
@@ -694,7 +700,7 @@ cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
         _isa.step_f64(L, N, x, ldx, h, work)
         return
     _input_projection(&L.cell, L.w_ih, N, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.w_hh_t, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size)
 
 

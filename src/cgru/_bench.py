@@ -279,8 +279,17 @@ def _make_contenders(sc, seed=0):
     return contenders, checks, tol
 
 
-def _time_interleaved(contenders, rounds, min_time, quick):
+CLOCKS = {
+    # CPU time of this thread: every contender runs on the calling thread (one
+    # thread each), and time spent preempted by other processes is not counted
+    "cpu": time.thread_time,
+    "wall": time.perf_counter,
+}
+
+
+def _time_interleaved(contenders, rounds, min_time, quick, clock="cpu"):
     """Best time per call of each contender; rounds interleave the contenders."""
+    now = CLOCKS[clock]
     reps = {}
     for name, fn in contenders.items():
         fn(1)   # warm up (and first-call allocations)
@@ -289,9 +298,9 @@ def _time_interleaved(contenders, rounds, min_time, quick):
             continue
         n = 1
         while True:   # calibrate: a block of n calls takes >= min_time
-            t0 = time.perf_counter()
+            t0 = now()
             fn(n)
-            dt = time.perf_counter() - t0
+            dt = now() - t0
             if dt >= min_time or n >= 1 << 20:
                 break
             n = n * 2 if dt <= 0 else max(n * 2, int(n * min_time / dt * 1.2))
@@ -300,18 +309,22 @@ def _time_interleaved(contenders, rounds, min_time, quick):
     for _ in range(rounds):
         for name, fn in contenders.items():
             n = reps[name]
-            t0 = time.perf_counter()
+            t0 = now()
             fn(n)
-            best[name] = min(best[name], (time.perf_counter() - t0) / n)
+            best[name] = min(best[name], (now() - t0) / n)
     return best
 
 
-def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None, out=None):
+def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None, out=None,
+        clock="cpu"):
     """Run the suite; returns the results as a dict (also written to ``json_path``).
 
     scenarios: names (or name prefixes) to run, default all.  quick: tiny repeats
     (agreement and smoke test, timings meaningless).  out: a text stream for the
-    table (default sys.stdout; None-like False to print nothing)."""
+    table (default sys.stdout; False prints nothing).  clock: 'cpu' (this
+    thread's CPU time, robust on a shared machine) or 'wall'."""
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {list(CLOCKS)}, got {clock!r}")
     import torch
     from threadpoolctl import threadpool_limits
     import cgru
@@ -334,6 +347,7 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
         pass   # already set in this process
     results = {
         "cgru_version": cgru.__version__, "quick": bool(quick), "rounds": rounds,
+        "clock": clock, "isa": _cgru_isa(),
         "python": sys.version.split()[0], "numpy": np.__version__, "torch": torch.__version__,
         "platform": platform.platform(), "machine": platform.machine(),
         "cpu": _cpu_name(), "env": {k: os.environ.get(k) for k in
@@ -354,7 +368,7 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
             results["peak_gflops"] = {"float32": None, "float64": None}
         for sc in chosen:
             contenders, checks, tol = _make_contenders(sc)
-            best = _time_interleaved(contenders, rounds, min_time, quick)
+            best = _time_interleaved(contenders, rounds, min_time, quick, clock)
             peak = results["peak_gflops"][sc.dtype.name]
             gflops = {k: sc.flops() / t / 1e9 for k, t in best.items()}
             row = {
@@ -376,6 +390,11 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
         with open(json_path, "w") as f:
             json.dump(results, f, indent=1)
     return results
+
+
+def _cgru_isa():
+    from cgru import kernels
+    return kernels.isa() if hasattr(kernels, "isa") else "baseline"
 
 
 def _cpu_name():
@@ -402,7 +421,8 @@ def _print_row(row, out, header, results):
         ob = results["openblas"]
         print(f"cgru {results['cgru_version']}  torch {results['torch']}  onnxruntime "
               f"{results['onnxruntime']}  numpy {results['numpy']}", file=out)
-        print(f"CPU: {results['cpu']}", file=out)
+        print(f"CPU: {results['cpu']}  cgru kernels: {results['isa']}  clock: {results['clock']}"
+              f"  rounds: {results['rounds']} (best)", file=out)
         for d in ob:
             print(f"BLAS: {d['internal_api']} {d['version']} kernel={d['architecture']} "
                   f"threads={d['num_threads']} ({os.path.basename(d['filepath'] or '')})", file=out)
@@ -445,6 +465,9 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7)")
     p.add_argument("--min-time", type=float, default=None,
                    help="seconds per timed block (default 0.02)")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
+                   help="cpu: this thread's CPU time (default; every contender runs on the "
+                        "calling thread); wall: elapsed time")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     a = p.parse_args(argv)
     if a.list:
@@ -454,7 +477,7 @@ def main(argv=None):
         return 0
     try:
         res = run(quick=a.quick, json_path=a.json, scenarios=a.scenario, rounds=a.rounds,
-                  min_time=a.min_time)
+                  min_time=a.min_time, clock=a.clock)
     except ImportError as e:
         print(f"cgru bench needs torch, onnx, onnxruntime and threadpoolctl: {e}", file=sys.stderr)
         return 2

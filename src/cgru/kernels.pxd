@@ -9,8 +9,11 @@
 #   w_hh  (3H, H) row-major, gate blocks r, z, n  (PyTorch's weight_hh_l{k})
 #   b_x   (3H,)   folded bias: b_ir+b_hr, b_iz+b_hz, b_in (+ b_hn if not reset_after)
 #   b_hn  (H,)    b_hn when reset_after, else zeros
-#   w_hh_t        optional (NULL: absent): W_hh^T as (H, 3H + 16) row-major, the
-#                 last 16 columns zero; used for the per-step product when N >= 2
+#   w_hh_packed   optional (NULL: absent), used for the per-step product when
+#                 N >= 2: per gate g, panels of P = 64/sizeof(element) outputs
+#                 (16 floats, 8 doubles), zero-padded to Hp = ceil(H/P)*P, each
+#                 panel (H, P) contiguous; 3*Hp*H elements:
+#                 w_hh_packed[(g*Hp + p0)*H + k*P + i] = w_hh[g*H + p0 + i, k]
 #
 # The equations are written once, in pyx/kernels.pyx next to the gate loop.
 
@@ -57,9 +60,9 @@ ctypedef struct cgru_layer_f32:
     const float* w_hh
     const float* b_x
     const float* b_hn
-    # Appended (ABI 1 compatible): NULL, or W_hh transposed for the recurrent
-    # product, (H, 3H + 16) row-major with the last 16 columns zero.
-    const float* w_hh_t
+    # Appended (ABI 1 compatible): NULL, or W_hh packed for the recurrent
+    # product (layout at the top of this file).
+    const float* w_hh_packed
 
 ctypedef struct cgru_layer_f64:
     cgru_cell cell
@@ -67,9 +70,9 @@ ctypedef struct cgru_layer_f64:
     const double* w_hh
     const double* b_x
     const double* b_hn
-    # Appended (ABI 1 compatible): NULL, or W_hh transposed for the recurrent
-    # product, (H, 3H + 16) row-major with the last 16 columns zero.
-    const double* w_hh_t
+    # Appended (ABI 1 compatible): NULL, or W_hh packed for the recurrent
+    # product (layout at the top of this file).
+    const double* w_hh_packed
 
 # ----------------------------------------------------------------- functions
 # Scratch memory (in elements of the layer's dtype) that one call needs.
