@@ -378,6 +378,51 @@ cdef extern from *:
     #endif
     CGRU__WT_BLOCK(cgru__wt_block_f32, float, cgru__vf, 16)
     CGRU__WT_BLOCK(cgru__wt_block_f64, double, cgru__vd, 8)
+    /* one sample (N = 1): c[0:cols] = sum_k a[k] * w[k, 0:P] over a contiguous
+       (K, P) panel; four k-interleaved accumulator sets, streamed once */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define CGRU__WT_ROW(NAME, T, V, JB)                                            \
+    static inline void NAME(Py_ssize_t K, const T* a, const T* w, T* c,             \
+                            Py_ssize_t cols) {                                      \
+        V s0[CGRU__NV], s1[CGRU__NV], s2[CGRU__NV], s3[CGRU__NV];                   \
+        T t[JB];                                                                    \
+        Py_ssize_t k, j;                                                            \
+        int v;                                                                      \
+        const Py_ssize_t L = CGRU__VB / sizeof(T);                                  \
+        _Pragma("GCC unroll 4")                                                     \
+        for (v = 0; v < CGRU__NV; v++) s0[v] = s1[v] = s2[v] = s3[v] = (V){0};      \
+        for (k = 0; k + 3 < K; k += 4) {                                            \
+            const T* wr = w + k * JB;                                               \
+            _Pragma("GCC unroll 4")                                                 \
+            for (v = 0; v < CGRU__NV; v++) {                                        \
+                s0[v] += a[k] * *(const V*)(wr + v * L);                            \
+                s1[v] += a[k + 1] * *(const V*)(wr + JB + v * L);                   \
+                s2[v] += a[k + 2] * *(const V*)(wr + 2 * JB + v * L);               \
+                s3[v] += a[k + 3] * *(const V*)(wr + 3 * JB + v * L);               \
+            }                                                                       \
+        }                                                                           \
+        for (; k < K; k++) {                                                        \
+            _Pragma("GCC unroll 4")                                                 \
+            for (v = 0; v < CGRU__NV; v++)                                          \
+                s0[v] += a[k] * *(const V*)(w + k * JB + v * L);                    \
+        }                                                                           \
+        _Pragma("GCC unroll 4")                                                     \
+        for (v = 0; v < CGRU__NV; v++) s0[v] += (s1[v] + s2[v]) + s3[v];            \
+        memcpy(t, s0, 64);                                                          \
+        for (j = 0; j < cols; j++) c[j] = t[j];                                     \
+    }
+    #else
+    #define CGRU__WT_ROW(NAME, T, V, JB)                                            \
+    static void NAME(Py_ssize_t K, const T* a, const T* w, T* c, Py_ssize_t cols) { \
+        T s[JB] = {0};                                                              \
+        Py_ssize_t k, j;                                                            \
+        for (k = 0; k < K; k++)                                                     \
+            for (j = 0; j < JB; j++) s[j] += a[k] * w[k * JB + j];                  \
+        for (j = 0; j < cols; j++) c[j] = s[j];                                     \
+    }
+    #endif
+    CGRU__WT_ROW(cgru__wt_row_f32, float, cgru__vf, 16)
+    CGRU__WT_ROW(cgru__wt_row_f64, double, cgru__vd, 8)
     """
     void _wt_block_f32 "cgru__wt_block_f32"(Py_ssize_t K, const float* a0, const float* a1,
         const float* a2, const float* a3, const float* w, Py_ssize_t ldw, float* c,
@@ -385,6 +430,10 @@ cdef extern from *:
     void _wt_block_f64 "cgru__wt_block_f64"(Py_ssize_t K, const double* a0, const double* a1,
         const double* a2, const double* a3, const double* w, Py_ssize_t ldw, double* c,
         Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
+    void _wt_row_f32 "cgru__wt_row_f32"(Py_ssize_t K, const float* a, const float* w,
+        float* c, Py_ssize_t cols) noexcept nogil
+    void _wt_row_f64 "cgru__wt_row_f64"(Py_ssize_t K, const double* a, const double* w,
+        double* c, Py_ssize_t cols) noexcept nogil
 
 
 cdef inline void _wt_block(Py_ssize_t K, const floating* a0, const floating* a1,
@@ -411,6 +460,13 @@ cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t H, int g0, int g1,
         p0 = 0
         while p0 < H:
             w = wp + g * Hp * H + p0 * H          # the panel: (H, P) contiguous
+            if N == 1:
+                if floating is float:
+                    _wt_row_f32(H, a, w, c + g * H + p0, min(P, H - p0))
+                else:
+                    _wt_row_f64(H, a, w, c + g * H + p0, min(P, H - p0))
+                p0 += P
+                continue
             for n0 in range(0, N, 4):
                 rows = min(4, N - n0)
                 _wt_block(H, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
@@ -584,7 +640,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
     cdef int iN = <int>N
     if N <= 0 or H <= 0:
         return
-    cdef bint own = w_hh_p != NULL and N >= 2   # N = 1: BLAS GEMV (bandwidth bound)
+    cdef bint own = w_hh_p != NULL
     for s in range(T):
         # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
         if own:
