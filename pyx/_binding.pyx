@@ -23,14 +23,15 @@ from cgru.kernels cimport (
 cnp.import_array()
 
 
-def _pack_w_hh(w_hh, Py_ssize_t H):
-    """W_hh (3H, H) in the kernels' packed layout (src/cgru/kernels.pxd): per
-    gate, panels of P = 64 / itemsize outputs, each (H, P) contiguous."""
-    P = 64 // w_hh.dtype.itemsize
+def _pack(w, Py_ssize_t H):
+    """A weight (3H, K) in the kernels' packed layout (src/cgru/kernels.pxd): per
+    gate, panels of P = 64 / itemsize outputs, each (K, P) contiguous."""
+    K = w.shape[1]
+    P = 64 // w.dtype.itemsize
     Hp = -(-H // P) * P
-    w = np.zeros((3, Hp, H), dtype=w_hh.dtype)
-    w[:, :H, :] = w_hh.reshape(3, H, H)
-    return np.ascontiguousarray(w.reshape(3, Hp // P, P, H).transpose(0, 1, 3, 2))
+    p = np.zeros((3, Hp, K), dtype=w.dtype)
+    p[:, :H, :] = w.reshape(3, H, K)
+    return np.ascontiguousarray(p.reshape(3, Hp // P, P, K).transpose(0, 1, 3, 2))
 
 
 cdef class _Net:
@@ -85,8 +86,10 @@ cdef class _Net:
                     b_hn[:] = b_hh[2 * H:]
                 else:
                     b_x[2 * H:] += b_hh[2 * H:]
-            w_hh_p = _pack_w_hh(w_hh, H)
-            self._arrays.extend((w_ih, w_hh, b_x, b_hn, w_hh_p))
+            # packed copies for the kernels' own products (steps, recurrence)
+            w_hh_p = _pack(w_hh, H)
+            w_ih_p = _pack(w_ih, H)
+            self._arrays.extend((w_ih, w_hh, b_x, b_hn, w_hh_p, w_ih_p))
             f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip = cells[k]
             cell.input_size = input_size if k < num_directions else num_directions * H
             cell.hidden_size = H
@@ -105,6 +108,7 @@ cdef class _Net:
                 self.l32[k].b_x = <const float*>cnp.PyArray_DATA(b_x)
                 self.l32[k].b_hn = <const float*>cnp.PyArray_DATA(b_hn)
                 self.l32[k].w_hh_packed = <const float*>cnp.PyArray_DATA(w_hh_p)
+                self.l32[k].w_ih_packed = <const float*>cnp.PyArray_DATA(w_ih_p)
             else:
                 self.l64[k].cell = cell
                 self.l64[k].w_ih = <const double*>cnp.PyArray_DATA(w_ih)
@@ -112,6 +116,7 @@ cdef class _Net:
                 self.l64[k].b_x = <const double*>cnp.PyArray_DATA(b_x)
                 self.l64[k].b_hn = <const double*>cnp.PyArray_DATA(b_hn)
                 self.l64[k].w_hh_packed = <const double*>cnp.PyArray_DATA(w_hh_p)
+                self.l64[k].w_ih_packed = <const double*>cnp.PyArray_DATA(w_ih_p)
 
     def __dealloc__(self):
         free(self.l32)

@@ -284,7 +284,7 @@ cdef inline void _gemm_nt(int M, int Nc, int K, const floating* A, int lda,
 
 
 # ===================================================== recurrent product
-# The per-step product gh = h W_hh^T for N >= 2 samples, from W_hh packed once
+# The per-step product gh = h W_hh^T, from W_hh packed once
 # (the layer's w_hh_packed): OpenBLAS would re-pack the constant W_hh at every
 # step (for H = 256 that copy costs as much as the product).  Packed layout:
 # per gate g, panels of P = 64 / sizeof(T) outputs (16 floats / 8 doubles,
@@ -446,11 +446,11 @@ cdef inline void _wt_block(Py_ssize_t K, const floating* a0, const floating* a1,
         _wt_block_f64(K, a0, a1, a2, a3, w, ldw, c, ldc, rows, cols)
 
 
-cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t H, int g0, int g1,
+cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, int g1,
         const floating* a, Py_ssize_t lda, const floating* wp, floating* c,
         Py_ssize_t ldc) noexcept nogil:
-    """c[n, g*H + j] = sum_k a[n, k] * W_hh[g*H + j, k]  for gates g0 <= g < g1, n < N,
-    j < H, from the packed W_hh (see _packed_panel)."""
+    """c[n, g*H + j] = sum_k a[n, k] * W[g*H + j, k]  for gates g0 <= g < g1, n < N,
+    j < H, from W (3H, K) packed in panels of P outputs, each (K, P) contiguous."""
     cdef Py_ssize_t P = 16 if _is_f32(a) else 8
     cdef Py_ssize_t Hp = (H + P - 1) // P * P
     cdef Py_ssize_t p0, n0, rows
@@ -459,17 +459,17 @@ cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t H, int g0, int g1,
     for g in range(g0, g1):
         p0 = 0
         while p0 < H:
-            w = wp + g * Hp * H + p0 * H          # the panel: (H, P) contiguous
+            w = wp + (g * Hp + p0) * K          # the panel: (K, P) contiguous
             if N == 1:
                 if floating is float:
-                    _wt_row_f32(H, a, w, c + g * H + p0, min(P, H - p0))
+                    _wt_row_f32(K, a, w, c + g * H + p0, min(P, H - p0))
                 else:
-                    _wt_row_f64(H, a, w, c + g * H + p0, min(P, H - p0))
+                    _wt_row_f64(K, a, w, c + g * H + p0, min(P, H - p0))
                 p0 += P
                 continue
             for n0 in range(0, N, 4):
                 rows = min(4, N - n0)
-                _wt_block(H, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
+                _wt_block(K, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
                           a + (n0 + (2 if rows > 2 else 0)) * lda,
                           a + (n0 + (3 if rows > 3 else 0)) * lda,
                           w, P, c + n0 * ldc + g * H + p0, ldc, rows, min(P, H - p0))
@@ -616,8 +616,13 @@ cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
 # ================================================================ recurrence
 
 cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
-        Py_ssize_t M, const floating* x, Py_ssize_t ldx, floating* gx) noexcept nogil:
+        const floating* w_ih_p, Py_ssize_t M, const floating* x, Py_ssize_t ldx,
+        floating* gx) noexcept nogil:
     if M <= 0:
+        return
+    if w_ih_p != NULL and M <= 16:   # a few rows (a step): no BLAS call overhead or packing
+        _gemm_packed(M, c.input_size, c.hidden_size, 0, 3, x, ldx, w_ih_p, gx,
+                     3 * c.hidden_size)
         return
     _gemm_nt(<int>M, <int>(3 * c.hidden_size), <int>c.input_size, x, <int>ldx,
              w_ih, <int>c.input_size, gx, <int>(3 * c.hidden_size))
@@ -644,7 +649,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
     for s in range(T):
         # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
         if own:
-            _gemm_packed(N, H, 0, 3 if c.reset_after else 2, h, H, w_hh_p, gh, G)
+            _gemm_packed(N, H, H, 0, 3 if c.reset_after else 2, h, H, w_hh_p, gh, G)
         elif c.reset_after:
             _gemm_nt(iN, iG, iH, h, iH, w_hh, iH, gh, iG)
         else:
@@ -671,7 +676,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
         if not c.reset_after:
             # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
             if own:
-                _gemm_packed(N, H, 2, 3, rh, H, w_hh_p, gh, G)
+                _gemm_packed(N, H, H, 2, 3, rh, H, w_hh_p, gh, G)
             else:
                 _gemm_nt(iN, iH, iH, rh, iH, w_hh + 2 * H * H, iH, gh + 2 * H, iG)
             for b in range(N):
@@ -688,12 +693,12 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
 
 cdef void cgru_input_projection_f32(const cgru_layer_f32* L, Py_ssize_t M,
         const float* x, Py_ssize_t ldx, float* gx) noexcept nogil:
-    _input_projection(&L.cell, L.w_ih, M, x, ldx, gx)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
 
 
 cdef void cgru_input_projection_f64(const cgru_layer_f64* L, Py_ssize_t M,
         const double* x, Py_ssize_t ldx, double* gx) noexcept nogil:
-    _input_projection(&L.cell, L.w_ih, M, x, ldx, gx)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
 
 
 cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
@@ -723,7 +728,7 @@ cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         _isa.sequence_f32(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work)
         return
     cdef Py_ssize_t M = T * N
-    _input_projection(&L.cell, L.w_ih, M, x, ldx, work)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
                 lengths, reverse, work + 3 * M * L.cell.hidden_size)
 
@@ -735,7 +740,7 @@ cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         _isa.sequence_f64(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work)
         return
     cdef Py_ssize_t M = T * N
-    _input_projection(&L.cell, L.w_ih, M, x, ldx, work)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
                 lengths, reverse, work + 3 * M * L.cell.hidden_size)
 
@@ -745,7 +750,7 @@ cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
     if _isa.step_f32 != NULL:      # runtime ISA dispatch (see the end)
         _isa.step_f32(L, N, x, ldx, h, work)
         return
-    _input_projection(&L.cell, L.w_ih, N, x, ldx, work)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size)
 
@@ -755,7 +760,7 @@ cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
     if _isa.step_f64 != NULL:      # runtime ISA dispatch (see the end)
         _isa.step_f64(L, N, x, ldx, h, work)
         return
-    _input_projection(&L.cell, L.w_ih, N, x, ldx, work)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size)
 
