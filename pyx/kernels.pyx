@@ -620,7 +620,7 @@ cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
         floating* gx) noexcept nogil:
     if M <= 0:
         return
-    if w_ih_p != NULL and M <= 16:   # a few rows (a step): no BLAS call overhead or packing
+    if w_ih_p != NULL and M <= 64:   # a few rows (a step): no BLAS call overhead or packing
         _gemm_packed(M, c.input_size, c.hidden_size, 0, 3, x, ldx, w_ih_p, gx,
                      3 * c.hidden_size)
         return
