@@ -378,6 +378,43 @@ cdef extern from *:
     #endif
     CGRU__WT_BLOCK(cgru__wt_block_f32, float, cgru__vf, 16)
     CGRU__WT_BLOCK(cgru__wt_block_f64, double, cgru__vd, 8)
+    /* two panels at once (4 samples x 2P outputs): with one vector per panel
+       row (AVX-512) that is 8 accumulators and 6 loads per 8 FMAs; otherwise
+       two single-panel blocks */
+    #if (defined(__GNUC__) || defined(__clang__)) && CGRU__NV == 1
+    #define CGRU__WT_BLOCK2(NAME, ONE, T, V, JB)                                    \
+    static inline void NAME(Py_ssize_t K, const T* a0, const T* a1, const T* a2,   \
+            const T* a3, const T* w0, const T* w1, Py_ssize_t ldw, T* c,            \
+            Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols1) {                    \
+        V s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, u0 = {0}, u1 = {0}, u2 = {0}, u3 = {0}; \
+        T t[8][JB];                                                                 \
+        Py_ssize_t k, j, r;                                                         \
+        for (k = 0; k < K; k++) {                                                   \
+            V wa = *(const V*)(w0 + k * ldw), wb = *(const V*)(w1 + k * ldw);       \
+            T x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];                       \
+            s0 += x0 * wa; s1 += x1 * wa; s2 += x2 * wa; s3 += x3 * wa;             \
+            u0 += x0 * wb; u1 += x1 * wb; u2 += x2 * wb; u3 += x3 * wb;             \
+        }                                                                           \
+        memcpy(t[0], &s0, 64); memcpy(t[1], &s1, 64);                               \
+        memcpy(t[2], &s2, 64); memcpy(t[3], &s3, 64);                               \
+        memcpy(t[4], &u0, 64); memcpy(t[5], &u1, 64);                               \
+        memcpy(t[6], &u2, 64); memcpy(t[7], &u3, 64);                               \
+        for (r = 0; r < rows; r++) {                                                \
+            for (j = 0; j < JB; j++) c[r * ldc + j] = t[r][j];                      \
+            for (j = 0; j < cols1; j++) c[r * ldc + JB + j] = t[4 + r][j];          \
+        }                                                                           \
+    }
+    #else
+    #define CGRU__WT_BLOCK2(NAME, ONE, T, V, JB)                                    \
+    static inline void NAME(Py_ssize_t K, const T* a0, const T* a1, const T* a2,   \
+            const T* a3, const T* w0, const T* w1, Py_ssize_t ldw, T* c,            \
+            Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols1) {                    \
+        ONE(K, a0, a1, a2, a3, w0, ldw, c, ldc, rows, JB);                          \
+        ONE(K, a0, a1, a2, a3, w1, ldw, c + JB, ldc, rows, cols1);                  \
+    }
+    #endif
+    CGRU__WT_BLOCK2(cgru__wt_block2_f32, cgru__wt_block_f32, float, cgru__vf, 16)
+    CGRU__WT_BLOCK2(cgru__wt_block2_f64, cgru__wt_block_f64, double, cgru__vd, 8)
     /* one sample (N = 1): c[0:cols] = sum_k a[k] * w[k, 0:P] over a contiguous
        (K, P) panel; four k-interleaved accumulator sets, streamed once */
     #if defined(__GNUC__) || defined(__clang__)
@@ -430,6 +467,14 @@ cdef extern from *:
     void _wt_block_f64 "cgru__wt_block_f64"(Py_ssize_t K, const double* a0, const double* a1,
         const double* a2, const double* a3, const double* w, Py_ssize_t ldw, double* c,
         Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
+    void _wt_block2_f32 "cgru__wt_block2_f32"(Py_ssize_t K, const float* a0,
+        const float* a1, const float* a2, const float* a3, const float* w0,
+        const float* w1, Py_ssize_t ldw, float* c, Py_ssize_t ldc, Py_ssize_t rows,
+        Py_ssize_t cols1) noexcept nogil
+    void _wt_block2_f64 "cgru__wt_block2_f64"(Py_ssize_t K, const double* a0,
+        const double* a1, const double* a2, const double* a3, const double* w0,
+        const double* w1, Py_ssize_t ldw, double* c, Py_ssize_t ldc, Py_ssize_t rows,
+        Py_ssize_t cols1) noexcept nogil
     void _wt_row_f32 "cgru__wt_row_f32"(Py_ssize_t K, const float* a, const float* w,
         float* c, Py_ssize_t cols) noexcept nogil
     void _wt_row_f64 "cgru__wt_row_f64"(Py_ssize_t K, const double* a, const double* w,
@@ -444,6 +489,17 @@ cdef inline void _wt_block(Py_ssize_t K, const floating* a0, const floating* a1,
         _wt_block_f32(K, a0, a1, a2, a3, w, ldw, c, ldc, rows, cols)
     else:
         _wt_block_f64(K, a0, a1, a2, a3, w, ldw, c, ldc, rows, cols)
+
+
+cdef inline void _wt_block2(Py_ssize_t K, const floating* a0, const floating* a1,
+        const floating* a2, const floating* a3, const floating* w0, const floating* w1,
+        Py_ssize_t ldw, floating* c, Py_ssize_t ldc, Py_ssize_t rows,
+        Py_ssize_t cols1) noexcept nogil:
+    """Two adjacent panels: c[i, 0:P] from w0 and c[i, P:P+cols1] from w1."""
+    if floating is float:
+        _wt_block2_f32(K, a0, a1, a2, a3, w0, w1, ldw, c, ldc, rows, cols1)
+    else:
+        _wt_block2_f64(K, a0, a1, a2, a3, w0, w1, ldw, c, ldc, rows, cols1)
 
 
 cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, int g1,
@@ -466,6 +522,16 @@ cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, 
                 else:
                     _wt_row_f64(K, a, w, c + g * H + p0, min(P, H - p0))
                 p0 += P
+                continue
+            if p0 + P < H:       # two panels of this gate at once
+                for n0 in range(0, N, 4):
+                    rows = min(4, N - n0)
+                    _wt_block2(K, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
+                               a + (n0 + (2 if rows > 2 else 0)) * lda,
+                               a + (n0 + (3 if rows > 3 else 0)) * lda,
+                               w, w + P * K, P, c + n0 * ldc + g * H + p0, ldc, rows,
+                               min(P, H - p0 - P))
+                p0 += 2 * P
                 continue
             for n0 in range(0, N, 4):
                 rows = min(4, N - n0)
