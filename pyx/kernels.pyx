@@ -76,6 +76,11 @@ ctypedef void (*_step_f32_t)(const cgru_layer_f32*, Py_ssize_t, const float*, Py
 ctypedef void (*_step_f64_t)(const cgru_layer_f64*, Py_ssize_t, const double*, Py_ssize_t,
                              double*, double*) noexcept nogil
 
+ctypedef void (*_projection_f32_t)(const cgru_layer_f32*, Py_ssize_t, const float*,
+                                   Py_ssize_t, float*) noexcept nogil
+ctypedef void (*_projection_f64_t)(const cgru_layer_f64*, Py_ssize_t, const double*,
+                                   Py_ssize_t, double*) noexcept nogil
+
 ctypedef struct _Isa:
     _activate_f32_t activate_f32
     _activate_f64_t activate_f64
@@ -85,6 +90,8 @@ ctypedef struct _Isa:
     _sequence_f64_t sequence_f64
     _step_f32_t step_f32
     _step_f64_t step_f64
+    _projection_f32_t input_projection_f32
+    _projection_f64_t input_projection_f64
 
 cdef _Isa _isa               # all NULL: the code in this module
 cdef str _isa_name = "baseline"
@@ -762,11 +769,17 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
 
 cdef void cgru_input_projection_f32(const cgru_layer_f32* L, Py_ssize_t M,
         const float* x, Py_ssize_t ldx, float* gx) noexcept nogil:
+    if _isa.input_projection_f32 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.input_projection_f32(L, M, x, ldx, gx)
+        return
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
 
 
 cdef void cgru_input_projection_f64(const cgru_layer_f64* L, Py_ssize_t M,
         const double* x, Py_ssize_t ldx, double* gx) noexcept nogil:
+    if _isa.input_projection_f64 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.input_projection_f64(L, M, x, ldx, gx)
+        return
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
 
 
@@ -847,7 +860,8 @@ from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_GetName
 
 _ISA_LEVEL = {"baseline": 0, "avx2": 1, "avx512": 2}
 _ISA_SLOTS = ["activate_f32", "activate_f64", "recurrence_f32", "recurrence_f64",
-              "sequence_f32", "sequence_f64", "step_f32", "step_f64"]   # _Isa field order
+              "sequence_f32", "sequence_f64", "step_f32", "step_f64",
+              "input_projection_f32", "input_projection_f64"]   # _Isa field order
 
 
 def isa():

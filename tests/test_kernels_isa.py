@@ -106,3 +106,11 @@ def test_auto_picks_a_runnable_isa():
         assert kernels.isa() in [i for i in ISAS if _runnable(i)]
     finally:
         kernels._set_isa(old)
+
+
+def test_every_kernel_entry_point_is_dispatched():
+    """Each public C function that does work forwards to the chosen ISA build
+    (the workspace-size queries need not)."""
+    public = {k[len("cgru_"):] for k in kernels.__pyx_capi__ if k.startswith("cgru_")}
+    work = public - {"step_workspace", "sequence_workspace"}
+    assert work == set(kernels._ISA_SLOTS)
