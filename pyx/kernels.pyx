@@ -574,22 +574,15 @@ cdef inline bint _is_plain(const cgru_cell* c) noexcept nogil:
 # that the compiler vectorizes (activations in double, the short polynomials
 # for float32).  The generic path below applies any activation kind and clip.
 
-cdef inline void _sigmoid_add3(Py_ssize_t n, const floating* a, const floating* b,
-                               floating* io) noexcept nogil:
-    """io = sigmoid(a + b + io)"""
+cdef inline void _act_add3(Py_ssize_t n, const floating* a, const floating* b,
+                           floating* io, bint tanh_) noexcept nogil:
+    """io = sigmoid(a + b + io), or tanh(a + b + io) when tanh_ (a constant at each call)"""
     cdef Py_ssize_t j
     cdef bint f32 = _is_f32(a)
+    cdef double v
     for j in range(n):
-        io[j] = <floating>_sigmoid_p(<double>a[j] + b[j] + io[j], f32)
-
-
-cdef inline void _tanh_add3(Py_ssize_t n, const floating* a, const floating* b,
-                            floating* io) noexcept nogil:
-    """io = tanh(a + b + io)"""
-    cdef Py_ssize_t j
-    cdef bint f32 = _is_f32(a)
-    for j in range(n):
-        io[j] = <floating>_tanh_p(<double>a[j] + b[j] + io[j], f32)
+        v = <double>a[j] + b[j] + io[j]
+        io[j] = <floating>(_tanh_p(v, f32) if tanh_ else _sigmoid_p(v, f32))
 
 
 cdef inline void _candidate(Py_ssize_t n, const floating* a, const floating* b,
@@ -623,7 +616,7 @@ cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
     if _is_plain(c):
         # three passes over contiguous rows, each one vectorizable:
         # (r, z) = sigmoid(gx + b + gh) over 2H, kept in gh[0:2H]
-        _sigmoid_add3(2 * H, gx, bx, gh)
+        _act_add3(2 * H, gx, bx, gh, 0)
         # n = tanh(gx_n + b_in + r * (gh_n + b_hn)), kept in gh[2H:3H]
         _candidate(H, gx + 2 * H, bx + 2 * H, gh, gh + 2 * H, bhn)
         # h = n + z * (h - n)
@@ -652,7 +645,7 @@ cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
     cdef double r, z, ar, az, cl
     if _is_plain(c):
         # (r, z) = sigmoid(gx + b + gh) over 2H, kept in gh[0:2H]; rh = r * h
-        _sigmoid_add3(2 * H, gx, bx, gh)
+        _act_add3(2 * H, gx, bx, gh, 0)
         for j in range(H):
             rh[j] = gh[j] * h[j]
     else:
@@ -676,7 +669,7 @@ cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
     cdef double z, n, an, cl
     if _is_plain(c):
         # n = tanh(gx_n + b_in + b_hn + gh_n), kept in gh[2H:3H]; h = n + z * (h - n)
-        _tanh_add3(H, gx + 2 * H, bx + 2 * H, gh + 2 * H)
+        _act_add3(H, gx + 2 * H, bx + 2 * H, gh + 2 * H, 1)
         _update(H, gh + H, gh + 2 * H, h)
     else:
         cl = c.clip if c.clip > 0.0 else 1e308
