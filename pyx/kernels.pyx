@@ -363,6 +363,11 @@ cdef extern from *:
         _Pragma("GCC unroll 4")                                                     \
         for (v = 0; v < CGRU__NV; v++) s0[v] = s1[v] = s2[v] = s3[v] = (V){0};      \
         CGRU__KLOOP(T, V)                                                           \
+        if (cols == JB && rows == 4) {   /* a full block: vector stores */         \
+            memcpy(c, s0, 64); memcpy(c + ldc, s1, 64);                             \
+            memcpy(c + 2 * ldc, s2, 64); memcpy(c + 3 * ldc, s3, 64);               \
+            return;                                                                 \
+        }                                                                           \
         memcpy(t[0], s0, 64); memcpy(t[1], s1, 64);                                 \
         memcpy(t[2], s2, 64); memcpy(t[3], s3, 64);                                 \
         for (r = 0; r < rows; r++)                                                  \
@@ -401,6 +406,13 @@ cdef extern from *:
             T x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];                       \
             s0 += x0 * wa; s1 += x1 * wa; s2 += x2 * wa; s3 += x3 * wa;             \
             u0 += x0 * wb; u1 += x1 * wb; u2 += x2 * wb; u3 += x3 * wb;             \
+        }                                                                           \
+        if (cols1 == JB && rows == 4) {   /* a full block: vector stores */        \
+            memcpy(c, &s0, 64); memcpy(c + JB, &u0, 64);                            \
+            memcpy(c + ldc, &s1, 64); memcpy(c + ldc + JB, &u1, 64);                \
+            memcpy(c + 2 * ldc, &s2, 64); memcpy(c + 2 * ldc + JB, &u2, 64);        \
+            memcpy(c + 3 * ldc, &s3, 64); memcpy(c + 3 * ldc + JB, &u3, 64);        \
+            return;                                                                 \
         }                                                                           \
         memcpy(t[0], &s0, 64); memcpy(t[1], &s1, 64);                               \
         memcpy(t[2], &s2, 64); memcpy(t[3], &s3, 64);                               \
@@ -455,6 +467,7 @@ cdef extern from *:
         }                                                                           \
         _Pragma("GCC unroll 4")                                                     \
         for (v = 0; v < CGRU__NV; v++) s0[v] += (s1[v] + s2[v]) + s3[v];            \
+        if (cols == JB) { memcpy(c, s0, 64); return; }   /* a full panel */        \
         memcpy(t, s0, 64);                                                          \
         for (j = 0; j < cols; j++) c[j] = t[j];                                     \
     }

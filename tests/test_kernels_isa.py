@@ -45,7 +45,7 @@ TOL = {np.float32: 2e-5, np.float64: 1e-12}
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reset_after", [True, False])
 @pytest.mark.parametrize("I,H,N", [(3, 5, 1), (7, 16, 2), (9, 20, 3), (16, 33, 5),
-                                   (70, 17, 18), (1, 1, 4)])
+                                   (70, 17, 18), (1, 1, 4), (8, 32, 8), (6, 64, 4)])
 def test_sequence_matches_reference(isa, rng, dtype, reset_after, I, H, N):
     T = 4
     m, sd = _model(rng, I, H, 2, dtype, reset_after, bidirectional=N % 2 == 1)
