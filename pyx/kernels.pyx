@@ -702,7 +702,9 @@ cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
         floating* gx) noexcept nogil:
     if M <= 0:
         return
-    if w_ih_p != NULL and M <= 64:   # a few rows (a step): no BLAS call overhead or packing
+    # the packed kernel when the rows fit in L2 (it re-reads them once per pair of
+    # panels): no BLAS call overhead, no re-packing of W_ih; else one BLAS GEMM
+    if w_ih_p != NULL and (M <= 64 or M * c.input_size * <Py_ssize_t>sizeof(floating) <= 262144):
         _gemm_packed(M, c.input_size, c.hidden_size, 0, 3, x, ldx, w_ih_p, gx,
                      3 * c.hidden_size)
         return
