@@ -114,3 +114,16 @@ def test_every_kernel_entry_point_is_dispatched():
     public = {k[len("cgru_"):] for k in kernels.__pyx_capi__ if k.startswith("cgru_")}
     work = public - {"step_workspace", "sequence_workspace"}
     assert work == set(kernels._ISA_SLOTS)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_input_projection_uses_blas_path(isa, rng, dtype):
+    """T*N*I above 256 KiB: the input projection goes through BLAS (the other
+    branch of _input_projection); results are the same."""
+    T, N, I, H = 40, 20, 100, 8
+    m, sd = _model(rng, I, H, 1, dtype)
+    x = rng.standard_normal((T, N, I))
+    y, hn = m(x.astype(dtype))
+    yr, hr = ref_gru(x, sd, 1, H)
+    np.testing.assert_allclose(y, yr, atol=TOL[dtype], rtol=0)
+    np.testing.assert_allclose(hn, hr, atol=TOL[dtype], rtol=0)
