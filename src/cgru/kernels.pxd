@@ -15,7 +15,7 @@
 #                 panel (K, P) contiguous (K = H); 3*Hp*K elements:
 #                 w_hh_packed[(g*Hp + p0)*K + k*P + i] = w_hh[g*H + p0 + i, k]
 #   w_ih_packed   optional, w_ih packed the same way (K = I); used for input
-#                 projections of a few rows (steps)
+#                 projections of up to 64 rows, or whose rows fit in 256 KiB
 #
 # The equations are written once, in pyx/kernels.pyx next to the gate loop.
 
@@ -62,8 +62,9 @@ ctypedef struct cgru_layer_f32:
     const float* w_hh
     const float* b_x
     const float* b_hn
-    # Appended (ABI 1 compatible): NULL, or W_hh packed for the recurrent
-    # product (layout at the top of this file).
+    # Appended fields: NULL, or W_hh packed for the recurrent product (layout
+    # at the top of this file).  Callers that fill the struct themselves must
+    # zero-initialize it (memset / = {0}) so that absent fields are NULL.
     const float* w_hh_packed
     const float* w_ih_packed     # NULL, or w_ih packed the same way (K = I)
 
@@ -73,8 +74,9 @@ ctypedef struct cgru_layer_f64:
     const double* w_hh
     const double* b_x
     const double* b_hn
-    # Appended (ABI 1 compatible): NULL, or W_hh packed for the recurrent
-    # product (layout at the top of this file).
+    # Appended fields: NULL, or W_hh packed for the recurrent product (layout
+    # at the top of this file).  Callers that fill the struct themselves must
+    # zero-initialize it (memset / = {0}) so that absent fields are NULL.
     const double* w_hh_packed
     const double* w_ih_packed     # NULL, or w_ih packed the same way (K = I)
 
