@@ -1,5 +1,6 @@
 """Build: cythonize pyx/ into cgru.* extension modules, directives set once."""
 import os
+import platform
 import sys
 
 import numpy as np
@@ -24,7 +25,7 @@ if sys.platform == "win32":
     cflags = [] if DEBUG else ["/O2"]
 else:
     cflags = ["-O0", "-g"] if DEBUG else ["-O3"]
-    cflags += ["-fno-math-errno", "-Wno-unused-function"]
+    cflags += ["-fno-math-errno", "-fno-trapping-math", "-Wno-unused-function"]
 
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 
@@ -39,6 +40,20 @@ extensions = [
     ext("cgru._binding", "pyx/_binding.pyx"),
     ext("cgru.capi", "pyx/capi.pyx"),
 ]
+# x86-64 with GCC/Clang: the kernels again for AVX2+FMA and for AVX-512
+# (x86-64-v4); cgru.kernels picks the best the CPU runs at import
+# (cgru.kernels.isa()).  Other platforms run the baseline build.
+VARIANTS = {
+    "avx2": ["-mavx2", "-mfma"],
+    "avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl"],
+}
+if (sys.platform != "win32" and not DEBUG
+        and platform.machine().lower() in ("x86_64", "amd64")):
+    for isa, flags in VARIANTS.items():
+        extensions.append(Extension(
+            f"cgru._kernels_{isa}", [f"pyx/_kernels_{isa}.pyx"],
+            include_dirs=[np.get_include()], define_macros=macros + [("CGRU_VARIANT", "1")],
+            extra_compile_args=cflags + flags))
 
 setup(
     ext_modules=cythonize(extensions, include_path=["src"], compiler_directives=directives,

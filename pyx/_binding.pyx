@@ -23,6 +23,20 @@ from cgru.kernels cimport (
 cnp.import_array()
 
 
+def _pack(w, Py_ssize_t H):
+    """A weight (3H, K) in the kernels' packed layout (src/cgru/kernels.pxd): per
+    gate, panels of P = 64 / itemsize outputs, each (K, P) contiguous."""
+    K = w.shape[1]
+    P = 64 // w.dtype.itemsize
+    Hp = -(-H // P) * P
+    p = np.zeros((3, Hp, K), dtype=w.dtype)
+    p[:, :H, :] = w.reshape(3, H, K)
+    return np.ascontiguousarray(p.reshape(3, Hp // P, P, K).transpose(0, 1, 3, 2))
+
+
+ARRAYS_PER_LAYER = 6
+
+
 cdef class _Net:
     """The weights of a GRU in kernel form: one cgru_layer struct per layer and
     direction, pointing into arrays this object owns (never the caller's)."""
@@ -32,7 +46,9 @@ cdef class _Net:
     cdef readonly Py_ssize_t input_size, hidden_size
     cdef readonly object dtype
     cdef int type_num
-    cdef list _arrays                 # keeps the buffers the structs point into
+    cdef list _arrays                 # keeps the buffers the structs point into:
+                                      # per layer*direction w_ih, w_hh, b_x, b_hn, and
+                                      # the packed w_hh, w_ih (ARRAYS_PER_LAYER)
     cdef cgru_layer_f32* l32
     cdef cgru_layer_f64* l64
 
@@ -78,7 +94,10 @@ cdef class _Net:
                     b_hn[:] = b_hh[2 * H:]
                 else:
                     b_x[2 * H:] += b_hh[2 * H:]
-            self._arrays.extend((w_ih, w_hh, b_x, b_hn))
+            # packed copies for the kernels' own products (steps, recurrence)
+            w_hh_p = _pack(w_hh, H)
+            w_ih_p = _pack(w_ih, H)
+            self._arrays.extend((w_ih, w_hh, b_x, b_hn, w_hh_p, w_ih_p))
             f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip = cells[k]
             cell.input_size = input_size if k < num_directions else num_directions * H
             cell.hidden_size = H
@@ -96,12 +115,16 @@ cdef class _Net:
                 self.l32[k].w_hh = <const float*>cnp.PyArray_DATA(w_hh)
                 self.l32[k].b_x = <const float*>cnp.PyArray_DATA(b_x)
                 self.l32[k].b_hn = <const float*>cnp.PyArray_DATA(b_hn)
+                self.l32[k].w_hh_packed = <const float*>cnp.PyArray_DATA(w_hh_p)
+                self.l32[k].w_ih_packed = <const float*>cnp.PyArray_DATA(w_ih_p)
             else:
                 self.l64[k].cell = cell
                 self.l64[k].w_ih = <const double*>cnp.PyArray_DATA(w_ih)
                 self.l64[k].w_hh = <const double*>cnp.PyArray_DATA(w_hh)
                 self.l64[k].b_x = <const double*>cnp.PyArray_DATA(b_x)
                 self.l64[k].b_hn = <const double*>cnp.PyArray_DATA(b_hn)
+                self.l64[k].w_hh_packed = <const double*>cnp.PyArray_DATA(w_hh_p)
+                self.l64[k].w_ih_packed = <const double*>cnp.PyArray_DATA(w_ih_p)
 
     def __dealloc__(self):
         free(self.l32)
@@ -115,13 +138,15 @@ cdef class _Net:
         cdef int k
         weights, cells, a = [], [], self._arrays
         for k in range(self.num_layers * self.num_directions):
-            w_ih, w_hh, b_x, b_hn = a[4 * k], a[4 * k + 1], a[4 * k + 2], a[4 * k + 3]
+            j = ARRAYS_PER_LAYER * k
+            w_ih, w_hh, b_x, b_hn = a[j], a[j + 1], a[j + 2], a[j + 3]
             weights.append((w_ih, w_hh, b_x,
                             np.concatenate((np.zeros(2 * self.hidden_size, self.dtype), b_hn))))
             c = self._cell(k)
             cells.append((c.f_kind, c.f_alpha, c.f_beta, c.g_kind, c.g_alpha, c.g_beta, c.clip))
         return (_Net, (weights, self.input_size, self.hidden_size, self.num_layers,
-                       self.num_directions, self.reset_after, self.dtype, cells))
+                       self.num_directions, self.reset_after, self.dtype, cells,
+                       self.reverse_only))
 
     cdef void _project(self, int k, Py_ssize_t M, const char* x, Py_ssize_t ldx,
                        char* gx) noexcept nogil:

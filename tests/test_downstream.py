@@ -153,9 +153,9 @@ def test_consumer_bad_arguments(consumer):
 @pytest.mark.parametrize("runner", ["run_sequence", "run_steps"])
 def test_consumer_releases_gil(consumer, runner):
     need("threadpoolctl")
-    g = cgru.GRU(256, 256)                   # one call: ~0.2 s in the kernels
-    x = np.full((1, 4096, 256), 0.1, np.float32)
-    h, y = np.zeros((1, 4096, 256), np.float32), np.empty((1, 4096, 256), np.float32)
+    g = cgru.GRU(512, 512)                   # one call: ~0.1-0.3 s in the kernels
+    x = np.full((1, 8192, 512), 0.1, np.float32)
+    h, y = np.zeros((1, 8192, 512), np.float32), np.empty((1, 8192, 512), np.float32)
     with cgru.threads(1):
         duration, gap = longest_gil_gap(lambda: getattr(consumer, runner)(g, x, h, y))
     assert duration > 0.05, f"the call took only {duration:.3f} s: not a long kernel call"

@@ -17,9 +17,9 @@ from gil_probe import longest_gil_gap
 @pytest.mark.parametrize("call", ["forward", "stream.step"])
 def test_gil_released_during_kernels(call):
     need("threadpoolctl")
-    g = cgru.GRU(256, 256)                       # one call: ~0.2 s in the kernels
-    x = np.full((1, 4096, 256), 0.1, np.float32)
-    s = g.stream(4096)
+    g = cgru.GRU(512, 512)                       # one call: ~0.1-0.3 s in the kernels
+    x = np.full((1, 8192, 512), 0.1, np.float32)
+    s = g.stream(8192)
     fn = (lambda: g(x)) if call == "forward" else (lambda: s.step(x[0]))
     with cgru.threads(1):                        # the ticker gets the other core
         fn()

@@ -9,6 +9,13 @@
 #   w_hh  (3H, H) row-major, gate blocks r, z, n  (PyTorch's weight_hh_l{k})
 #   b_x   (3H,)   folded bias: b_ir+b_hr, b_iz+b_hz, b_in (+ b_hn if not reset_after)
 #   b_hn  (H,)    b_hn when reset_after, else zeros
+#   w_hh_packed   optional (NULL: absent), used for the per-step recurrent
+#                 product: per gate g, panels of P = 64/sizeof(element) outputs
+#                 (16 floats, 8 doubles), zero-padded to Hp = ceil(H/P)*P, each
+#                 panel (K, P) contiguous (K = H); 3*Hp*K elements:
+#                 w_hh_packed[(g*Hp + p0)*K + k*P + i] = w_hh[g*H + p0 + i, k]
+#   w_ih_packed   optional, w_ih packed the same way (K = I); used for input
+#                 projections of up to 64 rows, or whose rows fit in 256 KiB
 #
 # The equations are written once, in pyx/kernels.pyx next to the gate loop.
 #
@@ -64,6 +71,11 @@ ctypedef struct cgru_layer_f32:
     const float* w_hh
     const float* b_x
     const float* b_hn
+    # Appended fields: NULL, or W_hh packed for the recurrent product (layout
+    # at the top of this file).  Callers that fill the struct themselves must
+    # zero-initialize it (memset / = {0}) so that absent fields are NULL.
+    const float* w_hh_packed
+    const float* w_ih_packed     # NULL, or w_ih packed the same way (K = I)
 
 ctypedef struct cgru_layer_f64:
     cgru_cell cell
@@ -71,6 +83,11 @@ ctypedef struct cgru_layer_f64:
     const double* w_hh
     const double* b_x
     const double* b_hn
+    # Appended fields: NULL, or W_hh packed for the recurrent product (layout
+    # at the top of this file).  Callers that fill the struct themselves must
+    # zero-initialize it (memset / = {0}) so that absent fields are NULL.
+    const double* w_hh_packed
+    const double* w_ih_packed     # NULL, or w_ih packed the same way (K = I)
 
 # ----------------------------------------------------------------- functions
 # Scratch memory (in elements of the layer's dtype) that one call needs.

@@ -21,3 +21,7 @@ class cgru_activation(enum.IntEnum):
     CGRU_ELU = 8
     CGRU_SOFTSIGN = 9
     CGRU_SOFTPLUS = 10
+
+def isa() -> str:
+    """The instruction set the kernels run with: 'baseline', 'avx2' or 'avx512'."""
+    ...

@@ -84,6 +84,11 @@ typedef struct cgru_layer_f32 {
     const float *w_hh;
     const float *b_x;
     const float *b_hn;
+    /* NULL, or the weights repacked for the kernels (see kernels.pxd); a
+     * caller that fills the struct itself must zero-initialize it (= {0}) so
+     * that these are NULL: the kernels then use w_hh / w_ih directly. */
+    const float *w_hh_packed;
+    const float *w_ih_packed;
 } cgru_layer_f32;
 
 typedef struct cgru_layer_f64 {
@@ -92,6 +97,11 @@ typedef struct cgru_layer_f64 {
     const double *w_hh;
     const double *b_x;
     const double *b_hn;
+    /* NULL, or the weights repacked for the kernels (see kernels.pxd); a
+     * caller that fills the struct itself must zero-initialize it (= {0}) so
+     * that these are NULL: the kernels then use w_hh / w_ih directly. */
+    const double *w_hh_packed;
+    const double *w_ih_packed;
 } cgru_layer_f64;
 
 /* The compiled weights of a live Python model (cgru.GRU, cgru.GRUCell or a

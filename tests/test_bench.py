@@ -1,0 +1,59 @@
+"""The benchmark suite in quick mode: every scenario runs for every contender
+and cgru agrees with PyTorch (and onnxruntime with PyTorch).  Timings are not
+checked here (they are meaningless in quick mode)."""
+
+import json
+import subprocess
+import sys
+
+from conftest import need
+
+
+def test_quick_run_agrees_everywhere(tmp_path):
+    need("torch")
+    need("onnx")
+    need("onnxruntime")
+    need("threadpoolctl")
+    from cgru import _bench
+    path = tmp_path / "bench.json"
+    res = _bench.run(quick=True, json_path=str(path), out=False)
+    assert res["all_agree"], [(r["name"], r["max_abs_diff"]) for r in res["scenarios"]
+                              if not r["agree"]]
+    assert [r["name"] for r in res["scenarios"]] == [s.name for s in _bench.SCENARIOS]
+    for r in res["scenarios"]:
+        want = {"cgru", "torch"} | ({"onnxruntime"} if r["dtype"] == "float32" else set())
+        assert set(r["seconds_per_call"]) == want, r["name"]
+        assert all(t > 0 for t in r["seconds_per_call"].values())
+        assert "cgru-vs-torch" in r["max_abs_diff"]
+    saved = json.loads(path.read_text())
+    assert saved["scenarios"][0]["name"] == res["scenarios"][0]["name"]
+    assert saved["openblas"], "threadpoolctl found no BLAS"
+
+
+def test_scenario_filter_and_cli(capsys):
+    need("torch")
+    need("onnx")
+    need("onnxruntime")
+    need("threadpoolctl")
+    from cgru import _bench
+    assert _bench.main(["--quick", "--scenario", "step-tick", "--clock", "wall"]) == 0
+    out = capsys.readouterr().out
+    assert "step-tick" in out and "QUICK MODE" in out and "seq-" not in out
+    assert _bench.main(["--list"]) == 0
+    assert "seq-512-N64" in capsys.readouterr().out
+
+
+def test_unknown_scenario_is_a_clear_error():
+    need("torch")
+    need("threadpoolctl")
+    import pytest
+    from cgru import _bench
+    with pytest.raises(ValueError, match="no scenario matches"):
+        _bench.run(quick=True, scenarios=["nope"], out=False)
+
+
+def test_import_cgru_imports_no_bench_or_torch():
+    code = ("import sys, cgru; bad = [m for m in ('cgru._bench', 'torch', 'onnx', "
+            "'onnxruntime') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
