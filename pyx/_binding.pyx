@@ -14,7 +14,7 @@ from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
 
 from cgru.kernels cimport (
-    cgru_cell, cgru_layer_f32, cgru_layer_f64, cgru_step_workspace,
+    cgru_cell, cgru_layer_f32, cgru_layer_f64, cgru_step_workspace, cgru_sequence_workspace,
     cgru_input_projection_f32, cgru_input_projection_f64,
     cgru_recurrence_f32, cgru_recurrence_f64, cgru_step_f32, cgru_step_f64,
     cgru_activate_f32, cgru_activate_f64, CGRU_SIGMOID, CGRU_TANH,
@@ -192,13 +192,15 @@ cdef class _Net:
         if lengths is not None:
             lens = <const int64_t*>cnp.PyArray_DATA(lengths)
         gx = np.empty(D * M * G, dtype=self.dtype)
-        work = np.zeros(D * cgru_step_workspace(&self._cell(0)[0], N), dtype=self.dtype)
+        # per direction, the recurrence's own scratch: gh (N, 3H) + r*h (N, H)
+        cdef Py_ssize_t wlen = cgru_sequence_workspace(self._cell(0), 0, N)
+        work = np.zeros(D * wlen, dtype=self.dtype)
         cdef char* px = <char*>cnp.PyArray_DATA(x)
         cdef char* py = <char*>cnp.PyArray_DATA(y)
         cdef char* pgx = <char*>cnp.PyArray_DATA(gx)
         cdef char* ph = <char*>cnp.PyArray_DATA(h)
         cdef char* pw = <char*>cnp.PyArray_DATA(work)
-        cdef Py_ssize_t wsize = cgru_step_workspace(&self._cell(0)[0], N) * itemsize
+        cdef Py_ssize_t wsize = wlen * itemsize
         cdef const char* inp
         cdef Py_ssize_t ldin
         with nogil:

@@ -55,11 +55,11 @@ def test_sequence_peak_memory(rng, dtype, layers, bidirectional):
     D = 2 if bidirectional else 1
     # the outputs, one T*N*3H projection workspace per direction (shared by all
     # layers: a layer's projections are computed before its recurrences
-    # overwrite y in place) and the recurrences' per-step scratch, 7*N*H per
-    # direction (cgru_step_workspace); nothing else.
+    # overwrite y in place) and the recurrences' per-step scratch, 4*N*H per
+    # direction (cgru_sequence_workspace(cell, 0, N)); nothing else.
     outputs = y.nbytes + hn.nbytes
     workspace = D * T * N * 3 * H * item
-    scratch = D * 7 * N * H * item
+    scratch = D * 4 * N * H * item
     headers = 2048
     assert peak - before <= outputs + workspace + scratch + headers, (peak - before, outputs)
     if layers > D:   # within the outputs plus one T*N*3H workspace per layer

@@ -108,7 +108,8 @@ cdef void cgru_input_projection_f64(const cgru_layer_f64* L, Py_ssize_t M,
 # y: H elements per row, ldy apart; NULL for none.  lengths: N int64 values in
 # [0, T], or NULL for all T.  reverse: run each sample from its last valid
 # step back to step 0.  Steps past a sample's length write zeros in y.
-# work: cgru_step_workspace(cell, N) elements.
+# work: cgru_sequence_workspace(cell, 0, N) elements (gh (N, 3H) + r*h (N, H));
+# cgru_step_workspace(cell, N) is more than enough.
 cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* gx, float* h, float* y, Py_ssize_t ldy,
         const int64_t* lengths, int reverse, float* work) noexcept nogil

@@ -137,7 +137,8 @@ typedef struct cgru_model {
  *     when batch_first.  h (N, H) in: h0, out: the state after each sample's
  *     last valid step.  y: H elements per row, ldy apart, or NULL.  lengths:
  *     N int64 in [0, T] or NULL; reverse: run backwards from the last valid
- *     step.  Steps past a length write zeros into y.  work: step_workspace(N).
+ *     step.  Steps past a length write zeros into y.  work:
+ *     sequence_workspace(cell, 0, N) (step_workspace(N) is more than enough).
  *   sequence(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work):
  *     projection then recurrence; work: sequence_workspace(T, N).  x and y may
  *     be the same buffer (the projection of all rows happens first).
