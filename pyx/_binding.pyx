@@ -35,6 +35,27 @@ def _pack(w, Py_ssize_t H):
 
 
 ARRAYS_PER_LAYER = 6
+NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS (10)
+
+
+def _check_kind(kind, what):
+    if not 0 <= kind < NUM_ACTIVATION_KINDS:
+        raise ValueError(f"{what}: activation kind must be in [0, {NUM_ACTIVATION_KINDS}), "
+                         f"got {kind}")
+
+
+def _check_net_array(a, name, dtype, shape, bint writeable=False):
+    """``a`` is a native-byte-order C-contiguous ndarray of ``dtype`` and ``shape``
+    (``shape`` None: any): what the kernels read (and write) through a raw pointer."""
+    if not isinstance(a, np.ndarray) or a.dtype != dtype:
+        raise TypeError(f"{name} must be a {dtype} ndarray, got "
+                        f"{getattr(a, 'dtype', type(a).__name__)}")
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISNOTSWAPPED(a)) or \
+            (writeable and not cnp.PyArray_ISWRITEABLE(a)):
+        raise ValueError(f"{name} must be a C-contiguous{' writeable' if writeable else ''} "
+                         f"array in native byte order")
+    if shape is not None and a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
 
 
 cdef class _Net:
@@ -60,6 +81,18 @@ cdef class _Net:
         (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip)."""
         cdef Py_ssize_t H = hidden_size, k, n = num_layers * num_directions
         cdef cgru_cell cell
+        # a _Net is also built from pickles: nothing the kernels read unchecked
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise TypeError(f"_Net: dtype must be float32 or float64, got {np.dtype(dtype)}")
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                            ("num_layers", num_layers)):
+            if value < 1:
+                raise ValueError(f"_Net: {name} must be >= 1, got {value}")
+        if num_directions not in (1, 2):
+            raise ValueError(f"_Net: num_directions must be 1 or 2, got {num_directions}")
+        if len(weights) != n or len(cells) != n:
+            raise ValueError(f"_Net: weights and cells must have num_layers*num_directions="
+                             f"{n} entries, got {len(weights)} and {len(cells)}")
         self.num_layers = num_layers
         self.num_directions = num_directions
         self.input_size = input_size
@@ -83,6 +116,18 @@ cdef class _Net:
             w_ih, w_hh, b_ih, b_hh = weights[k]
             w_ih = np.ascontiguousarray(w_ih, dtype=self.dtype).copy()
             w_hh = np.ascontiguousarray(w_hh, dtype=self.dtype).copy()
+            n_in = input_size if k < num_directions else num_directions * H
+            for name, a, shape in (("weight_ih", w_ih, (3 * H, n_in)),
+                                   ("weight_hh", w_hh, (3 * H, H)),
+                                   ("bias_ih", b_ih, (3 * H,)), ("bias_hh", b_hh, (3 * H,))):
+                if a is not None and np.shape(a) != shape:
+                    raise ValueError(f"_Net: {name} of layer*direction {k} must have shape "
+                                     f"{shape}, got {np.shape(a)}")
+            f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip = cells[k]
+            _check_kind(f_kind, "_Net")
+            _check_kind(g_kind, "_Net")
+            if clip is not None and not clip >= 0:
+                raise ValueError(f"_Net: clip must be >= 0 (0: no clip), got {clip}")
             # folded biases: b_x = (b_ir + b_hr, b_iz + b_hz, b_in [+ b_hn])
             b_x = np.zeros(3 * H, dtype=self.dtype)
             b_hn = np.zeros(H, dtype=self.dtype)
@@ -98,8 +143,7 @@ cdef class _Net:
             w_hh_p = _pack(w_hh, H)
             w_ih_p = _pack(w_ih, H)
             self._arrays.extend((w_ih, w_hh, b_x, b_hn, w_hh_p, w_ih_p))
-            f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip = cells[k]
-            cell.input_size = input_size if k < num_directions else num_directions * H
+            cell.input_size = n_in
             cell.hidden_size = H
             cell.reset_after = reset_after
             cell.f_kind = f_kind
@@ -180,10 +224,18 @@ cdef class _Net:
         cdef Py_ssize_t G = 3 * H, M, itemsize = self.dtype.itemsize
         cdef int layer, d, k, bf = batch_first
         cdef const int64_t* lens = NULL
+        _check_net_array(x, "x", self.dtype, None)
+        if x.ndim != 3 or x.shape[2] != self.input_size:
+            raise ValueError(f"x must be 3-D with {self.input_size} features, got {(<object>x).shape}")
         if batch_first:
             N, T = x.shape[0], x.shape[1]
         else:
             T, N = x.shape[0], x.shape[1]
+        _check_net_array(h, "h", self.dtype, (self.num_layers * D, N, H), writeable=True)
+        if lengths is not None:
+            _check_net_array(lengths, "lengths", np.dtype(np.int64), (N,))
+            if N and (lengths.min() < 0 or lengths.max() > T):
+                raise ValueError(f"lengths must be in [0, {T}]")
         M = T * N
         shape = (N, T, D * H) if batch_first else (T, N, D * H)
         y = np.empty(shape, dtype=self.dtype)
@@ -227,6 +279,8 @@ cdef class _Net:
 
     def activate(self, int kind, double alpha, double beta, cnp.ndarray x):
         """Apply one activation kind elementwise (a test hook for the kernels)."""
+        _check_kind(kind, "activate")
+        _check_net_array(x, "x", self.dtype, None)
         out = np.empty_like(x)
         cdef Py_ssize_t n = x.size
         cdef void* px = cnp.PyArray_DATA(x)
@@ -241,9 +295,11 @@ cdef class _Net:
 
 def activate(int kind, double alpha, double beta, x):
     """Apply activation ``kind`` elementwise to a float32 or float64 array."""
+    _check_kind(kind, "activate")
     a = np.ascontiguousarray(x)
     if a.dtype != np.float32 and a.dtype != np.float64:
         raise TypeError(f"x must be float32 or float64, got {a.dtype}")
+    a = a.astype(a.dtype.newbyteorder("="), copy=False)
     out = np.empty_like(a)
     cdef Py_ssize_t n = a.size
     cdef void* px = cnp.PyArray_DATA(a)
@@ -273,9 +329,11 @@ cdef class Stream:
     cdef int type_num
     cdef bint _busy
 
-    def __cinit__(self, _Net net, Py_ssize_t batch_size, h0, bint batch_first):
+    def __cinit__(self, _Net net not None, Py_ssize_t batch_size, h0, bint batch_first):
         if net.num_directions != 1 or net.reverse_only:
             raise ValueError("stream: a bidirectional or reverse GRU cannot be streamed")
+        if batch_size < 1:
+            raise ValueError(f"stream: batch_size must be >= 1, got {batch_size}")
         self.net = net
         self.batch_size = batch_size
         self.batch_first = batch_first
@@ -283,6 +341,8 @@ cdef class Stream:
         shape = (net.num_layers, batch_size, net.hidden_size)
         self._h = np.zeros(shape, dtype=net.dtype) if h0 is None else \
             np.array(h0, dtype=net.dtype, order="C", copy=True)
+        if (<object>self._h).shape != shape:
+            raise ValueError(f"stream: h0 must have shape {shape}, got {(<object>self._h).shape}")
         self._work = np.zeros(cgru_step_workspace(net._cell(0), batch_size), dtype=net.dtype)
         self._busy = False
 
