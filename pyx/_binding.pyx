@@ -234,6 +234,9 @@ cdef class _Net:
         _check_net_array(h, "h", self.dtype, (self.num_layers * D, N, H), writeable=True)
         if lengths is not None:
             _check_net_array(lengths, "lengths", np.dtype(np.int64), (N,))
+            # a private copy: the kernels index with it, without the GIL, while
+            # another thread could change the caller's array after this check
+            lengths = lengths.copy()
             if N and (lengths.min() < 0 or lengths.max() > T):
                 raise ValueError(f"lengths must be in [0, {T}]")
         M = T * N

@@ -134,3 +134,37 @@ def test_crafted_net_pickle_is_refused():
     with pytest.raises(ValueError):
         func(*args)
     assert pickle.loads(pickle.dumps(net)).input_size == 3
+
+
+RACE = """
+import threading, numpy as np, cgru
+g = cgru.GRU(4, 8, bidirectional=True)
+x = np.zeros((2000, 64, 4), np.float32)
+lengths = np.ones(64, np.int64)
+stop = False
+def flip():
+    while not stop:
+        lengths[:] = 10**12
+        lengths[:] = 1
+t = threading.Thread(target=flip)
+t.start()
+try:
+    for i in range(20):
+        lengths[:] = 1
+        try:
+            g(x, lengths=lengths)
+        except ValueError:
+            pass
+finally:
+    stop = True
+    t.join()
+"""
+
+
+def test_lengths_changed_by_another_thread_during_the_call_cannot_crash():
+    # the kernels read lengths without the GIL: they must read a private copy,
+    # never the caller's array, which another thread may change after the check
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", RACE], capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
