@@ -2,9 +2,12 @@
 """Python-facing objects over the kernels: compiled weights and streams.
 
 This layer owns memory and the GIL; the maths is in ``kernels.pyx``.  Every
-kernel call runs inside ``with nogil``.  Arguments arriving here have been
-validated by ``cgru.gru`` (dtype, contiguity, shapes), except on the
-``_Stream.step`` fast path, which checks its own argument cheaply.
+kernel call runs inside ``with nogil``.  ``cgru.gru`` validates the user's
+arguments and converts them (with messages in the user's terms); this layer
+still checks every array it hands to the kernels as a raw pointer (dtype,
+contiguity, shape, lengths' range), since ``_Net`` and ``Stream`` are also
+reachable directly and from pickles.  ``Stream.step`` checks its own argument
+cheaply.
 """
 
 import numpy as np
@@ -351,7 +354,7 @@ cdef class Stream:
 
     def __reduce__(self):
         """A stream pickles with its weights and its current state."""
-        return (Stream, (self.net, self.batch_size, self._h, self.batch_first))
+        return (Stream, (self.net, self.batch_size, self.state, self.batch_first))
 
     @property
     def state(self):

@@ -168,3 +168,22 @@ def test_lengths_changed_by_another_thread_during_the_call_cannot_crash():
     import sys
     r = subprocess.run([sys.executable, "-c", RACE], capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr.decode()[-2000:]
+
+
+def test_pickling_a_stream_another_thread_is_running_raises():
+    # like ``state``, pickling reads the state: not while another thread runs
+    # the stream (it would carry a half-updated state without a word)
+    import threading
+    import time
+    g = cgru.GRU(8, 64, 2)
+    s = g.stream(8)
+    x = np.ones((20000, 8, 8), np.float32)
+    t = threading.Thread(target=s.run, args=(x,))
+    t.start()
+    time.sleep(0.05)
+    try:
+        with pytest.raises(RuntimeError, match="stream"):
+            pickle.dumps(s)
+    finally:
+        t.join()
+    assert np.array_equal(pickle.loads(pickle.dumps(s)).state, s.state)
