@@ -187,3 +187,16 @@ def test_pickling_a_stream_another_thread_is_running_raises():
     finally:
         t.join()
     assert np.array_equal(pickle.loads(pickle.dumps(s)).state, s.state)
+
+
+@pytest.mark.parametrize("make", [lambda: cgru.GRU(3, 4, 2), lambda: cgru.GRUCell(3, 4)])
+def test_save_then_load_the_same_path_without_npz_suffix(tmp_path, make):
+    # the contract is g.save(path); cgru.load(path): np.savez would write
+    # path + ".npz" and load(path) would then find no file
+    m = make()
+    for path in (tmp_path / "model", str(tmp_path / "model.bin")):
+        m.save(path)
+        m2 = cgru.load(path)
+        for k, v in m.state_dict().items():
+            assert np.array_equal(m2.state_dict()[k], v)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "model.bin"]

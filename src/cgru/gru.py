@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import numpy as np
 
@@ -15,6 +16,16 @@ __all__ = ["GRU", "GRUCell", "load", "Stream"]
 FORMAT_VERSION = 1
 # (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta): sigmoid gates, tanh candidate
 DEFAULT_ACTIVATIONS = _activations.DEFAULT
+
+
+def _write_npz(path, config, arrays):
+    """The .npz file ``load`` reads, written to exactly ``path`` (np.savez alone
+    would add ".npz" to a name without it, and load(path) would find no file)."""
+    if isinstance(path, (str, os.PathLike)):
+        with open(path, "wb") as f:
+            np.savez(f, __config__=np.array(json.dumps(config)), **arrays)
+    else:                                   # a writable file object
+        np.savez(path, __config__=np.array(json.dumps(config)), **arrays)
 
 
 def _to_numpy(value, key):
@@ -253,14 +264,15 @@ class GRU:
 
     # ------------------------------------------------------------ save/load
     def save(self, path):
-        """Save configuration and weights to an .npz file (no pickled objects)."""
+        """Save configuration and weights in .npz format (no pickled objects) to
+        ``path`` (exactly that name) or a writable binary file object."""
         config = self._config()
         config["format_version"] = FORMAT_VERSION
         config["activations"] = [list(a) for a in self._activations]
         config["clip"] = self._clip
         if self._reverse_only:
             config["reverse"] = True
-        np.savez(path, __config__=np.array(json.dumps(config)), **self._params)
+        _write_npz(path, config, self._params)
 
     # ------------------------------------------------------------- interop
     @classmethod
@@ -414,7 +426,7 @@ class GRUCell:
         config = {"kind": "GRUCell", "format_version": FORMAT_VERSION,
                   "input_size": self.input_size, "hidden_size": self.hidden_size,
                   "bias": self.bias, "reset_after": self.reset_after, "dtype": self.dtype.name}
-        np.savez(path, __config__=np.array(json.dumps(config)), **self.state_dict())
+        _write_npz(path, config, self.state_dict())
 
     @classmethod
     def from_torch(cls, module_or_state_dict, *, dtype=None):
