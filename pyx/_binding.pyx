@@ -345,6 +345,9 @@ cdef class Stream:
         self.batch_first = batch_first
         self.type_num = net.type_num
         shape = (net.num_layers, batch_size, net.hidden_size)
+        if h0 is not None:
+            from cgru._validate import as_real_array
+            h0 = as_real_array(h0, "h0", net.dtype)
         self._h = np.zeros(shape, dtype=net.dtype) if h0 is None else \
             np.array(h0, dtype=net.dtype, order="C", copy=True)
         if (<object>self._h).shape != shape:

@@ -200,3 +200,9 @@ def test_save_then_load_the_same_path_without_npz_suffix(tmp_path, make):
         for k, v in m.state_dict().items():
             assert np.array_equal(m2.state_dict()[k], v)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "model.bin"]
+
+
+def test_stream_constructor_rejects_complex_h0():
+    g = cgru.GRU(3, 4)
+    with pytest.raises(TypeError, match="h0"):
+        Stream(g._net, 1, np.ones((1, 1, 4), np.complex64), False)
