@@ -206,3 +206,25 @@ def test_stream_constructor_rejects_complex_h0():
     g = cgru.GRU(3, 4)
     with pytest.raises(TypeError, match="h0"):
         Stream(g._net, 1, np.ones((1, 1, 4), np.complex64), False)
+
+
+# -------------------------------------------- checked in review, kept as tests
+def test_step_out_may_alias_x():
+    g = cgru.GRU(4, 4, 2)
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    want = g.stream(3).step(x)
+    xa = x.copy()
+    got = g.stream(3).step(xa, out=xa)
+    assert got is xa and np.array_equal(got, want)
+
+
+def test_stream_outlives_its_model_and_keeps_its_weights():
+    import gc
+    g = cgru.GRU(3, 5, 2)
+    x = np.random.default_rng(1).standard_normal((4, 2, 3)).astype(np.float32)
+    want, _ = g(x)
+    s = g.stream(2)
+    g.load_state_dict({k: np.zeros_like(v) for k, v in g.state_dict().items()})
+    del g
+    gc.collect()
+    assert np.allclose(s.run(x), want, atol=1e-6)
