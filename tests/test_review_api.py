@@ -194,12 +194,12 @@ def test_save_then_load_the_same_path_without_npz_suffix(tmp_path, make):
     # the contract is g.save(path); cgru.load(path): np.savez would write
     # path + ".npz" and load(path) would then find no file
     m = make()
-    for path in (tmp_path / "model", str(tmp_path / "model.bin")):
+    for path in (tmp_path / "model", str(tmp_path / "model.bin"), bytes(tmp_path / "b")):
         m.save(path)
         m2 = cgru.load(path)
         for k, v in m.state_dict().items():
             assert np.array_equal(m2.state_dict()[k], v)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "model.bin"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "model", "model.bin"]
 
 
 def test_stream_constructor_rejects_complex_h0():

@@ -21,7 +21,7 @@ DEFAULT_ACTIVATIONS = _activations.DEFAULT
 def _write_npz(path, config, arrays):
     """The .npz file ``load`` reads, written to exactly ``path`` (np.savez alone
     would add ".npz" to a name without it, and load(path) would find no file)."""
-    if isinstance(path, (str, os.PathLike)):
+    if isinstance(path, (str, bytes, os.PathLike)):
         with open(path, "wb") as f:
             np.savez(f, __config__=np.array(json.dumps(config)), **arrays)
     else:                                   # a writable file object
