@@ -71,3 +71,25 @@ def test_convert_corrupt_keras_file_is_not_called_missing(capsys, tmp_path):
     assert rc == 1
     one_line_error(err)
     assert "not found" not in err.lower() and "zip" in err
+
+
+def test_convert_keras_file_with_rnn_of_grucell(capsys, tmp_path, rng):
+    """GRU.from_keras takes keras.layers.RNN(GRUCell) (plain and in a
+    Bidirectional); so does cgru convert."""
+    k = keras()
+    inp = k.Input((5, 3))
+    out = k.layers.Bidirectional(k.layers.RNN(k.layers.GRUCell(4), return_sequences=True),
+                                 name="bi")(inp)
+    m = k.Model(inp, k.layers.RNN(k.layers.GRUCell(2), name="top")(out))
+    m.save(str(tmp_path / "rnn.keras"))
+    rc, _, err = run_cli(capsys, "convert", tmp_path / "rnn.keras", "-o", tmp_path / "g.npz")
+    assert rc == 1 and "'bi'" in err and "'top'" in err, err
+    for name, bidirectional in (("bi", True), ("top", False)):
+        rc, _, err = run_cli(capsys, "convert", tmp_path / "rnn.keras", "-o", tmp_path / "g.npz",
+                             "--layer", name)
+        assert rc == 0, err
+        assert cgru.load(tmp_path / "g.npz").bidirectional == bidirectional
+    g = cgru.load(tmp_path / "g.npz")
+    x = rng.standard_normal((2, 5, 8)).astype(np.float32)
+    np.testing.assert_allclose(g(x)[1][0], k.ops.convert_to_numpy(m.get_layer("top")(x)),
+                               atol=1e-5)

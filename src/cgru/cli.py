@@ -198,11 +198,11 @@ def _keras_gru_layer(path, layer_name):
     except Exception as e:
         raise CLIError(f"cannot load {path} as a Keras model: {type(e).__name__}: {e}") from None
 
-    def is_gru(layer):
-        name = type(layer).__name__
-        if name == "Bidirectional":
-            return type(getattr(layer, "forward_layer", None)).__name__ == "GRU"
-        return name == "GRU"
+    def is_gru(layer):     # what GRU.from_keras takes: GRU, RNN(GRUCell), Bidirectional of one
+        if isinstance(layer, keras.layers.Bidirectional):
+            return is_gru(layer.forward_layer)
+        return isinstance(layer, keras.layers.RNN) and \
+            isinstance(getattr(layer, "cell", None), keras.layers.GRUCell)
 
     layers = [km] if is_gru(km) else [lay for lay in getattr(km, "_flatten_layers",
                                                              lambda: km.layers)() if is_gru(lay)]
