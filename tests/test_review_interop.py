@@ -224,3 +224,21 @@ def test_from_onnx_constant_subgraph_cannot_blow_up(rng):
     ref = cgru.GRU.from_onnx(model([], "W0"))
     for k, v in ref.state_dict().items():
         np.testing.assert_array_equal(g.state_dict()[k], v)
+
+
+def test_from_onnx_picks_unnamed_gru_nodes_by_output_name(rng):
+    """ONNX node names are optional: with several unnamed GRU nodes, node= may
+    name one of the node's outputs instead."""
+    from conftest import need
+    onnx = need("onnx")
+    g = cgru.GRU(3, 4, 2)
+    m = g.to_onnx()
+    for n in m.graph.node:
+        n.name = ""
+    with pytest.raises(ValueError, match="l1_Y"):
+        cgru.GRU.from_onnx(m)             # the message shows how to choose
+    top = cgru.GRU.from_onnx(m, node="l1_Y_h")
+    np.testing.assert_array_equal(top.state_dict()["weight_hh_l0"],
+                                  g.state_dict()["weight_hh_l1"])
+    with pytest.raises(ValueError, match="no GRU node named"):
+        cgru.GRU.from_onnx(m, node="nope")

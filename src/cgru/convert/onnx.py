@@ -68,17 +68,21 @@ def _pick_node(model, node):
     grus = [n for n in model.graph.node if n.op_type == "GRU" and n.domain in ("", "ai.onnx")]
     if not grus:
         raise ValueError("from_onnx: the model has no GRU node")
+    # node names are optional in ONNX: an unnamed node is listed by its outputs
+    labels = [n.name if n.name else f"<unnamed, outputs {[o for o in n.output if o]}>"
+              for n in grus]
     if node is None:
         if len(grus) > 1:
-            raise ValueError(f"from_onnx: the model has {len(grus)} GRU nodes "
-                             f"{[n.name for n in grus]}; pass node=<name> to choose one")
+            raise ValueError(f"from_onnx: the model has {len(grus)} GRU nodes {labels}; pass "
+                             f"node=<node name, or one of its output names> to choose one")
         return grus[0]
     if not isinstance(node, str):
         raise TypeError(f"from_onnx: node must be a node name (str), got {type(node).__name__}")
-    named = [n for n in grus if n.name == node]
+    named = [n for n in grus if n.name == node] or \
+        [n for n in grus if node in [o for o in n.output if o]]
     if not named:
-        raise ValueError(f"from_onnx: no GRU node named {node!r}; the GRU nodes are "
-                         f"{[n.name for n in grus]}")
+        raise ValueError(f"from_onnx: no GRU node named {node!r} (nor with an output of that "
+                         f"name); the GRU nodes are {labels}")
     if len(named) > 1:
         raise ValueError(f"from_onnx: {len(named)} GRU nodes are named {node!r}")
     return named[0]
