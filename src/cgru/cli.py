@@ -16,8 +16,10 @@ import importlib.resources
 import importlib.util
 import json
 import os
+import re
 import sys
 import time
+import zipfile
 
 import numpy as np
 
@@ -188,16 +190,19 @@ def _keras_gru_layer(path, layer_name):
     except ImportError as e:
         raise CLIError(f"converting a .keras file needs Keras 3 and a backend "
                        f"(pip install 'cgru[keras]' torch): {e}") from None
+    if not zipfile.is_zipfile(path):
+        raise CLIError(f"{path} is not a .keras file (a zip archive); only Keras 3's "
+                       f".keras format is read")
     try:
         km = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:
         raise CLIError(f"cannot load {path} as a Keras model: {type(e).__name__}: {e}") from None
 
-    def is_gru(layer):
-        name = type(layer).__name__
-        if name == "Bidirectional":
-            return type(getattr(layer, "forward_layer", None)).__name__ == "GRU"
-        return name == "GRU"
+    def is_gru(layer):     # what GRU.from_keras takes: GRU, RNN(GRUCell), Bidirectional of one
+        if isinstance(layer, keras.layers.Bidirectional):
+            return is_gru(layer.forward_layer)
+        return isinstance(layer, keras.layers.RNN) and \
+            isinstance(getattr(layer, "cell", None), keras.layers.GRUCell)
 
     layers = [km] if is_gru(km) else [lay for lay in getattr(km, "_flatten_layers",
                                                              lambda: km.layers)() if is_gru(lay)]
@@ -205,6 +210,10 @@ def _keras_gru_layer(path, layer_name):
         layers = [lay for lay in layers if lay.name == layer_name]
         if not layers:
             raise CLIError(f"{path} has no GRU layer named {layer_name!r}")
+    else:   # a Bidirectional's own forward and backward layers are part of it
+        inner = {id(getattr(lay, a, None)) for lay in layers
+                 for a in ("forward_layer", "backward_layer")}
+        layers = [lay for lay in layers if id(lay) not in inner]
     if not layers:
         raise CLIError(f"{path} has no GRU layer")
     if len(layers) > 1:
@@ -222,7 +231,9 @@ def _torch_state_dict(path, prefix):
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise CLIError(f"cannot read {path} as a torch.save file: {type(e).__name__}: {e}") from None
+        from cgru.convert.torch import load_error
+        raise CLIError(f"cannot read {path} as a torch.save file (loaded with "
+                       f"weights_only=True): {load_error(e)}") from None
     if not hasattr(sd, "items"):
         raise CLIError(f"{path} does not hold a state_dict (got {type(sd).__name__})")
     sub = {k[len(prefix):]: v for k, v in sd.items() if isinstance(k, str) and k.startswith(prefix)}
@@ -469,6 +480,13 @@ def _nonnegative(text):
 COMMANDS = {"demo": cmd_demo, "convert": cmd_convert, "run": cmd_run, "info": cmd_info}
 
 
+def _one_line(message):
+    """An error message as one line without terminal escapes (some libraries'
+    messages span lines or carry colour codes)."""
+    message = re.sub(r"\x1b\[[0-9;]*m", "", message)
+    return " ".join(message.split())
+
+
 def main(argv=None):
     """The console script.  Returns the exit code (0 ok, 1 failure, 2 usage)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -482,7 +500,7 @@ def main(argv=None):
             return e.code if isinstance(e.code, int) else EXIT_USAGE
         return COMMANDS[args.command](args, sys.stdout)
     except CLIError as e:
-        print(f"cgru: error: {e}", file=sys.stderr)
+        print(f"cgru: error: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("cgru: interrupted", file=sys.stderr)

@@ -68,17 +68,21 @@ def _pick_node(model, node):
     grus = [n for n in model.graph.node if n.op_type == "GRU" and n.domain in ("", "ai.onnx")]
     if not grus:
         raise ValueError("from_onnx: the model has no GRU node")
+    # node names are optional in ONNX: an unnamed node is listed by its outputs
+    labels = [n.name if n.name else f"<unnamed, outputs {[o for o in n.output if o]}>"
+              for n in grus]
     if node is None:
         if len(grus) > 1:
-            raise ValueError(f"from_onnx: the model has {len(grus)} GRU nodes "
-                             f"{[n.name for n in grus]}; pass node=<name> to choose one")
+            raise ValueError(f"from_onnx: the model has {len(grus)} GRU nodes {labels}; pass "
+                             f"node=<node name, or one of its output names> to choose one")
         return grus[0]
     if not isinstance(node, str):
         raise TypeError(f"from_onnx: node must be a node name (str), got {type(node).__name__}")
-    named = [n for n in grus if n.name == node]
+    named = [n for n in grus if n.name == node] or \
+        [n for n in grus if node in [o for o in n.output if o]]
     if not named:
-        raise ValueError(f"from_onnx: no GRU node named {node!r}; the GRU nodes are "
-                         f"{[n.name for n in grus]}")
+        raise ValueError(f"from_onnx: no GRU node named {node!r} (nor with an output of that "
+                         f"name); the GRU nodes are {labels}")
     if len(named) > 1:
         raise ValueError(f"from_onnx: {len(named)} GRU nodes are named {node!r}")
     return named[0]
@@ -102,7 +106,10 @@ _NOT_CONSTANT = object()   # an input fed by another node or a graph input
 
 
 def _initializer(onnx, model, n, index, what):
-    """The initializer feeding input ``index`` of node n (None if the input is absent)."""
+    """The constant feeding input ``index`` of node n: an initializer, or a value
+    computed from initializers and Constant nodes only (e.g. torch.onnx.export
+    without constant folding); None if the input is absent, _NOT_CONSTANT if it
+    depends on a graph input."""
     if index >= len(n.input) or n.input[index] == "":
         return None
     name = n.input[index]
@@ -113,7 +120,79 @@ def _initializer(onnx, model, n, index, what):
             except Exception as e:
                 raise ValueError(f"from_onnx: initializer {name!r} ({what}) cannot be "
                                  f"read: {e}") from None
-    return _NOT_CONSTANT
+    nodes = _constant_subgraph(model, name)
+    if nodes is None:
+        return _NOT_CONSTANT
+    return _evaluate(onnx, model, nodes, name, what)
+
+
+# Operators that only move, select or retype constant data (what exporters write
+# around weights when they do not fold constants).  Nothing that makes data from
+# a shape (ConstantOfShape, Expand, Tile, ...): a hostile file could ask for
+# terabytes.  Sizes are also checked by shape inference before evaluating.
+_DATA_OPS = {"Constant", "Identity", "Cast", "Slice", "Concat", "Unsqueeze", "Squeeze",
+             "Reshape", "Transpose", "Split", "Flatten"}
+
+
+def _constant_subgraph(model, name):
+    """The nodes (in graph order) computing ``name`` from initializers and
+    Constant nodes alone through _DATA_OPS, or None when it depends on anything
+    else (a graph input, another operator or domain)."""
+    inits = {t.name for t in model.graph.initializer}
+    producer = {o: i for i, nd in enumerate(model.graph.node) for o in nd.output if o}
+    needed, stack = set(), [name]
+    while stack:
+        t = stack.pop()
+        if t in inits:
+            continue
+        i = producer.get(t)
+        if i is None:
+            return None                      # a graph input (or nothing)
+        if i in needed:
+            continue
+        nd = model.graph.node[i]
+        if nd.domain not in ("", "ai.onnx") or nd.op_type not in _DATA_OPS:
+            return None
+        needed.add(i)
+        stack.extend(t2 for t2 in nd.input if t2)
+    return [model.graph.node[i] for i in sorted(needed)]
+
+
+def _check_sizes(onnx, sub, name):
+    """Refuse (before computing anything) a constant subgraph whose tensors are
+    not all of known size or outgrow the constants they are made of (x4, plus
+    a million elements)."""
+    def count(t):
+        return int(np.prod(t.dims, dtype=np.float64))
+    stored = sum(count(t) for t in sub.graph.initializer)
+    stored += sum(count(a.t) for nd in sub.graph.node for a in nd.attribute if a.name == "value")
+    limit = 4 * stored + (1 << 20)
+    inferred = onnx.shape_inference.infer_shapes(sub, strict_mode=True, data_prop=True)
+    for v in list(inferred.graph.value_info) + list(inferred.graph.output):
+        dims = v.type.tensor_type.shape.dim
+        if not v.type.tensor_type.HasField("shape") or any(not d.HasField("dim_value") for d in dims):
+            raise ValueError(f"the size of {v.name!r} is not known before evaluating it")
+        if np.prod([float(d.dim_value) for d in dims]) > limit:
+            raise ValueError(f"{v.name!r} would have shape {[d.dim_value for d in dims]}, far "
+                             f"more than the constants it is computed from")
+
+
+def _evaluate(onnx, model, nodes, name, what):
+    """The value of ``name``, computed by ``nodes`` with onnx's reference evaluator."""
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+    used = {t for nd in nodes for t in nd.input}
+    graph = helper.make_graph(nodes, "constant", [],
+                              [helper.make_tensor_value_info(name, 0, None)],
+                              [t for t in model.graph.initializer if t.name in used])
+    sub = helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
+    try:
+        _check_sizes(onnx, sub, name)
+        value = np.asarray(ReferenceEvaluator(sub).run(None, {})[0])
+    except Exception as e:
+        raise ValueError(f"from_onnx: GRU input {what} ({name!r}) is computed from constants, "
+                         f"but evaluating it failed: {type(e).__name__}: {e}") from None
+    return value
 
 
 def _activation_specs(attrs, D, node_name):
@@ -167,7 +246,8 @@ def gru_from_onnx(cls, model_or_path, node=None, dtype=None):
         arrays[what] = _initializer(onnx, model, n, i, what)
         if what in ("W", "R", "B") and arrays[what] is _NOT_CONSTANT:
             raise ValueError(f"from_onnx: GRU input {what} ({n.input[i]!r}) is not an "
-                             f"initializer; cgru needs the weights stored in the model")
+                             f"initializer (nor computed from constants only); cgru needs "
+                             f"the weights stored in the model")
     W, R, B = arrays["W"], arrays["R"], arrays["B"]
     if R is None or R.ndim != 3 or R.shape[0] != D or R.shape[1] != 3 * R.shape[2]:
         raise ValueError(f"from_onnx: R must have shape [{D}, 3*hidden_size, hidden_size] "

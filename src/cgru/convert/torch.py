@@ -44,11 +44,29 @@ def _load_path(path):
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise ValueError(f"from_torch: cannot read {path!r} as a torch.save file of a "
-                         f"state_dict (loaded with weights_only=True): {e}") from None
+                         f"state_dict (loaded with weights_only=True): {load_error(e)}") from None
     if not hasattr(obj, "keys"):
         raise ValueError(f"from_torch: {path!r} holds a {type(obj).__name__}, expected a "
                          f"state_dict (save module.state_dict(), not the module)")
     return obj
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def load_error(e):
+    """One line saying why torch.load(..., weights_only=True) failed.  torch's own
+    message spans several lines with terminal escapes and advice to load unsafely;
+    the reason is the line after "WeightsUnpickler error:"."""
+    text = _ANSI.sub("", str(e))
+    head, sep, reason = text.partition("WeightsUnpickler error:")
+    lines = [ln.strip() for ln in (reason if sep else head).splitlines() if ln.strip()]
+    if not lines:
+        return type(e).__name__
+    line = lines[0]
+    if sep:   # "Unsupported global: GLOBAL x was not an allowed global by default. Please use ..."
+        line = line.split(". ")[0].rstrip(".")
+    return line
 
 
 def _is_cell(m):
