@@ -84,7 +84,16 @@ def as_lengths(lengths, n, t):
 
 
 def physical_memory():
-    """Bytes of physical memory, or None where the platform does not say."""
+    """Bytes of memory a new allocation can get: MemAvailable where Linux says
+    (/proc/meminfo), else all physical memory, or None where the platform does
+    not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
@@ -93,9 +102,9 @@ def physical_memory():
 
 def check_memory(nbytes, what):
     """MemoryError, before anything is allocated, when ``what`` would need more
-    than the machine's physical memory (an absurd size must fail fast, not
-    swap, hang or get the process killed)."""
+    than the memory this machine has available (an absurd size must fail fast,
+    not swap, hang or get the process killed)."""
     phys = physical_memory()
     if phys and nbytes > phys:
-        raise MemoryError(f"{what} needs {nbytes / 2**30:.1f} GiB, more than this machine's "
-                          f"{phys / 2**30:.1f} GiB of memory")
+        raise MemoryError(f"{what} needs {nbytes / 2**30:.1f} GiB, more than the "
+                          f"{phys / 2**30:.1f} GiB of memory available")

@@ -74,11 +74,17 @@ class GRU:
         if 3 * H * max(self.input_size, D * H) > V.MAX_DIM * 64:
             raise ValueError(f"hidden_size={H} with input_size={self.input_size} is too large "
                              f"for memory")
-        # parameters (3H*in + 3H*H + 6H per layer and direction), held twice: the
-        # state_dict and the kernel form
-        per = lambda n_in: 3 * H * n_in + 3 * H * H + (6 * H if self.bias else 0)
-        count = D * (per(self.input_size) + (self.num_layers - 1) * per(D * H))
-        V.check_memory(count * 2 * self.dtype.itemsize,
+        # What the model will hold: the parameters (3H*in + 3H*H + 6H per layer and
+        # direction) twice (the state_dict and the kernel form), the kernels' packed
+        # copies of W_ih and W_hh (H padded to a whole 64-byte panel), plus the
+        # float64 draw of the largest weight while initialising.
+        itemsize = self.dtype.itemsize
+        Hp = -(-H // (64 // itemsize)) * (64 // itemsize)
+        params = lambda n_in: 3 * H * n_in + 3 * H * H + (6 * H if self.bias else 0)
+        packed = lambda n_in: 3 * Hp * (n_in + H)
+        inputs = [self.input_size] + [D * H] * (self.num_layers - 1)
+        count = D * sum(2 * params(n) + packed(n) for n in inputs)
+        V.check_memory(count * itemsize + 3 * H * max(inputs + [H]) * 8,
                        f"GRU({self.input_size}, {H}, num_layers={self.num_layers})")
         # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)]
         k = 1.0 / math.sqrt(H)
