@@ -2,13 +2,18 @@
  * A plain-C extension module that runs a cgru model through the C API
  * (cgru.h + the cgru._C_API capsule), with the GIL released around the kernels.
  *
- *   run_sequence(model, x, h, y)  whole sequences, layer after layer
- *   run_steps(model, x, h, y)     the same, one time step at a time
+ *   run_sequence(model, x, h, y[, by_hand])  whole sequences, layer after layer
+ *   run_steps(model, x, h, y[, by_hand])     the same, one time step at a time
  *       model: a unidirectional cgru.GRU (or GRUCell / Stream)
  *       x (T, N, I) C-contiguous, the model's dtype (float32 or float64)
  *       h (num_layers, N, H) writable: in h0, out h_n
  *       y (T, N, H) writable: out, the top layer's outputs
+ *       by_hand (optional, default False): run on layer structs filled here
+ *       field by field from a zero-initialized struct (= {0}), the way a C
+ *       caller with its own weights does: the optional packed-weight fields
+ *       stay NULL and the kernels use w_ih / w_hh directly
  *   bench_step(model, n_steps)    seconds per N=1 step (all layers), timed in C
+ *   packed(model)                 [(w_hh_packed != NULL, w_ih_packed != NULL)] per layer
  *   layout(), abi_version(), check_api(abi_version, size)   for cgru's tests
  *
  * Build: python setup.py build_ext --inplace   (include dir: cgru.get_include())
@@ -93,17 +98,61 @@ static int get_buffer(PyObject *obj, Py_buffer *view, const char *name, int writ
     return 0;
 }
 
+/* Copy the model's layer structs the way a caller that fills them itself does:
+ * start from {0}, set the documented fields, leave the optional ones NULL. */
+static int fill_by_hand(cgru_model *m, void **own)
+{
+    Py_ssize_t l, n = (Py_ssize_t)m->num_layers * m->num_directions;
+    if (m->itemsize == 4) {
+        cgru_layer_f32 *a = calloc((size_t)n, sizeof(cgru_layer_f32));
+        if (a == NULL) return -1;
+        for (l = 0; l < n; l++) {
+            cgru_layer_f32 L = {0};
+            L.cell = m->layers_f32[l].cell;
+            L.w_ih = m->layers_f32[l].w_ih;
+            L.w_hh = m->layers_f32[l].w_hh;
+            L.b_x = m->layers_f32[l].b_x;
+            L.b_hn = m->layers_f32[l].b_hn;
+            a[l] = L;
+        }
+        m->layers_f32 = a;
+        *own = a;
+    } else {
+        cgru_layer_f64 *a = calloc((size_t)n, sizeof(cgru_layer_f64));
+        if (a == NULL) return -1;
+        for (l = 0; l < n; l++) {
+            cgru_layer_f64 L = {0};
+            L.cell = m->layers_f64[l].cell;
+            L.w_ih = m->layers_f64[l].w_ih;
+            L.w_hh = m->layers_f64[l].w_hh;
+            L.b_x = m->layers_f64[l].b_x;
+            L.b_hn = m->layers_f64[l].b_hn;
+            a[l] = L;
+        }
+        m->layers_f64 = a;
+        *own = a;
+    }
+    return 0;
+}
+
 static PyObject *run(PyObject *args, int steps)
 {
     PyObject *model, *xo, *ho, *yo, *result = NULL;
     Py_buffer x = {0}, h = {0}, y = {0};
-    cgru_model m;
+    cgru_model m, mh;
     Py_ssize_t T, N, H, l, nwork = 0;
     char *work;
-    if (!PyArg_ParseTuple(args, "OOOO", &model, &xo, &ho, &yo))
+    void *own = NULL;
+    int by_hand = 0;
+    if (!PyArg_ParseTuple(args, "OOOO|p", &model, &xo, &ho, &yo, &by_hand))
         return NULL;
     if (cgru_capi->model_get(model, &m) < 0)
         return NULL;
+    mh = m;    /* the structs run; m keeps what model_release needs */
+    if (by_hand && fill_by_hand(&mh, &own) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
     if (m.num_directions != 1) {
         PyErr_SetString(PyExc_ValueError, "this example runs unidirectional models only");
         goto done;
@@ -133,13 +182,14 @@ static PyObject *run(PyObject *args, int steps)
     }
     Py_BEGIN_ALLOW_THREADS
     if (steps)
-        run_steps_nogil(&m, T, N, x.buf, h.buf, y.buf, work);
+        run_steps_nogil(&mh, T, N, x.buf, h.buf, y.buf, work);
     else
-        run_sequence_nogil(&m, T, N, x.buf, h.buf, y.buf, work);
+        run_sequence_nogil(&mh, T, N, x.buf, h.buf, y.buf, work);
     Py_END_ALLOW_THREADS
     free(work);
     result = Py_NewRef(Py_None);
 done:
+    free(own);
     if (x.obj) PyBuffer_Release(&x);
     if (h.obj) PyBuffer_Release(&h);
     if (y.obj) PyBuffer_Release(&y);
@@ -208,6 +258,32 @@ static PyObject *py_bench_step(PyObject *self, PyObject *args)
 
 /* ------------------------------------------------------- for cgru's tests */
 
+/* packed(model) -> [(w_hh_packed != NULL, w_ih_packed != NULL)] per layer struct */
+static PyObject *py_packed(PyObject *self, PyObject *model)
+{
+    cgru_model m;
+    Py_ssize_t l, n;
+    PyObject *out;
+    if (cgru_capi->model_get(model, &m) < 0)
+        return NULL;
+    n = (Py_ssize_t)m.num_layers * m.num_directions;
+    out = PyList_New(n);
+    for (l = 0; out != NULL && l < n; l++) {
+        int hh = m.itemsize == 4 ? m.layers_f32[l].w_hh_packed != NULL
+                                 : m.layers_f64[l].w_hh_packed != NULL;
+        int ih = m.itemsize == 4 ? m.layers_f32[l].w_ih_packed != NULL
+                                 : m.layers_f64[l].w_ih_packed != NULL;
+        PyObject *t = Py_BuildValue("(OO)", hh ? Py_True : Py_False, ih ? Py_True : Py_False);
+        if (t == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, l, t);
+    }
+    cgru_capi->model_release(&m);
+    return out;
+}
+
 #define FIELD(dict, type, field) \
     if (add(dict, #field, offsetof(type, field)) < 0) goto fail;
 
@@ -243,9 +319,11 @@ static PyObject *py_layout(PyObject *self, PyObject *unused)
     if (!(d = struct_dict(all, "cgru_layer_f32", sizeof(cgru_layer_f32)))) goto fail;
     FIELD(d, cgru_layer_f32, cell) FIELD(d, cgru_layer_f32, w_ih) FIELD(d, cgru_layer_f32, w_hh)
     FIELD(d, cgru_layer_f32, b_x) FIELD(d, cgru_layer_f32, b_hn)
+    FIELD(d, cgru_layer_f32, w_hh_packed) FIELD(d, cgru_layer_f32, w_ih_packed)
     if (!(d = struct_dict(all, "cgru_layer_f64", sizeof(cgru_layer_f64)))) goto fail;
     FIELD(d, cgru_layer_f64, cell) FIELD(d, cgru_layer_f64, w_ih) FIELD(d, cgru_layer_f64, w_hh)
     FIELD(d, cgru_layer_f64, b_x) FIELD(d, cgru_layer_f64, b_hn)
+    FIELD(d, cgru_layer_f64, w_hh_packed) FIELD(d, cgru_layer_f64, w_ih_packed)
     if (!(d = struct_dict(all, "cgru_model", sizeof(cgru_model)))) goto fail;
     FIELD(d, cgru_model, owner) FIELD(d, cgru_model, itemsize) FIELD(d, cgru_model, num_layers)
     FIELD(d, cgru_model, num_directions) FIELD(d, cgru_model, reserved)
@@ -286,8 +364,10 @@ static PyObject *py_check_api(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"run_sequence", py_run_sequence, METH_VARARGS, "run_sequence(model, x, h, y)"},
-    {"run_steps", py_run_steps, METH_VARARGS, "run_steps(model, x, h, y)"},
+    {"run_sequence", py_run_sequence, METH_VARARGS,
+     "run_sequence(model, x, h, y, by_hand=False)"},
+    {"run_steps", py_run_steps, METH_VARARGS, "run_steps(model, x, h, y, by_hand=False)"},
+    {"packed", py_packed, METH_O, "packed(model) -> [(w_hh_packed, w_ih_packed) set?]"},
     {"bench_step", py_bench_step, METH_VARARGS, "bench_step(model, n_steps) -> s/step"},
     {"layout", py_layout, METH_NOARGS, "struct sizes and offsets in cgru.h"},
     {"abi_version", py_abi_version, METH_NOARGS, "CGRU_ABI_VERSION of cgru.h"},
