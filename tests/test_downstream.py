@@ -152,13 +152,42 @@ def test_c_consumer_hand_filled_structs(c_consumer, dtype, reset_after, rng):
                 kernels._set_isa(isa)
             except ValueError:
                 continue                      # this CPU / build has no such kernels
-            for runner in ("run_sequence", "run_steps"):
+            for runner in ("run_sequence", "run_steps", "run_split"):
                 h, y = h0.copy(), np.full((T, N, H), np.nan, dtype)
                 getattr(c_consumer, runner)(g, x, h, y, True)
                 np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol, err_msg=f"{isa} {runner}")
                 np.testing.assert_allclose(h, h_ref, rtol=tol, atol=tol, err_msg=f"{isa} {runner}")
     finally:
         kernels._set_isa(old)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_c_consumer_projection_then_recurrence(c_consumer, dtype, reset_after, rng):
+    """input_projection_* and recurrence_* through the C table, with the work
+    buffer that sequence_workspace(T, N) gives split between them as documented."""
+    L, T, N, I, H = 2, 7, 3, 11, 13
+    g = cgru.GRU(I, H, L, reset_after=reset_after, dtype=dtype)
+    x = rng.standard_normal((T, N, I)).astype(dtype)
+    h0 = rng.standard_normal((L, N, H)).astype(dtype)
+    y_ref, h_ref = g(x, h0)
+    h, y = h0.copy(), np.full((T, N, H), np.nan, dtype)
+    c_consumer.run_split(g, x, h, y)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(h, h_ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_c_consumer_activate(c_consumer, dtype):
+    """activate_* through the C table equals the kernels' own, kind by kind."""
+    from cgru._binding import activate
+    x = np.linspace(-6, 6, 97).astype(dtype)
+    for kind in range(11):
+        alpha, beta = 0.7, 0.3
+        out = x.copy()
+        c_consumer.activate(kind, alpha, beta, out)
+        np.testing.assert_array_equal(out, activate(kind, alpha, beta, x), err_msg=str(kind))
 
 
 def test_consumer_cell_and_stream(consumer, rng):

@@ -12,6 +12,9 @@
  *       field by field from a zero-initialized struct (= {0}), the way a C
  *       caller with its own weights does: the optional packed-weight fields
  *       stay NULL and the kernels use w_ih / w_hh directly
+ *   run_split(model, x, h, y[, by_hand])     run_sequence through input_projection
+ *                                 then recurrence (the two halves of sequence)
+ *   activate(kind, alpha, beta, x)   x (float32/float64 array) activated in place
  *   bench_step(model, n_steps)    seconds per N=1 step (all layers), timed in C
  *   packed(model)                 [(w_hh_packed != NULL, w_ih_packed != NULL)] per layer
  *   layout(), abi_version(), check_api(abi_version, size)   for cgru's tests
@@ -45,17 +48,29 @@ static void step_layer(const cgru_model *m, int l, Py_ssize_t N, const char *x,
 }
 
 /* whole sequence: layer l reads x (l == 0) or y (the layer below; the kernel
- * projects all its input rows before writing y, so y can be input and output) */
+ * projects all its input rows before writing y, so y can be input and output).
+ * split: the same in the two halves, input_projection into the first 3*T*N*H
+ * elements of work, then recurrence with the rest of it as scratch. */
 static void run_sequence_nogil(const cgru_model *m, Py_ssize_t T, Py_ssize_t N,
-                               const char *x, char *h, char *y, char *work)
+                               const char *x, char *h, char *y, char *work, int split)
 {
     Py_ssize_t H = m->hidden_size, sz = m->itemsize;
     int l;
     for (l = 0; l < m->num_layers; l++) {
         Py_ssize_t ldx = l == 0 ? m->input_size : H;
         const char *in = l == 0 ? x : y;
-        char *hl = h + l * N * H * sz;
-        if (sz == 4)
+        char *hl = h + l * N * H * sz, *rest = work + 3 * T * N * H * sz;
+        if (split && sz == 4) {
+            cgru_capi->input_projection_f32(&m->layers_f32[l], T * N, (const float *)in, ldx,
+                                            (float *)work);
+            cgru_capi->recurrence_f32(&m->layers_f32[l], T, N, 0, (const float *)work,
+                                      (float *)hl, (float *)y, H, NULL, 0, (float *)rest);
+        } else if (split) {
+            cgru_capi->input_projection_f64(&m->layers_f64[l], T * N, (const double *)in, ldx,
+                                            (double *)work);
+            cgru_capi->recurrence_f64(&m->layers_f64[l], T, N, 0, (const double *)work,
+                                      (double *)hl, (double *)y, H, NULL, 0, (double *)rest);
+        } else if (sz == 4)
             cgru_capi->sequence_f32(&m->layers_f32[l], T, N, 0, (const float *)in, ldx,
                                     (float *)hl, (float *)y, H, NULL, 0, (float *)work);
         else
@@ -135,7 +150,8 @@ static int fill_by_hand(cgru_model *m, void **own)
     return 0;
 }
 
-static PyObject *run(PyObject *args, int steps)
+/* mode 0: sequence, 1: steps, 2: sequence as input_projection + recurrence */
+static PyObject *run(PyObject *args, int mode)
 {
     PyObject *model, *xo, *ho, *yo, *result = NULL;
     Py_buffer x = {0}, h = {0}, y = {0};
@@ -170,8 +186,8 @@ static PyObject *run(PyObject *args, int steps)
     }
     for (l = 0; l < m.num_layers; l++) {
         const cgru_cell *c = m.itemsize == 4 ? &m.layers_f32[l].cell : &m.layers_f64[l].cell;
-        Py_ssize_t w = steps ? cgru_capi->step_workspace(c, N)
-                             : cgru_capi->sequence_workspace(c, T, N);
+        Py_ssize_t w = mode == 1 ? cgru_capi->step_workspace(c, N)
+                                 : cgru_capi->sequence_workspace(c, T, N);
         if (w > nwork)
             nwork = w;
     }
@@ -181,10 +197,10 @@ static PyObject *run(PyObject *args, int steps)
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    if (steps)
+    if (mode == 1)
         run_steps_nogil(&mh, T, N, x.buf, h.buf, y.buf, work);
     else
-        run_sequence_nogil(&mh, T, N, x.buf, h.buf, y.buf, work);
+        run_sequence_nogil(&mh, T, N, x.buf, h.buf, y.buf, work, mode == 2);
     Py_END_ALLOW_THREADS
     free(work);
     result = Py_NewRef(Py_None);
@@ -199,6 +215,34 @@ done:
 
 static PyObject *py_run_sequence(PyObject *self, PyObject *args) { return run(args, 0); }
 static PyObject *py_run_steps(PyObject *self, PyObject *args) { return run(args, 1); }
+static PyObject *py_run_split(PyObject *self, PyObject *args) { return run(args, 2); }
+
+/* activate(kind, alpha, beta, x): x, a writable contiguous float32 or float64
+ * buffer, replaced by the activation of its elements (out == x) */
+static PyObject *py_activate(PyObject *self, PyObject *args)
+{
+    int kind;
+    double alpha, beta;
+    PyObject *xo;
+    Py_buffer x;
+    if (!PyArg_ParseTuple(args, "iddO", &kind, &alpha, &beta, &xo))
+        return NULL;
+    if (PyObject_GetBuffer(xo, &x, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (x.format == NULL || x.format[1] != '\0' || (x.format[0] != 'f' && x.format[0] != 'd')) {
+        PyBuffer_Release(&x);
+        PyErr_SetString(PyExc_TypeError, "x must be a float32 or float64 array");
+        return NULL;
+    }
+    if (x.format[0] == 'f')
+        cgru_capi->activate_f32(kind, alpha, beta, (const float *)x.buf, (float *)x.buf,
+                                x.len / 4);
+    else
+        cgru_capi->activate_f64(kind, alpha, beta, (const double *)x.buf, (double *)x.buf,
+                                x.len / 8);
+    PyBuffer_Release(&x);
+    Py_RETURN_NONE;
+}
 
 static double now_seconds(void)
 {
@@ -367,6 +411,9 @@ static PyMethodDef methods[] = {
     {"run_sequence", py_run_sequence, METH_VARARGS,
      "run_sequence(model, x, h, y, by_hand=False)"},
     {"run_steps", py_run_steps, METH_VARARGS, "run_steps(model, x, h, y, by_hand=False)"},
+    {"run_split", py_run_split, METH_VARARGS,
+     "run_split(model, x, h, y, by_hand=False): input_projection + recurrence"},
+    {"activate", py_activate, METH_VARARGS, "activate(kind, alpha, beta, x): x in place"},
     {"packed", py_packed, METH_O, "packed(model) -> [(w_hh_packed, w_ih_packed) set?]"},
     {"bench_step", py_bench_step, METH_VARARGS, "bench_step(model, n_steps) -> s/step"},
     {"layout", py_layout, METH_NOARGS, "struct sizes and offsets in cgru.h"},
