@@ -120,6 +120,7 @@ def test_consumer_matches_gru(consumer, runner, dtype, reset_after, rng):
     x = rng.standard_normal((T, N, I)).astype(dtype)
     h0 = rng.standard_normal((L, N, H)).astype(dtype)
     x_copy = x.copy()
+    x.setflags(write=False)                  # an input: read-only arrays are fine
     y_ref, h_ref = g(x, h0)
     h = h0.copy()
     y = np.full((T, N, H), np.nan, dtype)

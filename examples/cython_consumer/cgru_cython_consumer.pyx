@@ -29,7 +29,7 @@ cdef void _step(const cgru_model* m, int l, Py_ssize_t N, const floating* x,
         cgru_step_f64(&m.layers_f64[l], N, x, ldx, h, work)
 
 
-def _run(model, floating[:, :, ::1] x, floating[:, :, ::1] h, floating[:, :, ::1] y,
+def _run(model, const floating[:, :, ::1] x, floating[:, :, ::1] h, floating[:, :, ::1] y,
          bint steps):
     cdef cgru_model m
     cgru_model_get(model, &m)                      # with the GIL; m.owner keeps weights
