@@ -1,4 +1,4 @@
-"""cgru_import() in a C module's init, against headers that differ from the
+"""cgru_import() in a C module's init (and cgru_check_abi() in a Cython one), against headers that differ from the
 installed cgru the ways a stale or future extension does: the import must fail
 with a clear ImportError (ABI version, table size, struct sizes), and succeed
 with the shipped header."""
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import cgru
+from conftest import need
 
 MODULE = """
 #include "cgru.h"
@@ -61,10 +62,10 @@ def built(tmp_path_factory):
     return root
 
 
-def _import(root, name):
+def _import(root, name, prefix="m"):
     [path] = [p for p in root.iterdir()
-              if p.name.startswith(f"m_{name}.") and p.suffix in (".so", ".pyd")]
-    spec = importlib.util.spec_from_file_location(f"m_{name}", path)
+              if p.name.startswith(f"{prefix}_{name}.") and p.suffix in (".so", ".pyd")]
+    spec = importlib.util.spec_from_file_location(f"{prefix}_{name}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -78,3 +79,60 @@ def test_shipped_header_imports(built):
 def test_mismatched_header_fails_to_import(built, name):
     with pytest.raises(ImportError, match=ERRORS[name]):
         _import(built, name)
+
+
+# ---------------------------------------------------------------- Cython side
+# An extension cimporting cgru calls cgru_check_abi() (capi.pxd) at import;
+# compiled against .pxd files with another ABI version or struct layout it
+# must refuse to load.
+PXD_VARIANTS = {
+    "same": None,
+    "abi": ("#define CGRU_ABI_VERSION 1", "#define CGRU_ABI_VERSION 2"),
+    "struct": ("    double clip ", "    double a_later_field\n    double clip "),
+}
+PXD_ERRORS = {
+    "abi": "ABI version 1, this extension was compiled for version 2; rebuild",
+    "struct": "struct sizes differ between the .pxd files .* rebuild",
+}
+PYX = """
+from cgru.capi cimport cgru_check_abi
+cgru_check_abi()
+"""
+
+
+@pytest.fixture(scope="module")
+def built_cython(tmp_path_factory):
+    need("Cython")
+    root = tmp_path_factory.mktemp("capi_import_cython")
+    pkg = Path(cgru.__file__).resolve().parent
+    calls = []
+    for name, edit in PXD_VARIANTS.items():
+        inc = root / f"inc_{name}" / "cgru"
+        inc.mkdir(parents=True)
+        (inc / "__init__.pxd").write_text("")
+        for pxd in ("kernels.pxd", "capi.pxd"):
+            text = (pkg / pxd).read_text()
+            if edit and pxd == "kernels.pxd":
+                assert edit[0] in text, edit
+                text = text.replace(edit[0], edit[1], 1)
+            (inc / pxd).write_text(text)
+        (root / f"c_{name}.pyx").write_text(PYX)
+        calls.append(f"cythonize([Extension('c_{name}', ['c_{name}.pyx'])], "
+                     f"include_path=[{str(inc.parent)!r}], language_level=3)")
+    (root / "setup.py").write_text(
+        "from Cython.Build import cythonize\nfrom setuptools import Extension, setup\n"
+        f"setup(name='capi_import_cython', ext_modules=sum([{', '.join(calls)}], []))\n")
+    proc = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+                          cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return root
+
+
+def test_cython_same_pxd_imports(built_cython):
+    assert _import(built_cython, "same", "c").__name__ == "c_same"
+
+
+@pytest.mark.parametrize("name", ["abi", "struct"])
+def test_cython_mismatched_pxd_fails_to_import(built_cython, name):
+    with pytest.raises(ImportError, match=PXD_ERRORS[name]):
+        _import(built_cython, name, "c")

@@ -14,7 +14,9 @@ from cgru.kernels cimport (
     cgru_cell, cgru_sequence_workspace, cgru_step_workspace,
     cgru_sequence_f32, cgru_sequence_f64, cgru_step_f32, cgru_step_f64,
 )
-from cgru.capi cimport cgru_model, cgru_model_get, cgru_model_release
+from cgru.capi cimport cgru_model, cgru_model_get, cgru_model_release, cgru_check_abi
+
+cgru_check_abi()      # ImportError if the installed cgru's structs differ from our .pxd's
 
 
 cdef inline const cgru_cell* _cell(const cgru_model* m, int l) noexcept nogil:
