@@ -53,13 +53,16 @@ def built(tmp_path_factory):
         (inc / "cgru.h").write_text(text)
         (root / f"m_{name}.c").write_text(MODULE.replace("NAME", f"m_{name}"))
         exts.append(f"Extension('m_{name}', ['m_{name}.c'], include_dirs=[{str(inc)!r}])")
-    (root / "setup.py").write_text(
-        "from setuptools import Extension, setup\n"
-        f"setup(name='capi_import', ext_modules=[{', '.join(exts)}])\n")
+    _build(root, "from setuptools import Extension, setup\n"
+                 f"setup(name='capi_import', ext_modules=[{', '.join(exts)}])\n")
+    return root
+
+
+def _build(root, setup_py):
+    (root / "setup.py").write_text(setup_py)
     proc = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
                           cwd=root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return root
 
 
 def _import(root, name, prefix="m"):
@@ -119,12 +122,8 @@ def built_cython(tmp_path_factory):
         (root / f"c_{name}.pyx").write_text(PYX)
         calls.append(f"cythonize([Extension('c_{name}', ['c_{name}.pyx'])], "
                      f"include_path=[{str(inc.parent)!r}], language_level=3)")
-    (root / "setup.py").write_text(
-        "from Cython.Build import cythonize\nfrom setuptools import Extension, setup\n"
-        f"setup(name='capi_import_cython', ext_modules=sum([{', '.join(calls)}], []))\n")
-    proc = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
-                          cwd=root, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _build(root, "from Cython.Build import cythonize\nfrom setuptools import Extension, setup\n"
+                 f"setup(name='capi_import_cython', ext_modules=sum([{', '.join(calls)}], []))\n")
     return root
 
 

@@ -115,38 +115,30 @@ static int get_buffer(PyObject *obj, Py_buffer *view, const char *name, int writ
 
 /* Copy the model's layer structs the way a caller that fills them itself does:
  * start from {0}, set the documented fields, leave the optional ones NULL. */
+#define FILL_BY_HAND(TYPE, FIELD)                                                \
+    do {                                                                         \
+        TYPE *a = calloc((size_t)n, sizeof(TYPE));                               \
+        if (a == NULL) return -1;                                                \
+        for (l = 0; l < n; l++) {                                                \
+            TYPE L = {0};                                                        \
+            L.cell = m->FIELD[l].cell;                                           \
+            L.w_ih = m->FIELD[l].w_ih;                                           \
+            L.w_hh = m->FIELD[l].w_hh;                                           \
+            L.b_x = m->FIELD[l].b_x;                                             \
+            L.b_hn = m->FIELD[l].b_hn;                                           \
+            a[l] = L;                                                            \
+        }                                                                        \
+        m->FIELD = a;                                                            \
+        *own = a;                                                                \
+    } while (0)
+
 static int fill_by_hand(cgru_model *m, void **own)
 {
     Py_ssize_t l, n = (Py_ssize_t)m->num_layers * m->num_directions;
-    if (m->itemsize == 4) {
-        cgru_layer_f32 *a = calloc((size_t)n, sizeof(cgru_layer_f32));
-        if (a == NULL) return -1;
-        for (l = 0; l < n; l++) {
-            cgru_layer_f32 L = {0};
-            L.cell = m->layers_f32[l].cell;
-            L.w_ih = m->layers_f32[l].w_ih;
-            L.w_hh = m->layers_f32[l].w_hh;
-            L.b_x = m->layers_f32[l].b_x;
-            L.b_hn = m->layers_f32[l].b_hn;
-            a[l] = L;
-        }
-        m->layers_f32 = a;
-        *own = a;
-    } else {
-        cgru_layer_f64 *a = calloc((size_t)n, sizeof(cgru_layer_f64));
-        if (a == NULL) return -1;
-        for (l = 0; l < n; l++) {
-            cgru_layer_f64 L = {0};
-            L.cell = m->layers_f64[l].cell;
-            L.w_ih = m->layers_f64[l].w_ih;
-            L.w_hh = m->layers_f64[l].w_hh;
-            L.b_x = m->layers_f64[l].b_x;
-            L.b_hn = m->layers_f64[l].b_hn;
-            a[l] = L;
-        }
-        m->layers_f64 = a;
-        *own = a;
-    }
+    if (m->itemsize == 4)
+        FILL_BY_HAND(cgru_layer_f32, layers_f32);
+    else
+        FILL_BY_HAND(cgru_layer_f64, layers_f64);
     return 0;
 }
 
