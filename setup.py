@@ -1,7 +1,9 @@
 """Build: cythonize pyx/ into cgru.* extension modules, directives set once."""
 import os
-import platform
+import re
+import struct
 import sys
+import sysconfig
 
 import numpy as np
 from Cython.Build import cythonize
@@ -30,6 +32,22 @@ else:
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 
 
+def x86_64_target(environ=os.environ, host_platform=None, sys_platform=sys.platform):
+    """True when this build compiles for x86-64 (only): the machine the code is
+    compiled FOR, not the one running setup.py.  Cross builds say so in
+    _PYTHON_HOST_PLATFORM (read by sysconfig.get_platform()) and, on macOS, in
+    ARCHFLAGS: cibuildwheel's arm64 and universal2 wheels made on an Intel Mac
+    must not get -mavx2 (clang rejects it for arm64)."""
+    arches = []
+    if sys_platform == "darwin":
+        arches = re.findall(r"-arch\s+(\S+)", environ.get("ARCHFLAGS", ""))
+    if not arches:
+        plat = host_platform or sysconfig.get_platform()
+        arches = ["arm64", "x86_64"] if plat.endswith("universal2") else [plat.rsplit("-", 1)[-1]]
+    return (struct.calcsize("P") == 8
+            and all(a.lower() in ("x86_64", "amd64") for a in arches))
+
+
 def ext(name, source):
     return Extension(name, [source], include_dirs=[np.get_include()],
                      define_macros=macros, extra_compile_args=cflags)
@@ -47,8 +65,7 @@ VARIANTS = {
     "avx2": ["-mavx2", "-mfma"],
     "avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl"],
 }
-if (sys.platform != "win32" and not DEBUG
-        and platform.machine().lower() in ("x86_64", "amd64")):
+if sys.platform != "win32" and not DEBUG and x86_64_target():
     for isa, flags in VARIANTS.items():
         extensions.append(Extension(
             f"cgru._kernels_{isa}", [f"pyx/_kernels_{isa}.pyx"],

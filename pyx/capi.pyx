@@ -123,11 +123,15 @@ def layout():
         "cgru_layer_f32": {
             "sizeof": sizeof(cgru_layer_f32), "cell": _off(&l32.cell, &l32),
             "w_ih": _off(&l32.w_ih, &l32), "w_hh": _off(&l32.w_hh, &l32),
-            "b_x": _off(&l32.b_x, &l32), "b_hn": _off(&l32.b_hn, &l32)},
+            "b_x": _off(&l32.b_x, &l32), "b_hn": _off(&l32.b_hn, &l32),
+            "w_hh_packed": _off(&l32.w_hh_packed, &l32),
+            "w_ih_packed": _off(&l32.w_ih_packed, &l32)},
         "cgru_layer_f64": {
             "sizeof": sizeof(cgru_layer_f64), "cell": _off(&l64.cell, &l64),
             "w_ih": _off(&l64.w_ih, &l64), "w_hh": _off(&l64.w_hh, &l64),
-            "b_x": _off(&l64.b_x, &l64), "b_hn": _off(&l64.b_hn, &l64)},
+            "b_x": _off(&l64.b_x, &l64), "b_hn": _off(&l64.b_hn, &l64),
+            "w_hh_packed": _off(&l64.w_hh_packed, &l64),
+            "w_ih_packed": _off(&l64.w_ih_packed, &l64)},
         "cgru_model": {
             "sizeof": sizeof(cgru_model), "owner": _off(&m.owner, &m),
             "itemsize": _off(&m.itemsize, &m), "num_layers": _off(&m.num_layers, &m),

@@ -4,6 +4,7 @@ against the importable (in CI: installed) cgru, and compared with cgru.GRU."""
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -69,6 +70,36 @@ def test_header_layout_matches_cython(c_consumer):
     assert c_consumer.abi_version() == cgru.capi.ABI_VERSION
 
 
+def _header_structs():
+    """{struct: [field, ...]} for every ``typedef struct`` in cgru.h, in order."""
+    text = Path(cgru.get_include(), "cgru.h").read_text()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    out = {}
+    for name, body in re.findall(r"typedef struct (\w+) \{(.*?)\} \1;", text, flags=re.S):
+        fields = []
+        for decl in body.split(";"):
+            decl = " ".join(decl.split())
+            if decl:
+                m = re.search(r"\(\*(\w+)\)", decl) or re.search(r"(\w+)$", decl)
+                fields.append(m.group(1))
+        out[name] = fields
+    return out
+
+
+def test_layout_check_covers_every_header_field(c_consumer):
+    """The layout comparison above checks every field cgru.h declares (the
+    appended ones too), and the offsets grow in declaration order."""
+    structs = _header_structs()
+    assert set(structs) == {"cgru_cell", "cgru_layer_f32", "cgru_layer_f64", "cgru_model",
+                            "cgru_api"}
+    assert "w_ih_packed" in structs["cgru_layer_f32"]
+    for layout in (c_consumer.layout(), cgru.capi.layout()):
+        for name, fields in structs.items():
+            assert set(layout[name]) == set(fields) | {"sizeof"}, (name, layout[name])
+            offsets = [layout[name][f] for f in fields]
+            assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets), name
+
+
 def test_import_check_fails_cleanly(c_consumer):
     table = cgru.capi.layout()["cgru_api"]["sizeof"]
     c_consumer.check_api(cgru.capi.ABI_VERSION, table)          # what cgru_import() did
@@ -89,6 +120,7 @@ def test_consumer_matches_gru(consumer, runner, dtype, reset_after, rng):
     x = rng.standard_normal((T, N, I)).astype(dtype)
     h0 = rng.standard_normal((L, N, H)).astype(dtype)
     x_copy = x.copy()
+    x.setflags(write=False)                  # an input: read-only arrays are fine
     y_ref, h_ref = g(x, h0)
     h = h0.copy()
     y = np.full((T, N, H), np.nan, dtype)
@@ -97,6 +129,66 @@ def test_consumer_matches_gru(consumer, runner, dtype, reset_after, rng):
     np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol)
     np.testing.assert_allclose(h, h_ref, rtol=tol, atol=tol)
     np.testing.assert_array_equal(x, x_copy)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_c_consumer_hand_filled_structs(c_consumer, dtype, reset_after, rng):
+    """A C caller that fills its layer structs itself from ``= {0}`` leaves the
+    appended packed-weight fields NULL: the kernels must then use w_ih / w_hh
+    and give the same answer, in every instruction-set build this CPU runs."""
+    from cgru import kernels
+    L, T, N, I, H = 2, 6, 5, 70, 20             # partial panels, leftover sample rows
+    g = cgru.GRU(I, H, L, reset_after=reset_after, dtype=dtype)
+    g.load_state_dict({k: rng.uniform(-0.6, 0.6, v.shape) for k, v in g.state_dict().items()})
+    assert all(hh and ih for hh, ih in c_consumer.packed(g))    # model_get gives packed
+    x = rng.standard_normal((T, N, I)).astype(dtype)
+    h0 = rng.standard_normal((L, N, H)).astype(dtype)
+    y_ref, h_ref = g(x, h0)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    old = kernels.isa()
+    try:
+        for isa in ("baseline", "avx2", "avx512"):
+            try:
+                kernels._set_isa(isa)
+            except ValueError:
+                continue                      # this CPU / build has no such kernels
+            for runner in ("run_sequence", "run_steps", "run_split"):
+                h, y = h0.copy(), np.full((T, N, H), np.nan, dtype)
+                getattr(c_consumer, runner)(g, x, h, y, True)
+                np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol, err_msg=f"{isa} {runner}")
+                np.testing.assert_allclose(h, h_ref, rtol=tol, atol=tol, err_msg=f"{isa} {runner}")
+    finally:
+        kernels._set_isa(old)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_c_consumer_projection_then_recurrence(c_consumer, dtype, reset_after, rng):
+    """input_projection_* and recurrence_* through the C table, with the work
+    buffer that sequence_workspace(T, N) gives split between them as documented."""
+    L, T, N, I, H = 2, 7, 3, 11, 13
+    g = cgru.GRU(I, H, L, reset_after=reset_after, dtype=dtype)
+    x = rng.standard_normal((T, N, I)).astype(dtype)
+    h0 = rng.standard_normal((L, N, H)).astype(dtype)
+    y_ref, h_ref = g(x, h0)
+    h, y = h0.copy(), np.full((T, N, H), np.nan, dtype)
+    c_consumer.run_split(g, x, h, y)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(h, h_ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_c_consumer_activate(c_consumer, dtype):
+    """activate_* through the C table equals the kernels' own, kind by kind."""
+    from cgru._binding import activate
+    x = np.linspace(-6, 6, 97).astype(dtype)
+    for kind in range(11):
+        alpha, beta = 0.7, 0.3
+        out = x.copy()
+        c_consumer.activate(kind, alpha, beta, out)
+        np.testing.assert_array_equal(out, activate(kind, alpha, beta, x), err_msg=str(kind))
 
 
 def test_consumer_cell_and_stream(consumer, rng):

@@ -177,3 +177,19 @@ def test_stubs_match_the_compiled_modules(module):
     assert set(runtime) == set(api), (module, set(runtime) ^ set(api))
     for name, members in runtime.items():
         assert members == api[name], (module, name, members ^ api[name])
+
+
+# ------------------------------------------------------------ cibuildwheel
+def test_cibuildwheel_tests_can_build_the_consumers():
+    """cibuildwheel's test command runs tests/test_downstream.py, which builds
+    examples/c_consumer and examples/cython_consumer with setuptools (and
+    Cython) inside cibuildwheel's test venv; venvs of Python >= 3.12 have no
+    setuptools, so test-requires must bring both."""
+    if tomllib is None:
+        pytest.skip("tomllib needs Python 3.11")
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        cfg = tomllib.load(f)["tool"]["cibuildwheel"]
+    assert "tests" in cfg["test-command"]
+    names = {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in cfg["test-requires"]}
+    for needed in ("pytest", "hypothesis", "setuptools", "cython"):
+        assert needed in names, f"[tool.cibuildwheel] test-requires lacks {needed}"

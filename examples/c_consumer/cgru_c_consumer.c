@@ -2,13 +2,21 @@
  * A plain-C extension module that runs a cgru model through the C API
  * (cgru.h + the cgru._C_API capsule), with the GIL released around the kernels.
  *
- *   run_sequence(model, x, h, y)  whole sequences, layer after layer
- *   run_steps(model, x, h, y)     the same, one time step at a time
+ *   run_sequence(model, x, h, y[, by_hand])  whole sequences, layer after layer
+ *   run_steps(model, x, h, y[, by_hand])     the same, one time step at a time
  *       model: a unidirectional cgru.GRU (or GRUCell / Stream)
  *       x (T, N, I) C-contiguous, the model's dtype (float32 or float64)
  *       h (num_layers, N, H) writable: in h0, out h_n
  *       y (T, N, H) writable: out, the top layer's outputs
+ *       by_hand (optional, default False): run on layer structs filled here
+ *       field by field from a zero-initialized struct (= {0}), the way a C
+ *       caller with its own weights does: the optional packed-weight fields
+ *       stay NULL and the kernels use w_ih / w_hh directly
+ *   run_split(model, x, h, y[, by_hand])     run_sequence through input_projection
+ *                                 then recurrence (the two halves of sequence)
+ *   activate(kind, alpha, beta, x)   x (float32/float64 array) activated in place
  *   bench_step(model, n_steps)    seconds per N=1 step (all layers), timed in C
+ *   packed(model)                 [(w_hh_packed != NULL, w_ih_packed != NULL)] per layer
  *   layout(), abi_version(), check_api(abi_version, size)   for cgru's tests
  *
  * Build: python setup.py build_ext --inplace   (include dir: cgru.get_include())
@@ -40,17 +48,29 @@ static void step_layer(const cgru_model *m, int l, Py_ssize_t N, const char *x,
 }
 
 /* whole sequence: layer l reads x (l == 0) or y (the layer below; the kernel
- * projects all its input rows before writing y, so y can be input and output) */
+ * projects all its input rows before writing y, so y can be input and output).
+ * split: the same in the two halves, input_projection into the first 3*T*N*H
+ * elements of work, then recurrence with the rest of it as scratch. */
 static void run_sequence_nogil(const cgru_model *m, Py_ssize_t T, Py_ssize_t N,
-                               const char *x, char *h, char *y, char *work)
+                               const char *x, char *h, char *y, char *work, int split)
 {
     Py_ssize_t H = m->hidden_size, sz = m->itemsize;
     int l;
     for (l = 0; l < m->num_layers; l++) {
         Py_ssize_t ldx = l == 0 ? m->input_size : H;
         const char *in = l == 0 ? x : y;
-        char *hl = h + l * N * H * sz;
-        if (sz == 4)
+        char *hl = h + l * N * H * sz, *rest = work + 3 * T * N * H * sz;
+        if (split && sz == 4) {
+            cgru_capi->input_projection_f32(&m->layers_f32[l], T * N, (const float *)in, ldx,
+                                            (float *)work);
+            cgru_capi->recurrence_f32(&m->layers_f32[l], T, N, 0, (const float *)work,
+                                      (float *)hl, (float *)y, H, NULL, 0, (float *)rest);
+        } else if (split) {
+            cgru_capi->input_projection_f64(&m->layers_f64[l], T * N, (const double *)in, ldx,
+                                            (double *)work);
+            cgru_capi->recurrence_f64(&m->layers_f64[l], T, N, 0, (const double *)work,
+                                      (double *)hl, (double *)y, H, NULL, 0, (double *)rest);
+        } else if (sz == 4)
             cgru_capi->sequence_f32(&m->layers_f32[l], T, N, 0, (const float *)in, ldx,
                                     (float *)hl, (float *)y, H, NULL, 0, (float *)work);
         else
@@ -93,17 +113,54 @@ static int get_buffer(PyObject *obj, Py_buffer *view, const char *name, int writ
     return 0;
 }
 
-static PyObject *run(PyObject *args, int steps)
+/* Copy the model's layer structs the way a caller that fills them itself does:
+ * start from {0}, set the documented fields, leave the optional ones NULL. */
+#define FILL_BY_HAND(TYPE, FIELD)                                                \
+    do {                                                                         \
+        TYPE *a = calloc((size_t)n, sizeof(TYPE));                               \
+        if (a == NULL) return -1;                                                \
+        for (l = 0; l < n; l++) {                                                \
+            TYPE L = {0};                                                        \
+            L.cell = m->FIELD[l].cell;                                           \
+            L.w_ih = m->FIELD[l].w_ih;                                           \
+            L.w_hh = m->FIELD[l].w_hh;                                           \
+            L.b_x = m->FIELD[l].b_x;                                             \
+            L.b_hn = m->FIELD[l].b_hn;                                           \
+            a[l] = L;                                                            \
+        }                                                                        \
+        m->FIELD = a;                                                            \
+        *own = a;                                                                \
+    } while (0)
+
+static int fill_by_hand(cgru_model *m, void **own)
+{
+    Py_ssize_t l, n = (Py_ssize_t)m->num_layers * m->num_directions;
+    if (m->itemsize == 4)
+        FILL_BY_HAND(cgru_layer_f32, layers_f32);
+    else
+        FILL_BY_HAND(cgru_layer_f64, layers_f64);
+    return 0;
+}
+
+/* mode 0: sequence, 1: steps, 2: sequence as input_projection + recurrence */
+static PyObject *run(PyObject *args, int mode)
 {
     PyObject *model, *xo, *ho, *yo, *result = NULL;
     Py_buffer x = {0}, h = {0}, y = {0};
-    cgru_model m;
+    cgru_model m, mh;
     Py_ssize_t T, N, H, l, nwork = 0;
     char *work;
-    if (!PyArg_ParseTuple(args, "OOOO", &model, &xo, &ho, &yo))
+    void *own = NULL;
+    int by_hand = 0;
+    if (!PyArg_ParseTuple(args, "OOOO|p", &model, &xo, &ho, &yo, &by_hand))
         return NULL;
     if (cgru_capi->model_get(model, &m) < 0)
         return NULL;
+    mh = m;    /* the structs run; m keeps what model_release needs */
+    if (by_hand && fill_by_hand(&mh, &own) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
     if (m.num_directions != 1) {
         PyErr_SetString(PyExc_ValueError, "this example runs unidirectional models only");
         goto done;
@@ -121,8 +178,8 @@ static PyObject *run(PyObject *args, int steps)
     }
     for (l = 0; l < m.num_layers; l++) {
         const cgru_cell *c = m.itemsize == 4 ? &m.layers_f32[l].cell : &m.layers_f64[l].cell;
-        Py_ssize_t w = steps ? cgru_capi->step_workspace(c, N)
-                             : cgru_capi->sequence_workspace(c, T, N);
+        Py_ssize_t w = mode == 1 ? cgru_capi->step_workspace(c, N)
+                                 : cgru_capi->sequence_workspace(c, T, N);
         if (w > nwork)
             nwork = w;
     }
@@ -132,14 +189,15 @@ static PyObject *run(PyObject *args, int steps)
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    if (steps)
-        run_steps_nogil(&m, T, N, x.buf, h.buf, y.buf, work);
+    if (mode == 1)
+        run_steps_nogil(&mh, T, N, x.buf, h.buf, y.buf, work);
     else
-        run_sequence_nogil(&m, T, N, x.buf, h.buf, y.buf, work);
+        run_sequence_nogil(&mh, T, N, x.buf, h.buf, y.buf, work, mode == 2);
     Py_END_ALLOW_THREADS
     free(work);
     result = Py_NewRef(Py_None);
 done:
+    free(own);
     if (x.obj) PyBuffer_Release(&x);
     if (h.obj) PyBuffer_Release(&h);
     if (y.obj) PyBuffer_Release(&y);
@@ -149,6 +207,34 @@ done:
 
 static PyObject *py_run_sequence(PyObject *self, PyObject *args) { return run(args, 0); }
 static PyObject *py_run_steps(PyObject *self, PyObject *args) { return run(args, 1); }
+static PyObject *py_run_split(PyObject *self, PyObject *args) { return run(args, 2); }
+
+/* activate(kind, alpha, beta, x): x, a writable contiguous float32 or float64
+ * buffer, replaced by the activation of its elements (out == x) */
+static PyObject *py_activate(PyObject *self, PyObject *args)
+{
+    int kind;
+    double alpha, beta;
+    PyObject *xo;
+    Py_buffer x;
+    if (!PyArg_ParseTuple(args, "iddO", &kind, &alpha, &beta, &xo))
+        return NULL;
+    if (PyObject_GetBuffer(xo, &x, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (x.format == NULL || x.format[1] != '\0' || (x.format[0] != 'f' && x.format[0] != 'd')) {
+        PyBuffer_Release(&x);
+        PyErr_SetString(PyExc_TypeError, "x must be a float32 or float64 array");
+        return NULL;
+    }
+    if (x.format[0] == 'f')
+        cgru_capi->activate_f32(kind, alpha, beta, (const float *)x.buf, (float *)x.buf,
+                                x.len / 4);
+    else
+        cgru_capi->activate_f64(kind, alpha, beta, (const double *)x.buf, (double *)x.buf,
+                                x.len / 8);
+    PyBuffer_Release(&x);
+    Py_RETURN_NONE;
+}
 
 static double now_seconds(void)
 {
@@ -208,6 +294,32 @@ static PyObject *py_bench_step(PyObject *self, PyObject *args)
 
 /* ------------------------------------------------------- for cgru's tests */
 
+/* packed(model) -> [(w_hh_packed != NULL, w_ih_packed != NULL)] per layer struct */
+static PyObject *py_packed(PyObject *self, PyObject *model)
+{
+    cgru_model m;
+    Py_ssize_t l, n;
+    PyObject *out;
+    if (cgru_capi->model_get(model, &m) < 0)
+        return NULL;
+    n = (Py_ssize_t)m.num_layers * m.num_directions;
+    out = PyList_New(n);
+    for (l = 0; out != NULL && l < n; l++) {
+        int hh = m.itemsize == 4 ? m.layers_f32[l].w_hh_packed != NULL
+                                 : m.layers_f64[l].w_hh_packed != NULL;
+        int ih = m.itemsize == 4 ? m.layers_f32[l].w_ih_packed != NULL
+                                 : m.layers_f64[l].w_ih_packed != NULL;
+        PyObject *t = Py_BuildValue("(OO)", hh ? Py_True : Py_False, ih ? Py_True : Py_False);
+        if (t == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, l, t);
+    }
+    cgru_capi->model_release(&m);
+    return out;
+}
+
 #define FIELD(dict, type, field) \
     if (add(dict, #field, offsetof(type, field)) < 0) goto fail;
 
@@ -243,9 +355,11 @@ static PyObject *py_layout(PyObject *self, PyObject *unused)
     if (!(d = struct_dict(all, "cgru_layer_f32", sizeof(cgru_layer_f32)))) goto fail;
     FIELD(d, cgru_layer_f32, cell) FIELD(d, cgru_layer_f32, w_ih) FIELD(d, cgru_layer_f32, w_hh)
     FIELD(d, cgru_layer_f32, b_x) FIELD(d, cgru_layer_f32, b_hn)
+    FIELD(d, cgru_layer_f32, w_hh_packed) FIELD(d, cgru_layer_f32, w_ih_packed)
     if (!(d = struct_dict(all, "cgru_layer_f64", sizeof(cgru_layer_f64)))) goto fail;
     FIELD(d, cgru_layer_f64, cell) FIELD(d, cgru_layer_f64, w_ih) FIELD(d, cgru_layer_f64, w_hh)
     FIELD(d, cgru_layer_f64, b_x) FIELD(d, cgru_layer_f64, b_hn)
+    FIELD(d, cgru_layer_f64, w_hh_packed) FIELD(d, cgru_layer_f64, w_ih_packed)
     if (!(d = struct_dict(all, "cgru_model", sizeof(cgru_model)))) goto fail;
     FIELD(d, cgru_model, owner) FIELD(d, cgru_model, itemsize) FIELD(d, cgru_model, num_layers)
     FIELD(d, cgru_model, num_directions) FIELD(d, cgru_model, reserved)
@@ -286,8 +400,13 @@ static PyObject *py_check_api(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"run_sequence", py_run_sequence, METH_VARARGS, "run_sequence(model, x, h, y)"},
-    {"run_steps", py_run_steps, METH_VARARGS, "run_steps(model, x, h, y)"},
+    {"run_sequence", py_run_sequence, METH_VARARGS,
+     "run_sequence(model, x, h, y, by_hand=False)"},
+    {"run_steps", py_run_steps, METH_VARARGS, "run_steps(model, x, h, y, by_hand=False)"},
+    {"run_split", py_run_split, METH_VARARGS,
+     "run_split(model, x, h, y, by_hand=False): input_projection + recurrence"},
+    {"activate", py_activate, METH_VARARGS, "activate(kind, alpha, beta, x): x in place"},
+    {"packed", py_packed, METH_O, "packed(model) -> [(w_hh_packed, w_ih_packed) set?]"},
     {"bench_step", py_bench_step, METH_VARARGS, "bench_step(model, n_steps) -> s/step"},
     {"layout", py_layout, METH_NOARGS, "struct sizes and offsets in cgru.h"},
     {"abi_version", py_abi_version, METH_NOARGS, "CGRU_ABI_VERSION of cgru.h"},

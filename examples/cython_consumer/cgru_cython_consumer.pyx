@@ -14,7 +14,9 @@ from cgru.kernels cimport (
     cgru_cell, cgru_sequence_workspace, cgru_step_workspace,
     cgru_sequence_f32, cgru_sequence_f64, cgru_step_f32, cgru_step_f64,
 )
-from cgru.capi cimport cgru_model, cgru_model_get, cgru_model_release
+from cgru.capi cimport cgru_model, cgru_model_get, cgru_model_release, cgru_check_abi
+
+cgru_check_abi()      # ImportError if the installed cgru's structs differ from our .pxd's
 
 
 cdef inline const cgru_cell* _cell(const cgru_model* m, int l) noexcept nogil:
@@ -29,7 +31,7 @@ cdef void _step(const cgru_model* m, int l, Py_ssize_t N, const floating* x,
         cgru_step_f64(&m.layers_f64[l], N, x, ldx, h, work)
 
 
-def _run(model, floating[:, :, ::1] x, floating[:, :, ::1] h, floating[:, :, ::1] y,
+def _run(model, const floating[:, :, ::1] x, floating[:, :, ::1] h, floating[:, :, ::1] y,
          bint steps):
     cdef cgru_model m
     cgru_model_get(model, &m)                      # with the GIL; m.owner keeps weights

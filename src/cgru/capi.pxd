@@ -24,7 +24,8 @@
 # kernels over the same structs at once, each with its own ``h`` and ``work``.
 
 from cpython.ref cimport PyObject
-from cgru.kernels cimport cgru_cell, cgru_layer_f32, cgru_layer_f64
+from cpython.pycapsule cimport PyCapsule_Import
+from cgru.kernels cimport CGRU_ABI_VERSION, cgru_cell, cgru_layer_f32, cgru_layer_f64
 from libc.stdint cimport int64_t
 
 # One compiled model: ``num_layers * num_directions`` layer structs, layer
@@ -89,3 +90,26 @@ ctypedef struct cgru_api:
     void (*activate_f64)(int, double, double, const double*, double*, Py_ssize_t) noexcept nogil
     int (*model_get)(object, cgru_model*) except -1       # GIL; -1 with an exception set
     void (*model_release)(cgru_model*) noexcept             # GIL
+
+
+# ------------------------------------------------------------- the ABI check
+# Call once when your Cython extension is imported (a module-level statement
+# ``cgru_check_abi()``).  Cython checks the cimported functions' signatures,
+# but not the layout of the structs: an extension compiled against other .pxd
+# files (another CGRU_ABI_VERSION, other struct sizes) would index layer arrays
+# with the wrong stride.  Raises ImportError then ("rebuild it"), like
+# cgru_import() in cgru.h; sizes are this extension's, compiled in here.
+cdef inline int cgru_check_abi() except -1:
+    cdef const cgru_api* api = <const cgru_api*>PyCapsule_Import(b"cgru._C_API", 0)
+    if api.abi_version != CGRU_ABI_VERSION:
+        raise ImportError(
+            f"cgru C-level API: the installed cgru has ABI version {api.abi_version}, this "
+            f"extension was compiled for version {CGRU_ABI_VERSION}; rebuild it against "
+            f"the installed cgru")
+    if (api.sizeof_cell != sizeof(cgru_cell) or api.sizeof_layer_f32 != sizeof(cgru_layer_f32)
+            or api.sizeof_layer_f64 != sizeof(cgru_layer_f64)
+            or api.sizeof_model != sizeof(cgru_model)):
+        raise ImportError(
+            "cgru C-level API: struct sizes differ between the .pxd files this extension "
+            "was compiled with and the installed cgru; rebuild it against the installed cgru")
+    return 0
