@@ -701,6 +701,37 @@ cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
 
 # ================================================================ recurrence
 
+cdef inline void _step_overlap_one(Py_ssize_t H, const floating* w_hh_p,
+        const floating* gx, floating* gh, const floating* bx, const floating* bhn,
+        floating* h) noexcept nogil:
+    """One step of one sample, reset_after=True, sigmoid/tanh, no clip, W_hh packed:
+    the r, z gates (arithmetic-bound) are interleaved with the W_hn product
+    (load-bound), panel by panel, so that the core overlaps the two.
+        r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z)
+        n = g(gx_n + b_in + r * (gh_n + b_hn));  h = n + z * (h - n)
+    """
+    cdef Py_ssize_t P = 16 if _is_f32(h) else 8
+    cdef Py_ssize_t Hp = (H + P - 1) // P * P
+    cdef Py_ssize_t p0 = 0
+    cdef Py_ssize_t a0, a1
+    # gh_r, gh_z = W_h[r, z] h
+    _gemm_packed(1, H, H, 0, 2, h, H, w_hh_p, gh, 3 * H)
+    while p0 < H:
+        # gh_n[p0 : p0 + P] = W_hn[p0 : p0 + P, :] h
+        if floating is float:
+            _wt_row_f32(H, h, w_hh_p + (2 * Hp + p0) * H, gh + 2 * H + p0, min(P, H - p0))
+        else:
+            _wt_row_f64(H, h, w_hh_p + (2 * Hp + p0) * H, gh + 2 * H + p0, min(P, H - p0))
+        # meanwhile (r, z) = sigmoid(gx + b + gh) on the matching share of 2H
+        a0 = 2 * p0
+        a1 = min(2 * (p0 + P), 2 * H)
+        _act_add3(a1 - a0, gx + a0, bx + a0, gh + a0, 0)
+        p0 += P
+    # n = tanh(gx_n + b_in + r * (gh_n + b_hn)), kept in gh_n;  h = n + z * (h - n)
+    _candidate(H, gx + 2 * H, bx + 2 * H, gh, gh + 2 * H, bhn)
+    _update(H, gh + H, gh + 2 * H, h)
+
+
 cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
         const floating* w_ih_p, Py_ssize_t M, const floating* x, Py_ssize_t ldx,
         floating* gx) noexcept nogil:
@@ -734,7 +765,17 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
     if N <= 0 or H <= 0:
         return
     cdef bint own = w_hh_p != NULL
+    # one sample, the default maths: r, z gates overlapped with the W_hn product
+    cdef bint fused = own and N == 1 and c.reset_after and _is_plain(c)
     for s in range(T):
+        if fused:
+            L = T if lengths == NULL else lengths[0]
+            if s < L:
+                t = (L - 1 - s) if reverse else s      # row t of gx and y (N = 1)
+                _step_overlap_one(H, w_hh_p, gx + t * G, gh, bx, bhn, h)
+                if y != NULL:
+                    memcpy(y + t * ldy, h, H * sizeof(floating))
+                continue
         # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
         if own:
             _gemm_packed(N, H, H, 0, 3 if c.reset_after else 2, h, H, w_hh_p, gh, G)
