@@ -224,18 +224,11 @@ def _keras_gru_layer(path, layer_name):
 
 def _torch_state_dict(path, prefix):
     """A state_dict from torch.save, keeping the keys under ``prefix`` (stripped)."""
+    from cgru.convert.torch import _load_path
     try:
-        import torch
-    except ImportError as e:
-        raise CLIError(f"converting a torch.save file needs PyTorch: {e}") from None
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        from cgru.convert.torch import load_error
-        raise CLIError(f"cannot read {path} as a torch.save file (loaded with "
-                       f"weights_only=True): {load_error(e)}") from None
-    if not hasattr(sd, "items"):
-        raise CLIError(f"{path} does not hold a state_dict (got {type(sd).__name__})")
+        sd = _load_path(path)            # torch.load(weights_only=True), checked
+    except (ImportError, OSError, ValueError) as e:
+        raise CLIError(str(e)) from None
     sub = {k[len(prefix):]: v for k, v in sd.items() if isinstance(k, str) and k.startswith(prefix)}
     if not sub:
         raise CLIError(f"{path} has no keys starting with {prefix!r}")
