@@ -228,3 +228,41 @@ def test_stream_outlives_its_model_and_keeps_its_weights():
     del g
     gc.collect()
     assert np.allclose(s.run(x), want, atol=1e-6)
+
+
+@pytest.mark.parametrize("attr,value", [("input_size", 3), ("hidden_size", 3), ("num_layers", 2),
+                                        ("bias", False), ("bidirectional", True),
+                                        ("reset_after", False), ("dtype", np.float64)])
+def test_weight_defining_config_is_read_only(attr, value):
+    g = cgru.GRU(4, 5)
+    with pytest.raises(AttributeError):
+        setattr(g, attr, value)
+    y, _ = g(np.ones((2, 1, 4), np.float32))          # the model still runs as made
+    assert y.shape == (2, 1, 5)
+
+
+def test_batch_first_is_a_layout_flag_that_can_change(rng):
+    g = cgru.GRU(4, 5)
+    x = rng.standard_normal((3, 2, 4)).astype(np.float32)
+    y, h = g(x)
+    g.batch_first = True
+    y2, h2 = g(x.transpose(1, 0, 2))
+    np.testing.assert_array_equal(y2, y.transpose(1, 0, 2))
+    np.testing.assert_array_equal(h2, h)
+
+
+def test_unpickled_model_owns_its_weights_under_out_of_band_buffers(rng):
+    import pickle
+    g = cgru.GRU(4, 5, 2)
+    buffers = []
+    data = pickle.dumps(g, protocol=5, buffer_callback=buffers.append)
+    raw = [bytearray(b.raw()) for b in buffers]           # the caller's buffers
+    g2 = pickle.loads(data, buffers=raw)
+    before = g2.state_dict()
+    for b in raw:                                         # the caller reuses them
+        b[:] = bytes(len(b))
+    after = g2.state_dict()
+    for k in before:
+        np.testing.assert_array_equal(after[k], before[k])
+    x = rng.standard_normal((3, 2, 4)).astype(np.float32)
+    np.testing.assert_array_equal(g2(x)[0], g(x)[0])

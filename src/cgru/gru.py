@@ -52,18 +52,18 @@ class GRU:
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True,
                  batch_first=False, bidirectional=False, reset_after=True,
                  dtype=np.float32, activations=None, clip=None):
-        self.input_size = V.as_size(input_size, "input_size")
-        self.hidden_size = V.as_size(hidden_size, "hidden_size")
-        self.num_layers = V.as_size(num_layers, "num_layers")
+        self._input_size = V.as_size(input_size, "input_size")
+        self._hidden_size = V.as_size(hidden_size, "hidden_size")
+        self._num_layers = V.as_size(num_layers, "num_layers")
         for name, value in (("bias", bias), ("batch_first", batch_first),
                             ("bidirectional", bidirectional), ("reset_after", reset_after)):
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False, got {value!r}")
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        self.bidirectional = bool(bidirectional)
-        self.reset_after = bool(reset_after)
-        self.dtype = V.as_dtype(dtype)
+        self._bias = bool(bias)
+        self.batch_first = bool(batch_first)     # a layout flag: may be changed later
+        self._bidirectional = bool(bidirectional)
+        self._reset_after = bool(reset_after)
+        self._dtype = V.as_dtype(dtype)
         D = self.num_directions
         # activation kinds per direction and the clip (ONNX / Keras models); see cgru.kernels
         self._activations = _activations.parse(activations, D)
@@ -94,6 +94,17 @@ class GRU:
         self._compile()
 
     # ------------------------------------------------------------ structure
+    # The configuration that fixes the weights' shapes and maths is read-only:
+    # make a new model (or load_state_dict) to change it.
+    input_size = property(lambda self: self._input_size, doc="I, features per step")
+    hidden_size = property(lambda self: self._hidden_size, doc="H, the state size")
+    num_layers = property(lambda self: self._num_layers, doc="stacked layers")
+    bias = property(lambda self: self._bias, doc="whether the model has biases")
+    bidirectional = property(lambda self: self._bidirectional, doc="two directions")
+    reset_after = property(lambda self: self._reset_after,
+                           doc="True: PyTorch's GRU; False: Cho et al. (2014)")
+    dtype = property(lambda self: self._dtype, doc="float32 or float64")
+
     @property
     def num_directions(self):
         return 2 if self.bidirectional else 1
@@ -256,6 +267,9 @@ class GRU:
     def __setstate__(self, state):
         state = dict(state)
         names, flat = state.pop("_param_names"), state.pop("_param_data")
+        # own the weights: under protocol 5 the array may be a view of the
+        # caller's (out-of-band) buffer, which the caller is free to reuse
+        flat = np.array(flat, copy=True)
         self.__dict__.update(state)
         shapes = self._param_shapes()
         if sorted(names) != sorted(shapes) or flat.dtype != self.dtype or \
