@@ -1,6 +1,6 @@
 """Build one of the example extensions in a scratch folder and import it.
 
-Used by tests/test_downstream.py and benchmarks/bench_capi.py:
+Used by tests/capi/test_downstream.py and benchmarks/bench_capi.py:
 
     mod = build("c_consumer", "cgru_c_consumer", Path("/tmp/somewhere"))
 

@@ -121,7 +121,7 @@ cdef extern from *:
 # whose truncation error (< 6e-10 relative) is far below a float32 ulp
 # (6e-8 relative): results rounded to float32 are within 1 ulp of the exact
 # value.  With f32=0 the error is within a few double ulp.
-# tests/test_fast_activations.py measures both against mpmath-free float64 /
+# tests/kernels/test_fast_activations.py measures both against mpmath-free float64 /
 # longdouble references.
 
 cdef extern from *:

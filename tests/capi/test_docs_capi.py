@@ -14,7 +14,7 @@ import pytest
 import cgru
 from conftest import need
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "c-api.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "c-api.md"
 
 
 def _blocks():

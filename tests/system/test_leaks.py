@@ -2,7 +2,7 @@
 Python objects stay flat over 100,000 step calls and 1,000 model
 constructions, including the error paths.
 
-Run as a script to print the figures:  PYTHONPATH=src python tests/test_leaks.py
+Run as a script to print the figures:  PYTHONPATH=src python tests/system/test_leaks.py
 """
 
 import gc

@@ -12,7 +12,7 @@ import sysconfig
 
 import pytest
 
-SETUP = pathlib.Path(__file__).resolve().parents[1] / "setup.py"
+SETUP = pathlib.Path(__file__).resolve().parents[2] / "setup.py"
 
 
 def _target_function():

@@ -20,7 +20,7 @@ except ModuleNotFoundError:       # Python 3.10
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "cgru"
 
 
@@ -181,7 +181,7 @@ def test_stubs_match_the_compiled_modules(module):
 
 # ------------------------------------------------------------ cibuildwheel
 def test_cibuildwheel_tests_can_build_the_consumers():
-    """cibuildwheel's test command runs tests/test_downstream.py, which builds
+    """cibuildwheel's test command runs tests/capi/test_downstream.py, which builds
     examples/c_consumer and examples/cython_consumer with setuptools (and
     Cython) inside cibuildwheel's test venv; venvs of Python >= 3.12 have no
     setuptools, so test-requires must bring both."""

@@ -18,7 +18,7 @@ import cgru.capi
 from conftest import need
 from gil_probe import longest_gil_gap
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CGRU_PARENT = str(Path(cgru.__file__).resolve().parent.parent)
 
 
