@@ -178,8 +178,8 @@ def cmd_demo(args, out):
 
 
 # ------------------------------------------------------------------ convert
-def _keras_gru_layer(path, layer_name):
-    """Load a .keras file (safe mode: no arbitrary code) and pick its GRU layer."""
+def _keras_model(path):
+    """Load a .keras file (safe mode: no arbitrary code)."""
     if "KERAS_BACKEND" not in os.environ and importlib.util.find_spec("tensorflow") is None:
         for backend in ("torch", "jax"):
             if importlib.util.find_spec(backend) is not None:
@@ -197,50 +197,23 @@ def _keras_gru_layer(path, layer_name):
         km = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:
         raise CLIError(f"cannot load {path} as a Keras model: {type(e).__name__}: {e}") from None
-
-    def is_gru(layer):     # what GRU.from_keras takes: GRU, RNN(GRUCell), Bidirectional of one
-        if isinstance(layer, keras.layers.Bidirectional):
-            return is_gru(layer.forward_layer)
-        return isinstance(layer, keras.layers.RNN) and \
-            isinstance(getattr(layer, "cell", None), keras.layers.GRUCell)
-
-    layers = [km] if is_gru(km) else [lay for lay in getattr(km, "_flatten_layers",
-                                                             lambda: km.layers)() if is_gru(lay)]
-    if layer_name is not None:
-        layers = [lay for lay in layers if lay.name == layer_name]
-        if not layers:
-            raise CLIError(f"{path} has no GRU layer named {layer_name!r}")
-    else:   # a Bidirectional's own forward and backward layers are part of it
-        inner = {id(getattr(lay, a, None)) for lay in layers
-                 for a in ("forward_layer", "backward_layer")}
-        layers = [lay for lay in layers if id(lay) not in inner]
-    if not layers:
-        raise CLIError(f"{path} has no GRU layer")
-    if len(layers) > 1:
-        names = ", ".join(repr(lay.name) for lay in layers)
-        raise CLIError(f"{path} has several GRU layers ({names}); choose one with --layer")
-    return layers[0]
+    return km
 
 
 def _torch_state_dict(path, prefix):
-    """A state_dict from torch.save, keeping the keys under ``prefix`` (stripped)."""
-    from cgru.convert.torch import _load_path
+    """A state_dict from torch.save and the prefix its GRU (or GRUCell) keys were
+    under: ``prefix`` (with or without the trailing dot), or the one prefix that
+    holds GRU keys."""
+    from cgru.convert import torch as ct
     try:
-        sd = _load_path(path)            # torch.load(weights_only=True), checked
-    except (ImportError, OSError, ValueError) as e:
-        raise CLIError(str(e)) from None
-    sub = {k[len(prefix):]: v for k, v in sd.items() if isinstance(k, str) and k.startswith(prefix)}
-    if not sub:
-        raise CLIError(f"{path} has no keys starting with {prefix!r}")
-    return sub
-
-
-def _converter(name):
-    import cgru
-    fn = getattr(cgru.GRU, name, None)
-    if fn is None:
-        raise CLIError(f"this cgru has no GRU.{name} converter")
-    return fn
+        sd = ct._load_path(path)            # torch.load(weights_only=True), checked
+        cell = not ct.gru_prefixes(sd) and ct.gru_prefixes(sd, ct._CELL_KEY)
+        if cell:
+            return ct.take_prefix(sd, prefix, ct._CELL_KEY, "GRUCell")
+        return ct.take_prefix(sd, prefix)
+    except (ImportError, OSError, ValueError, TypeError) as e:
+        raise CLIError(str(e).removeprefix("from_torch: ").replace("prefix=...", "--prefix")
+                       .replace(" (cgru convert: --prefix)", "")) from None
 
 
 def cmd_convert(args, out):
@@ -254,11 +227,16 @@ def cmd_convert(args, out):
     kw = {} if args.dtype is None else {"dtype": np.dtype(args.dtype)}
     try:
         if kind == "onnx":
-            model = _converter("from_onnx")(src, args.layer, **kw)
+            from cgru.convert.onnx import gru_from_onnx
+            model = gru_from_onnx(cgru.GRU, src, args.layer, option="--layer", **kw)
         elif kind == "keras":
-            model = _converter("from_keras")(_keras_gru_layer(src, args.layer), **kw)
+            from cgru.convert.keras import gru_from_keras
+            model = gru_from_keras(cgru.GRU, _keras_model(src), name=args.layer,
+                                   option="--layer", **kw)
         else:
-            source = src if args.prefix is None else _torch_state_dict(src, args.prefix)
+            source, taken = _torch_state_dict(src, args.prefix)
+            if taken and args.prefix is None:
+                print(f"{src}: took the GRU keys under the prefix {taken!r}", file=out)
             try:
                 model = cgru.GRU.from_torch(source, **kw)
             except ValueError as e:
