@@ -67,11 +67,32 @@ class Progress:
 
 def _load_npy(path, what):
     try:
-        return np.load(path, allow_pickle=False)
+        a = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise CLIError(f"{what}: no such file: {path}") from None
     except (OSError, ValueError, EOFError) as e:
         raise CLIError(f"{what}: {path} is not a readable .npy array: {e}") from None
+    if isinstance(a, np.lib.npyio.NpzFile):     # an .npz archive, not one array
+        with a:
+            names = list(a.files)
+        if "__config__" in names:
+            raise CLIError(f"{what}: {path} is a cgru model, not an input array (cgru run "
+                           f"MODEL INPUT: the model comes first)")
+        raise CLIError(f"{what}: {path} is an .npz archive (arrays {names}); give one .npy "
+                       f"array (np.save), e.g. python -c \"import numpy as np; "
+                       f"np.save('x.npy', np.load('{path}')['{names[0] if names else 'x'}'])\"")
+    return a
+
+
+def _check_writable(path, what):
+    """Fail before computing when ``path`` cannot be written (missing folder, ...)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{what}: cannot write {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise CLIError(f"{what}: cannot write {path}: it is a folder")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"{what}: cannot write {path}: the folder {folder} is not writable")
 
 
 def _load_model(path):
@@ -225,6 +246,7 @@ def cmd_convert(args, out):
         ext = os.path.splitext(src)[1].lower()
         kind = {".onnx": "onnx", ".keras": "keras"}.get(ext, "torch")
     kw = {} if args.dtype is None else {"dtype": np.dtype(args.dtype)}
+    _check_writable(args.output, "-o")
     try:
         if kind == "onnx":
             from cgru.convert.onnx import gru_from_onnx
@@ -251,6 +273,11 @@ def cmd_convert(args, out):
         raise CLIError(f"converting {src} needs a package that is not installed: {e}") from None
     except (ValueError, TypeError, KeyError, OSError, NotImplementedError) as e:
         raise CLIError(f"cannot convert {src}: {e}") from None
+    if args.batch_first is not None:
+        if isinstance(model, cgru.GRUCell):
+            raise CLIError("--batch-first / --no-batch-first apply to GRU models; this is a "
+                           "GRUCell")
+        model.batch_first = args.batch_first
     try:
         model.save(args.output)
     except OSError as e:
@@ -260,46 +287,101 @@ def cmd_convert(args, out):
 
 
 # ---------------------------------------------------------------------- run
+def _layout(g):
+    return "(N, T, I) batch-first" if g.batch_first else "(T, N, I) time-first"
+
+
+def _check_layout(g, x, h0, lengths, how):
+    """Refuse a 3-D x whose batch size, as --h0 / --lengths give it, fits only the
+    other layout: the run would be silently wrong."""
+    if np.ndim(x) != 3:
+        return
+    sizes = []
+    if h0 is not None and np.ndim(h0) == 3:
+        sizes.append(("--h0", np.shape(h0)[1]))
+    if lengths is not None and np.ndim(lengths) == 1:
+        sizes.append(("--lengths", np.shape(lengths)[0]))
+    n_here, n_other = (x.shape[0], x.shape[1]) if g.batch_first else (x.shape[1], x.shape[0])
+    for what, n in sizes:
+        if n != n_here and n == n_other:
+            other = "--no-batch-first" if g.batch_first else "--batch-first"
+            raise CLIError(f"input {x.shape} read as {_layout(g)} ({how}) has batch size "
+                           f"{n_here}, but {what} is for {n} sequences, which fits the other "
+                           f"layout: pass {other} if the input is "
+                           f"{'(T, N, I)' if g.batch_first else '(N, T, I)'}")
+
+
 def cmd_run(args, out):
     import cgru
     model = _load_model(args.model)
     x = _load_npy(args.input, "input")
     h0 = None if args.h0 is None else _load_npy(args.h0, "--h0")
     lengths = None if args.lengths is None else _load_npy(args.lengths, "--lengths")
+    _check_writable(args.output, "-o")
+    if args.hn is not None:
+        _check_writable(args.hn, "--hn")
+    layout = None
+    t0 = time.perf_counter()
     try:
         if isinstance(model, cgru.GRUCell):
-            if lengths is not None or args.batch_first:
+            if lengths is not None or args.batch_first is not None:
                 raise CLIError("--lengths and --batch-first apply to GRU models; this is a GRUCell")
             y = model(x, h0)
             h_n = y
         else:
-            if args.batch_first:
-                model.batch_first = True
+            if args.batch_first is not None:
+                how = "--batch-first" if args.batch_first else "--no-batch-first"
+                model.batch_first = args.batch_first
+            else:
+                how = f"the model's batch_first={model.batch_first}"
+            layout = _layout(model) if np.ndim(x) == 3 else "(T, I) one sequence"
+            _check_layout(model, x, h0, lengths, how)
             y, h_n = _run_gru(model, x, h0, lengths, args.chunk)
     except (ValueError, TypeError) as e:
         raise CLIError(str(e)) from None
     except MemoryError:
         raise CLIError(f"not enough memory to run {args.input} {x.shape}") from None
+    seconds = time.perf_counter() - t0
     _save_npy(args.output, y, "output")
     if args.hn is not None:
         _save_npy(args.hn, h_n, "--hn")
-    if not args.quiet:
-        print(f"{args.input} {x.shape} -> {args.output} {y.shape} {y.dtype}", file=out)
+    if args.json:
+        report = {"model": args.model, "input": args.input, "input_shape": list(x.shape),
+                  "layout": layout, "output": args.output, "output_shape": list(y.shape),
+                  "dtype": y.dtype.name, "hn": args.hn, "hn_shape": list(np.shape(h_n)),
+                  "seconds": seconds}
+        print(json.dumps(report, indent=2), file=out)
+    elif not args.quiet:
+        as_ = f" as {layout}" if layout else ""
+        print(f"{args.input} {x.shape}{as_} -> {args.output} {y.shape} {y.dtype}", file=out)
     return EXIT_OK
 
 
 def _run_gru(g, x, h0, lengths, chunk):
-    """g(x, h0, lengths), in chunks of ``chunk`` sequences with a progress line
-    when it takes more than a second (each sequence is independent)."""
+    """g(x, h0, lengths), in chunks of ``chunk`` sequences (each sequence is
+    independent), or for a few long sequences of a unidirectional model in
+    chunks of steps (the state carried over), with a progress line when it
+    takes more than a second."""
+    if np.ndim(x) == 2 and chunk > 0 and lengths is None and (h0 is None or np.ndim(h0) == 2):
+        if h0 is not None and np.ndim(h0) == 2:
+            h0 = np.asarray(h0)[:, None, :]
+        y, h = _run_gru(g, np.asarray(x)[:, None, :] if not g.batch_first else
+                        np.asarray(x)[None], h0, lengths, chunk)
+        return (y[:, 0] if not g.batch_first else y[0]), h[:, 0]
     if np.ndim(x) != 3 or chunk <= 0:
         return g(x, h0, lengths)
     bdim = 0 if g.batch_first else 1
-    N = x.shape[bdim]
+    N, T = x.shape[bdim], x.shape[1 - bdim]
     LD = g.num_layers * g.num_directions
-    if N <= chunk or (h0 is not None and np.shape(h0) != (LD, N, g.hidden_size)) \
+    if (h0 is not None and np.shape(h0) != (LD, N, g.hidden_size)) \
             or (lengths is not None and np.shape(lengths) != (N,)):
         return g(x, h0, lengths)      # one call (and the library's message for a bad shape)
     g._check_input(x)   # fail on a bad x before any work
+    if N <= chunk:
+        steps = max(1, (chunk * 64) // max(N, 1))
+        if T <= steps or g.bidirectional or g._reverse_only or lengths is not None:
+            return g(x, h0, lengths)
+        return _run_steps(g, x, h0, steps)
     ys, hs = [], []
     progress = Progress("run: sequences", N)
     for start in range(0, N, chunk):
@@ -312,6 +394,23 @@ def _run_gru(g, x, h0, lengths, chunk):
         progress.update(sl.stop)
     progress.close(N)
     return np.concatenate(ys, axis=bdim), np.concatenate(hs, axis=1)
+
+
+def _run_steps(g, x, h, steps):
+    """A unidirectional g over long sequences, ``steps`` time steps per call, the
+    state carried from one call to the next: the same maths as one call, with
+    a progress line in steps."""
+    tdim = 1 if g.batch_first else 0
+    T = x.shape[tdim]
+    ys = []
+    progress = Progress("run: steps", T)
+    for start in range(0, T, steps):
+        sl = slice(start, min(start + steps, T))
+        y, h = g(x[:, sl] if tdim else x[sl], h)
+        ys.append(y)
+        progress.update(sl.stop)
+    progress.close(T)
+    return np.concatenate(ys, axis=tdim), h
 
 
 # --------------------------------------------------------------------- info
@@ -350,6 +449,9 @@ def cmd_info(args, out):
     variant = "reset_after=True (PyTorch / cuDNN)" if info["reset_after"] else \
         "reset_after=False (Cho et al. 2014)"
     print(f"  variant: {variant}", file=out)
+    if "batch_first" in info:
+        print(f"  layout: batch_first={info['batch_first']}: cgru run reads x as "
+              f"{'(N, T, I)' if info['batch_first'] else '(T, N, I)'}", file=out)
     for d, a in enumerate(info["activations"]):
         gates, cand = a["gates"], a["candidate"]
         print(f"  direction {d}: gates {gates[0]}, candidate {cand[0]}", file=out)
@@ -361,6 +463,9 @@ def cmd_info(args, out):
 
 
 # -------------------------------------------------------------------- bench
+BENCH_NEEDS = ("torch", "onnx", "onnxruntime", "threadpoolctl")
+
+
 def cmd_bench(rest):
     try:
         bench = importlib.import_module("cgru._bench")
@@ -368,8 +473,14 @@ def cmd_bench(rest):
         if getattr(e, "name", None) != "cgru._bench":
             raise
         raise CLIError("this cgru has no benchmark suite (cgru._bench is missing)") from None
+    rest = list(rest)
+    if not {"-h", "--help", "--list"} & set(rest):
+        missing = [m for m in BENCH_NEEDS if importlib.util.find_spec(m) is None]
+        if missing:
+            raise CLIError(f"cgru bench needs {', '.join(BENCH_NEEDS)}; missing: "
+                           f"{', '.join(missing)} (pip install 'cgru[torch,onnx]' threadpoolctl)")
     try:
-        rc = bench.main(list(rest))
+        rc = bench.main(rest)
     except SystemExit as e:              # its argparse: --help (0) or a usage error (2)
         rc = e.code if isinstance(e.code, int) or e.code is None else EXIT_FAILURE
     return EXIT_OK if rc is None else int(rc)
@@ -407,7 +518,11 @@ def build_parser():
                    help="the GRU to take when there are several: Keras layer or ONNX node name")
     c.add_argument("--prefix", default=None,
                    help="torch: take the keys starting with PREFIX (e.g. 'encoder.gru.') from "
-                        "a larger state_dict")
+                        "a larger state_dict (default: the one GRU's prefix, found)")
+    c.add_argument("--batch-first", action=argparse.BooleanOptionalAction, default=None,
+                   help="save the model as batch_first (its input (N, T, I)), or not "
+                        "(--no-batch-first: (T, N, I)); default: the source's layout (a torch "
+                        "state_dict carries none: time-first)")
 
     r = sub.add_parser("run", help="run a saved model over an .npy array",
                        description="Run a saved model over input.npy and save the outputs.")
@@ -415,13 +530,17 @@ def build_parser():
     r.add_argument("input", help=".npy input: (T, N, I), (N, T, I) with --batch-first, or (T, I)")
     r.add_argument("-o", "--output", required=True, help=".npy file for the outputs y")
     r.add_argument("--lengths", default=None, help=".npy of N integer sequence lengths")
-    r.add_argument("--batch-first", action="store_true",
-                   help="input and output are (N, T, I) (default: the model's setting)")
+    r.add_argument("--batch-first", action=argparse.BooleanOptionalAction, default=None,
+                   help="input and output are (N, T, I); --no-batch-first: (T, N, I) "
+                        "(default: the model's batch_first, as cgru info shows)")
     r.add_argument("--h0", default=None, help=".npy initial state (num_layers*D, N, H)")
     r.add_argument("--hn", default=None, help=".npy file for the final state h_n")
     r.add_argument("--chunk", type=_nonnegative, default=256,
-                   help="sequences per call (progress is shown between calls; 0: one call)")
+                   help="sequences per call (progress is shown between calls; a few long "
+                        "sequences go in chunks of steps; 0: one call)")
     r.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    r.add_argument("--json", action="store_true",
+                   help="print what was run as JSON (shapes, layout, dtype, seconds)")
 
     i = sub.add_parser("info", help="describe a saved model")
     i.add_argument("model")

@@ -9,7 +9,8 @@ import numpy as np
 from cgru import _activations
 from cgru import _validate as V
 from cgru._filecheck import check_declared_sizes
-from cgru._binding import Stream, _Net
+from cgru._binding import _Net
+from cgru._stream import Stream
 
 __all__ = ["GRU", "GRUCell", "load", "Stream"]
 
@@ -361,8 +362,31 @@ class GRU:
         return gru_to_onnx(self, path, opset=opset, h0=h0, lengths=lengths)
 
 
+def _not_a_model(path):
+    """What the file at ``path`` is when it cannot be a cgru .npz ("" when it may
+    be one, or ``path`` is a file object); FileNotFoundError when it is missing."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return ""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load: no such file: {os.fsdecode(path)!r}")
+    if os.path.isdir(path):
+        return "a folder"
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head.startswith(b"PK"):
+        return ""
+    if head == b"\x93NUMPY":
+        return "a single .npy array"
+    return "empty" if not head else "another kind of file"
+
+
 def load(path):
-    """Load a model saved with ``GRU.save`` or ``GRUCell.save`` (never unpickles)."""
+    """Load a model saved with ``GRU.save`` or ``GRUCell.save`` (never unpickles).
+    A missing path raises FileNotFoundError; a file that is no cgru model, ValueError."""
+    what = _not_a_model(path)
+    if what:
+        raise ValueError(f"load: {path!r} is not a readable cgru .npz file: it is {what}, "
+                         f"not an .npz archive written by GRU.save")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
