@@ -1,6 +1,10 @@
 """cgru.Stream: the compiled stream, callable like a torch module (``s(x_t)`` is
 ``s.step(x_t)``), with a readable repr."""
 
+from typing import Any
+
+import numpy.typing as npt
+
 from cgru._binding import Stream as _CompiledStream
 
 
@@ -15,20 +19,27 @@ class Stream(_CompiledStream):
 
     __slots__ = ()
 
-    def __call__(self, x, out=None):
+    def __call__(self, x: npt.ArrayLike, out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
         """One step, as ``step``: x (N, I), or (I,) when batch_size is 1 -> the top
         layer's output (N, H) or (H,), written into ``out`` when given."""
         return self.step(x, out)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         n = self.net
         return (f"cgru.Stream(input_size={n.input_size}, hidden_size={n.hidden_size}, "
                 f"num_layers={n.num_layers}, batch_size={self.batch_size}, "
                 f"batch_first={bool(self.batch_first)}, dtype={n.dtype.name!r})")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         """A stream pickles with its weights and its current state."""
         return (Stream, (self.net, self.batch_size, self.state, self.batch_first))
 
-    input_size = property(lambda self: self.net.input_size, doc="I, features per step")
-    hidden_size = property(lambda self: self.net.hidden_size, doc="H, the state size")
+    @property
+    def input_size(self) -> int:
+        """I, features per step"""
+        return int(self.net.input_size)
+
+    @property
+    def hidden_size(self) -> int:
+        """H, the state size"""
+        return int(self.net.hidden_size)

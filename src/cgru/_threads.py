@@ -10,6 +10,7 @@ active (it is threadpoolctl's ``threadpool_limits`` for the BLAS libraries).
 """
 
 import contextlib
+from typing import Any, Literal
 
 __all__ = ["threads"]
 
@@ -27,7 +28,7 @@ class threads(contextlib.ContextDecorator):
     (``pip install threadpoolctl``).
     """
 
-    def __init__(self, n):
+    def __init__(self, n: int | None) -> None:
         if n is not None:
             if isinstance(n, bool) or not hasattr(n, "__index__"):
                 raise TypeError(f"threads: n must be a positive int or None, got {n!r}")
@@ -35,21 +36,21 @@ class threads(contextlib.ContextDecorator):
             if n < 1:
                 raise ValueError(f"threads: n must be >= 1, got {n}")
         try:
-            from threadpoolctl import threadpool_limits
+            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped,unused-ignore]
         except ImportError:
             raise ImportError("cgru.threads needs the optional package threadpoolctl: "
                               "pip install threadpoolctl") from None
         self.n = n
         self._limits = threadpool_limits
-        self._active = []
+        self._active: list[Any] = []
 
-    def __enter__(self):
+    def __enter__(self) -> "threads":
         self._active.append(self._limits(limits=self.n, user_api="blas"))
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> Literal[False]:
         self._active.pop().restore_original_limits()
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"cgru.threads({self.n!r})"
