@@ -18,12 +18,9 @@ def onnx():
     return need("onnx")
 
 
-@pytest.fixture(scope="module")
-def ort():
-    return need("onnxruntime")
-
-
-def run_ort(ort, path_or_model, feeds):
+def run_ort(path_or_model, feeds):
+    """onnxruntime's outputs for a model (a path or an onnx.ModelProto)."""
+    ort = need("onnxruntime")
     src = path_or_model if isinstance(path_or_model, str) else path_or_model.SerializeToString()
     sess = ort.InferenceSession(src, providers=["CPUExecutionProvider"])
     return sess.run(None, feeds)
@@ -34,7 +31,7 @@ CASES = [(2, False, False), (2, True, True), (3, False, True)]
 
 @pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
 @pytest.mark.parametrize("layers,bidirectional,batch_first", CASES)
-def test_torch_onnx_export_of_a_stack_is_one_model(torch, ort, tmp_path, dynamo, layers,
+def test_torch_onnx_export_of_a_stack_is_one_model(torch, tmp_path, dynamo, layers,
                                                    bidirectional, batch_first):
     if dynamo:
         need("onnxscript")       # torch.onnx.export's dynamo exporter needs it
@@ -50,7 +47,7 @@ def test_torch_onnx_export_of_a_stack_is_one_model(torch, ort, tmp_path, dynamo,
     assert (g.num_layers, g.bidirectional, g.batch_first) == (layers, bidirectional, batch_first)
     for k, v in m.state_dict().items():
         np.testing.assert_array_equal(g.state_dict()[k], v.numpy())
-    y_o, h_o = run_ort(ort, path, {"x": x.numpy()})
+    y_o, h_o = run_ort(path, {"x": x.numpy()})
     y, h = g(x.numpy())
     np.testing.assert_allclose(y, y_o, atol=1e-5)
     np.testing.assert_allclose(h, h_o, atol=1e-5)
@@ -63,7 +60,7 @@ def test_torch_onnx_export_of_a_stack_is_one_model(torch, ort, tmp_path, dynamo,
 @pytest.mark.parametrize("bidirectional,batch_first,reset_after,dtype", [
     (False, False, True, np.float32), (True, True, True, np.float32),
     (True, False, False, np.float64), (False, True, False, np.float32)])
-def test_to_onnx_of_a_multi_layer_model_converts_back(onnx, ort, tmp_path, rng, bidirectional,
+def test_to_onnx_of_a_multi_layer_model_converts_back(onnx, tmp_path, rng, bidirectional,
                                                       batch_first, reset_after, dtype):
     g = cgru.GRU(3, 4, 3, bidirectional=bidirectional, batch_first=batch_first,
                  reset_after=reset_after, dtype=dtype, seed=1)
@@ -77,7 +74,7 @@ def test_to_onnx_of_a_multi_layer_model_converts_back(onnx, ort, tmp_path, rng, 
     for a, b in zip(back(x, h0, lengths), g(x, h0, lengths)):
         np.testing.assert_array_equal(a, b)
     if dtype == np.float32:      # onnxruntime's GRU runs float32
-        y_o, h_o = run_ort(ort, str(tmp_path / "g.onnx"),
+        y_o, h_o = run_ort(str(tmp_path / "g.onnx"),
                            {"x": x, "h0": h0, "lengths": lengths.astype(np.int32)})
         y, h = back(x, h0, lengths)
         np.testing.assert_allclose(y, y_o, atol=1e-5)
@@ -100,7 +97,7 @@ def not_a_stack(onnx):
     return g, m
 
 
-def test_gru_nodes_that_are_not_a_stack(onnx, ort, tmp_path, rng, capsys):
+def test_gru_nodes_that_are_not_a_stack(onnx, tmp_path, rng, capsys):
     g, m = not_a_stack(onnx)
     with pytest.raises(ValueError) as e:
         cgru.GRU.from_onnx(m)
@@ -112,7 +109,7 @@ def test_gru_nodes_that_are_not_a_stack(onnx, ort, tmp_path, rng, capsys):
     x = rng.standard_normal((5, 2, 3)).astype(np.float32)
     y0, h0 = every["gru_l0"](x)
     y1, h1 = every["gru_l1"](np.maximum(y0, 0))
-    y_o, h_o = run_ort(ort, m, {"x": x})
+    y_o, h_o = run_ort(m, {"x": x})
     np.testing.assert_allclose(y1, y_o, atol=1e-5)
     np.testing.assert_allclose(np.concatenate([h0, h1]), h_o, atol=1e-5)
     np.testing.assert_array_equal(every["gru_l1"].state_dict()["weight_hh_l0"],
