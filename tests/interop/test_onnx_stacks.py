@@ -146,3 +146,21 @@ def test_cli_converts_a_torch_export_stack(torch, tmp_path, capsys):
     assert g.num_layers == 2 and g.batch_first
     with torch.no_grad():
         np.testing.assert_allclose(g(x.numpy())[0], m(x)[0].numpy(), atol=1e-5)
+
+
+def test_a_reshape_that_regroups_time_and_batch_is_no_stack(onnx, rng):
+    """Concrete Reshape sizes (as the dynamo exporter writes) must be the inferred
+    (T, N): [T*N, 1, -1] feeds the upper GRU one long sequence, another model."""
+    from onnx import numpy_helper
+    g = cgru.GRU(3, 4, 2, seed=3)
+    m = g.to_onnx()
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 5      # x (5, 2, 3)
+    m.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 2
+    for shape, stacked in (([5, 2, -1], True), ([10, 1, -1], False)):
+        init = next(t for t in m.graph.initializer if t.name == "shape_t_n_dh")
+        init.CopyFrom(numpy_helper.from_array(np.array(shape, np.int64), "shape_t_n_dh"))
+        if stacked:
+            assert cgru.GRU.from_onnx(m).num_layers == 2
+        else:
+            with pytest.raises(ValueError, match="do not form one stack"):
+                cgru.GRU.from_onnx(m)

@@ -84,3 +84,18 @@ def test_cli_says_which_prefix_it_took(torch, tmp_path, capsys):
     assert "'dec.', 'enc.gru.'" in err and "--prefix" in err and "prefix=" not in err
     assert main(["convert", str(tmp_path / "two.pt"), "-o", str(tmp_path / "g.npz"),
                  "--prefix", "dec"]) == 0
+
+
+def test_subclasses_of_torch_grus(torch):
+    class MyGRU(torch.nn.GRU):
+        pass
+
+    class Holder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = MyGRU(3, 4, batch_first=True)
+
+    h = Holder()
+    same(cgru.GRU.from_torch(h), h.rnn)
+    same(cgru.GRU.from_torch(h.rnn), h.rnn)
+    assert cgru.GRU.from_torch(h, prefix="rnn").batch_first

@@ -359,10 +359,31 @@ def _gru_below(onnx, model, producer, n):
                 R = _initializer(onnx, model, src, 2, "R")
                 DH = None if R is None or R is _NOT_CONSTANT or R.ndim != 3 else \
                     R.shape[0] * R.shape[2]
-                if shape[0] >= 0 and ((shape[1] >= 0 and shape[2] in (-1, DH))
-                                      or (shape[1] == -1 and shape[2] == DH)):
+                if _tnc_shape(onnx, model, tr.output[0], shape, DH):
                     return src, None
     return None, where
+
+
+def _tnc_shape(onnx, model, name, shape, DH):
+    """True when Reshape(shape) turns tensor ``name`` (T, N, D, H) into (T, N, D*H):
+    0 copies a size; a concrete T or N must be the inferred one (a Reshape that
+    regroups time and batch is no stack)."""
+    if len(shape) != 3 or shape[0] < 0 or not ((shape[1] >= 0 and shape[2] in (-1, DH))
+                                               or (shape[1] == -1 and shape[2] == DH)):
+        return False
+    if shape[0] == 0 and shape[1] in (0, -1):
+        return True
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:
+        return False
+    for v in inferred.graph.value_info:
+        if v.name == name:
+            dims = [d.dim_value if d.HasField("dim_value") else None
+                    for d in v.type.tensor_type.shape.dim]
+            return len(dims) == 4 and all(want in (0, -1) or want == have for want, have in
+                                          zip(shape[:2], dims[:2]))
+    return False
 
 
 def _stack(onnx, model, grus, parts):

@@ -123,6 +123,12 @@ def take_prefix(sd, prefix, pattern=_GRU_KEY, what="GRU"):
     return sub, prefix
 
 
+def _is_kind(m, kind):
+    """m is a torch.nn.<kind> (or a subclass of one); torch is never imported."""
+    return any(c.__name__ == kind and c.__module__.startswith("torch.nn")
+               for c in type(m).__mro__)
+
+
 def _submodule(m, kind, prefix):
     """The torch.nn.<kind> inside module m: at ``prefix`` or, without one, the only
     one (an error listing them if several)."""
@@ -132,10 +138,10 @@ def _submodule(m, kind, prefix):
             sub = m.get_submodule(name) if name else m
         except AttributeError:
             raise ValueError(f"from_torch: {type(m).__name__} has no submodule {name!r}") from None
-        if type(sub).__name__ != kind:
+        if not _is_kind(sub, kind):
             raise TypeError(f"from_torch: {name!r} is a {type(sub).__name__}, not a {kind}")
         return sub
-    found = [(n, s) for n, s in m.named_modules() if type(s).__name__ == kind]
+    found = [(n, s) for n, s in m.named_modules() if _is_kind(s, kind)]
     if len(found) == 1:
         return found[0][1]
     if not found:
@@ -164,11 +170,10 @@ def gru_from_torch(cls, m, dtype=None, prefix=None):
     batch_first = False
     if isinstance(m, (str, bytes)) or hasattr(m, "__fspath__"):
         m = _load_path(m)
-    if _is_module(m) and type(m).__name__ not in ("GRU", "GRUCell"):
-        kinds = {type(s).__name__ for _, s in m.named_modules()}
-        kind = "GRU" if "GRU" in kinds or "GRUCell" not in kinds else "GRUCell"
-        m = _submodule(m, kind, prefix)
-        prefix = None
+    if _is_module(m) and not (_is_kind(m, "GRU") or _is_kind(m, "GRUCell")):
+        has_cell = any(_is_kind(s, "GRUCell") for _, s in m.named_modules())
+        has_gru = any(_is_kind(s, "GRU") for _, s in m.named_modules())
+        m = _submodule(m, "GRUCell" if has_cell and not has_gru else "GRU", prefix)
     elif hasattr(m, "keys"):
         if prefix is not None or gru_prefixes(m) not in ([], [""]):
             m, _ = take_prefix(m, prefix)
@@ -230,7 +235,7 @@ def gru_to_torch(g):
 def cell_from_torch(cls, m, dtype=None, prefix=None):
     if isinstance(m, (str, bytes)) or hasattr(m, "__fspath__"):
         m = _load_path(m)
-    if _is_module(m) and type(m).__name__ != "GRUCell":
+    if _is_module(m) and not _is_kind(m, "GRUCell"):
         m = _submodule(m, "GRUCell", prefix)
     elif hasattr(m, "keys") and (prefix is not None or
                                  gru_prefixes(m, _CELL_KEY) not in ([], [""])):
