@@ -103,3 +103,12 @@ def test_cli_converts_a_keras_stack_and_names_the_layers_of_a_non_stack(keras, r
     assert "'first'" in err and "'second'" in err and "--layer" in err and "layer=" not in err
     assert main(["convert", str(tmp_path / "n.keras"), "-o", str(tmp_path / "g.npz"),
                  "--layer", "second"]) == 0
+
+
+def test_layer_is_a_name(keras):
+    m = stack(keras, ("uni", "uni"))
+    with pytest.raises(TypeError, match="layer= is the name"):
+        cgru.GRU.from_keras(m, layer=m.get_layer("g0"))
+    with pytest.raises(TypeError, match="picks a layer of a keras.Model"):
+        cgru.GRU.from_keras(m.get_layer("g0"), layer="g0")
+    assert cgru.GRU.from_keras(m, layer="g1").num_layers == 1

@@ -135,7 +135,11 @@ def gru_layers(model):
     return [lay for lay in layers if id(lay) not in inner]
 
 
-def _named(model, name, option):
+def _named(model, name):
+    if not isinstance(name, str):
+        raise TypeError(f"from_keras: layer= is the name (str) of one of the model's GRU "
+                        f"layers, got {type(name).__name__}; pass a layer itself as the first "
+                        f"argument")
     found = [lay for lay in getattr(model, "_flatten_layers", lambda: model.layers)()
              if lay.name == name and is_gru(lay)]
     if not found:
@@ -174,7 +178,7 @@ def gru_from_keras(cls, layer, dtype=None, *, name=None, option="layer"):
         return _build(cls, [_layer_parts(layer, dtype)])
     model = layer
     if name is not None:
-        return _build(cls, [_layer_parts(_named(model, name, option), dtype)])
+        return _build(cls, [_layer_parts(_named(model, name), dtype)])
     grus = gru_layers(model)
     if not grus:
         raise ValueError(f"from_keras: the model {model.name!r} has no GRU layer")
