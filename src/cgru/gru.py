@@ -371,8 +371,11 @@ def _not_a_model(path):
         raise FileNotFoundError(f"load: no such file: {os.fsdecode(path)!r}")
     if os.path.isdir(path):
         return "a folder"
-    with open(path, "rb") as f:
-        head = f.read(6)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:                  # unreadable: np.load says why
+        return ""
     if head.startswith(b"PK"):
         return ""
     if head == b"\x93NUMPY":
