@@ -112,3 +112,16 @@ def test_layer_is_a_name(keras):
     with pytest.raises(TypeError, match="picks a layer of a keras.Model"):
         cgru.GRU.from_keras(m.get_layer("g0"), layer="g0")
     assert cgru.GRU.from_keras(m, layer="g1").num_layers == 1
+
+
+def test_a_gru_output_used_elsewhere_is_no_pure_stack(keras):
+    inp = keras.Input((6, 3))
+    y1 = keras.layers.GRU(4, return_sequences=True, name="a")(inp)
+    y2 = keras.layers.GRU(4, return_sequences=True, name="b")(y1)
+    skip = keras.Model(inp, keras.layers.Concatenate(name="cat")([y1, y2]))
+    with pytest.raises(ValueError, match=r"output of 'a' goes to \['b', 'cat'\]"):
+        cgru.GRU.from_keras(skip)
+    with pytest.raises(ValueError, match="also a model output"):
+        cgru.GRU.from_keras(keras.Model(inp, [y1, y2]))
+    # the same layers in a model of their own are a stack
+    assert cgru.GRU.from_keras(keras.Model(inp, y2)).num_layers == 2

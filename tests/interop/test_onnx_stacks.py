@@ -164,3 +164,12 @@ def test_a_reshape_that_regroups_time_and_batch_is_no_stack(onnx, rng):
         else:
             with pytest.raises(ValueError, match="do not form one stack"):
                 cgru.GRU.from_onnx(m)
+
+
+def test_an_intermediate_output_used_elsewhere_is_no_stack(onnx):
+    from onnx import TensorProto, helper
+    m = cgru.GRU(3, 4, 2, seed=4).to_onnx()
+    m.graph.output.append(helper.make_tensor_value_info("l0_out", TensorProto.FLOAT, None))
+    with pytest.raises(ValueError, match="'l0_out' of 'gru_l0' goes to GRU 'gru_l1', a graph output"):
+        cgru.GRU.from_onnx(m)
+    assert len(cgru.GRU.from_onnx_all(m)) == 2

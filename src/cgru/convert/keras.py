@@ -157,6 +157,18 @@ def _feeds(lower, upper):
         return False
 
 
+def _also_used(model, lower):
+    """Why ``lower``'s output is used elsewhere than by the GRU above ("" if not)."""
+    mine = {id(lay) for lay in getattr(model, "_flatten_layers", lambda: model.layers)()}
+    readers = [nd.operation for nd in getattr(lower, "_outbound_nodes", [])
+               if id(getattr(nd, "operation", None)) in mine]    # a layer may be in other models
+    if len(readers) > 1:
+        return f"the output of {lower.name!r} goes to {[r.name for r in readers]}"
+    if any(out is lower.output for out in getattr(model, "outputs", None) or []):
+        return f"the output of {lower.name!r} is also a model output"
+    return ""
+
+
 def _stack_error(model, grus, why, option):
     names = [lay.name for lay in grus]
     how = (f"--layer NAME (one of {names})" if option == "--layer" else
@@ -191,6 +203,9 @@ def gru_from_keras(cls, layer, dtype=None, *, name=None, option="layer"):
             except (AttributeError, IndexError, ValueError):
                 where = f"{upper.name!r} does not read {lower.name!r}'s output"
             raise _stack_error(model, grus, where, option)
+        used = _also_used(model, lower)
+        if used:
+            raise _stack_error(model, grus, used, option)
         c0, c = parts[0][0], p[0]
         for key in ("hidden_size", "bias", "bidirectional", "reset_after"):
             if c[key] != c0[key]:

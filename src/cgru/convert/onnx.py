@@ -348,7 +348,7 @@ def _gru_below(onnx, model, producer, n):
         src = gru_y(nd.input[0])
         if axes == [1] and src is not None and _DIRECTIONS.get(
                 _attributes(onnx, src).get("direction", "forward")) == 1:
-            return src, None
+            return _private(model, src, [nd.input[0], name])
     elif nd.op_type == "Reshape":
         shape = _const_ints(onnx, model, nd, 1)
         tr = producer.get(nd.input[0])
@@ -360,8 +360,24 @@ def _gru_below(onnx, model, producer, n):
                 DH = None if R is None or R is _NOT_CONSTANT or R.ndim != 3 else \
                     R.shape[0] * R.shape[2]
                 if _tnc_shape(onnx, model, tr.output[0], shape, DH):
-                    return src, None
+                    return _private(model, src, [tr.input[0], tr.output[0], name])
     return None, where
+
+
+def _private(model, src, tensors):
+    """(src, None) when each tensor between GRU ``src`` and the GRU above is read
+    by one node only (besides Shape / Size) and is no graph output: the stack hides nothing the rest of
+    the model uses; else (None, what else uses it)."""
+    outputs = {v.name for v in model.graph.output}
+    for t in tensors:
+        # Shape / Size read no data (the TorchScript exporter sizes initial_h so)
+        readers = [nd for nd in model.graph.node
+                   if t in nd.input and nd.op_type not in ("Shape", "Size")]
+        if t in outputs or len(readers) != 1:
+            used = [f"{nd.op_type} {_label(nd)!r}" for nd in readers] + \
+                (["a graph output"] if t in outputs else [])
+            return None, f"the output {t!r} of {_label(src)!r} goes to {', '.join(used)}"
+    return src, None
 
 
 def _tnc_shape(onnx, model, name, shape, DH):
