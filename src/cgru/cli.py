@@ -228,7 +228,13 @@ def _torch_state_dict(path, prefix):
     from cgru.convert import torch as ct
     try:
         sd = ct._load_path(path)            # torch.load(weights_only=True), checked
-        cell = not ct.gru_prefixes(sd) and ct.gru_prefixes(sd, ct._CELL_KEY)
+        if prefix is None:
+            cell = not ct.gru_prefixes(sd) and ct.gru_prefixes(sd, ct._CELL_KEY)
+        else:                               # a GRUCell's keys under that prefix
+            under = [k[len(ct._normal_prefix(prefix)):] for k in sd if isinstance(k, str)
+                     and k.startswith(ct._normal_prefix(prefix))]
+            cell = not any(ct._GRU_KEY.match(k) for k in under) and \
+                any(ct._CELL_KEY.match(k) for k in under)
         if cell:
             return ct.take_prefix(sd, prefix, ct._CELL_KEY, "GRUCell")
         return ct.take_prefix(sd, prefix)

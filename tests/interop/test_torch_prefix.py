@@ -84,6 +84,9 @@ def test_cli_says_which_prefix_it_took(torch, tmp_path, capsys):
     assert "'dec.', 'enc.gru.'" in err and "--prefix" in err and "prefix=" not in err
     assert main(["convert", str(tmp_path / "two.pt"), "-o", str(tmp_path / "g.npz"),
                  "--prefix", "dec"]) == 0
+    assert main(["convert", str(tmp_path / "two.pt"), "-o", str(tmp_path / "c.npz"),
+                 "--prefix", "cell"]) == 0
+    assert isinstance(cgru.load(tmp_path / "c.npz"), cgru.GRUCell)
 
 
 def test_subclasses_of_torch_grus(torch):
