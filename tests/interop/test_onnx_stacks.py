@@ -173,3 +173,24 @@ def test_an_intermediate_output_used_elsewhere_is_no_stack(onnx):
     with pytest.raises(ValueError, match="'l0_out' of 'gru_l0' goes to GRU 'gru_l1', a graph output"):
         cgru.GRU.from_onnx(m)
     assert len(cgru.GRU.from_onnx_all(m)) == 2
+
+
+def test_to_onnx_round_trip_property(onnx):
+    """Any configuration: to_onnx then from_onnx gives the same model, bit for bit."""
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None)
+    @given(layers=st.integers(1, 3), bidirectional=st.booleans(), batch_first=st.booleans(),
+           reset_after=st.booleans(), bias=st.booleans(),
+           dtype=st.sampled_from([np.float32, np.float64]), I=st.integers(1, 5),
+           H=st.integers(1, 5), T=st.integers(1, 4), N=st.integers(1, 3))
+    def check(layers, bidirectional, batch_first, reset_after, bias, dtype, I, H, T, N):
+        g = cgru.GRU(I, H, layers, bidirectional=bidirectional, batch_first=batch_first,
+                     reset_after=reset_after, bias=bias, dtype=dtype, seed=layers * 10 + H)
+        back = cgru.GRU.from_onnx(g.to_onnx())
+        assert repr(back) == repr(g)
+        x = np.random.default_rng(I).standard_normal((N, T, I) if batch_first else (T, N, I))
+        for a, b in zip(back(x), g(x)):
+            np.testing.assert_array_equal(a, b)
+
+    check()
