@@ -419,7 +419,8 @@ def _stack(onnx, model, grus, parts):
                           f"{_label(src)!r}")
         below[id(n)], above[id(src)] = src, n
     bottoms = [below[id(n)] for n in grus if isinstance(below[id(n)], str)]
-    if len(bottoms) != 1:
+    if len(bottoms) != 1:      # (reading a graph input is what a bottom does: said last)
+        bottoms.sort(key=lambda why: "reads the graph input" in why)
         return None, "; ".join(bottoms) if bottoms else "the GRU nodes form a cycle"
     order = [next(n for n in grus if isinstance(below[id(n)], str))]
     while id(order[-1]) in above and len(order) <= len(grus):
