@@ -9,7 +9,7 @@ import numpy as np
 from cgru import _activations
 from cgru import _validate as V
 from cgru._filecheck import check_declared_sizes
-from cgru._binding import Stream, _Net
+from cgru._compiled import Stream, _Net
 
 __all__ = ["GRU", "GRUCell", "load", "Stream"]
 

@@ -1,5 +1,5 @@
 """Defects found in review of the Python API and the binding layer: every
-Python-reachable entry point (including the private ``cgru._binding._Net`` and
+Python-reachable entry point (including the private ``cgru._compiled._Net`` and
 ``Stream`` constructors, which pickles also call) rejects bad arguments with a
 ValueError/TypeError instead of reading or writing out of bounds."""
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import cgru
-from cgru._binding import Stream, _Net, activate
+from cgru._compiled import Stream, _Net, activate
 
 SIGMOID_TANH = (0, 0.0, 0.0, 1, 0.0, 0.0, 0.0)
 

@@ -182,7 +182,7 @@ def test_c_consumer_projection_then_recurrence(c_consumer, dtype, reset_after, r
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_c_consumer_activate(c_consumer, dtype):
     """activate_* through the C table equals the kernels' own, kind by kind."""
-    from cgru._binding import activate
+    from cgru._compiled import activate
     x = np.linspace(-6, 6, 97).astype(dtype)
     for kind in range(11):
         alpha, beta = 0.7, 0.3

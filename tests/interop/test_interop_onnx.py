@@ -115,7 +115,7 @@ def onnx_fn(name, alpha, beta):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_activation_kernels_match_onnx_definitions(name, dtype):
     from cgru._activations import onnx_activation
-    from cgru._binding import activate
+    from cgru._compiled import activate
     x = np.concatenate([np.linspace(-30, 30, 601), [-1e-9, 0.0, 1e-9, 0.5, 1.0, 1.5]]).astype(dtype)
     alpha, beta = (0.3, 0.7)
     kind, a, b = onnx_activation(name.upper(), alpha if "a" in TAKES.get(name.lower(), "")

@@ -10,7 +10,7 @@ import functools
 import numpy as np
 import pytest
 
-from cgru._binding import activate
+from cgru._compiled import activate
 from conftest import need
 
 SIGMOID, TANH = 0, 1

@@ -1,4 +1,4 @@
-"""The gate loops' sigmoid and tanh (cgru._binding.activate kinds 0 and 1, the
+"""The gate loops' sigmoid and tanh (cgru._compiled.activate kinds 0 and 1, the
 same inline functions the plain gate loops use): maximum error against an
 extended-precision reference, in units in the last place of the result dtype.
 float32 uses a shorter polynomial (computed in double): it must stay within 1
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cgru import kernels
-from cgru._binding import activate
+from cgru._compiled import activate
 
 L = np.longdouble
 EXTENDED = np.finfo(L).nmant >= 63   # x87 80-bit (or better) on this platform
