@@ -176,12 +176,3 @@ def describe(specs):
         return (onnx_name(kind), alpha if takes_alpha(kind) else None,
                 beta if takes_beta(kind) else None)
     return [(one(*s[:3]), one(*s[3:])) for s in specs]
-
-
-def set_activations(model, activations, clip):
-    """Give ``model`` (a cgru.GRU) these activations (``parse`` forms, or a saved
-    model's list of 6-tuples) and clip, and recompile it."""
-    specs = parse(activations, model.num_directions)
-    model._activations = specs
-    model._clip = check_clip(clip)
-    model._compile()
