@@ -137,33 +137,20 @@ def test_c_consumer_hand_filled_structs(c_consumer, dtype, reset_after, rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reset_after", [True, False])
-def test_c_consumer_projection_then_recurrence(c_consumer, dtype, reset_after, rng):
-    """input_projection_* and recurrence_* through the C table, with the work
-    buffer that sequence_workspace(T, N) gives split between them as documented."""
-    L, T, N, I, H = 2, 7, 3, 11, 13
-    g = cgru.GRU(I, H, L, reset_after=reset_after, dtype=dtype)
-    x = rng.standard_normal((T, N, I)).astype(dtype)
-    h0 = rng.standard_normal((L, N, H)).astype(dtype)
-    y_ref, h_ref = g(x, h0)
-    h, y = h0.copy(), np.full((T, N, H), np.nan, dtype)
-    c_consumer.run_split(g, x, h, y)
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol)
-    np.testing.assert_allclose(h, h_ref, rtol=tol, atol=tol)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("reset_after", [True, False])
-def test_cython_consumer_layer_by_layer(cython_consumer, dtype, reset_after, rng):
-    """The fused per-layer cgru_sequence (one name for both dtypes) chained by hand
-    gives the model's answer, bit for bit (the same kernel calls)."""
+@pytest.mark.parametrize("which, runner", [("c", "run_split"), ("cython", "run_layers")])
+def test_consumer_layer_by_layer(request, which, runner, dtype, reset_after, rng):
+    """Layers chained by hand give the model's answer bit for bit (the same kernel
+    calls): in C, input_projection_* then recurrence_* through the table, with the
+    work buffer split between them as documented; in Cython, the fused per-layer
+    cgru_sequence (one name for both dtypes)."""
+    consumer = request.getfixturevalue(f"{which}_consumer")
     L, T, N, I, H = 3, 9, 4, 6, 10
     g = cgru.GRU(I, H, L, reset_after=reset_after, dtype=dtype)
     x = rng.standard_normal((T, N, I)).astype(dtype)
     h0 = rng.standard_normal((L, N, H)).astype(dtype)
     y_ref, h_ref = g(x, h0)
     h, y = h0.copy(), np.full((T, N, H), np.nan, dtype)
-    cython_consumer.run_layers(g, x, h, y)
+    getattr(consumer, runner)(g, x, h, y)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(h, h_ref)
 

@@ -89,47 +89,39 @@ typedef struct cgru_cell {
     double clip;                 /* > 0: clip pre-activations to [-clip, clip]; 0: none */
 } cgru_cell;
 
-/* One layer in one direction: shape plus borrowed weight pointers. */
-typedef struct cgru_layer_f32 {
-    cgru_cell cell;
-    const float *w_ih;
-    const float *w_hh;
-    const float *b_x;
-    const float *b_hn;
-    /* Appended fields.  A caller that fills the struct itself must zero it
-     * (= {0}) so that they are NULL / 0: the kernels then use w_hh / w_ih.
-     * w_*_packed: NULL, or the weight (3H, K) repacked for the kernels' own
-     * product: per gate g, panels of P = 64 / sizeof(element) outputs (16
-     * floats, 8 doubles), zero-padded to Hp = ceil(H / P) * P rows, each panel
-     * (K, P) contiguous; 3 * Hp * K elements:
-     *     w_hh_packed[(g * Hp + p0) * K + k * P + i] = w_hh[g * H + p0 + i, k]
-     * (K = H; w_ih_packed the same with K = I). */
-    const float *w_hh_packed;
-    const float *w_ih_packed;
-    int weight_format;           /* enum cgru_weight_format; 0: native */
-    int reserved;                /* 0 */
-    const void *w_hh_q;          /* NULL, or the weights in weight_format */
-    const void *w_ih_q;
-    const float *w_hh_scale;     /* NULL, or (3H,) scales (CGRU_WEIGHTS_INT8) */
-    const float *w_ih_scale;
-} cgru_layer_f32;
-
-typedef struct cgru_layer_f64 {
-    cgru_cell cell;
-    const double *w_ih;
-    const double *w_hh;
-    const double *b_x;
-    const double *b_hn;
-    /* Appended fields: as in cgru_layer_f32. */
-    const double *w_hh_packed;
-    const double *w_ih_packed;
-    int weight_format;
-    int reserved;
-    const void *w_hh_q;
-    const void *w_ih_q;
-    const float *w_hh_scale;
-    const float *w_ih_scale;
-} cgru_layer_f64;
+/* One layer in one direction: shape plus borrowed weight pointers, T the
+ * element type (cgru_layer_f32: float, cgru_layer_f64: double).
+ *   w_ih (3H, I), w_hh (3H, H) row-major, gate blocks r, z, n; b_x (3H,) the
+ *   folded bias; b_hn (H,) (layouts at the top of this file).
+ * Appended fields: a caller that fills the struct itself must zero it (= {0})
+ * so that they are NULL / 0: the kernels then use w_hh / w_ih directly.
+ *   w_hh_packed / w_ih_packed: NULL, or the weight (3H, K) repacked for the
+ *   kernels' own product: per gate g, panels of P = 64 / sizeof(T) outputs (16
+ *   floats, 8 doubles), zero-padded to Hp = ceil(H / P) * P rows, each panel
+ *   (K, P) contiguous; 3 * Hp * K elements (K = H for w_hh, I for w_ih):
+ *       w_hh_packed[(g * Hp + p0) * K + k * P + i] = w_hh[g * H + p0 + i, k]
+ *   weight_format: enum cgru_weight_format, 0 (native) today; reserved: 0;
+ *   w_hh_q / w_ih_q: NULL, or the weights in weight_format (same panels);
+ *   w_hh_scale / w_ih_scale: NULL, or (3H,) scales (CGRU_WEIGHTS_INT8). */
+#define CGRU__LAYER(NAME, T)                                                    \
+    typedef struct NAME {                                                       \
+        cgru_cell cell;                                                         \
+        const T *w_ih;                                                          \
+        const T *w_hh;                                                          \
+        const T *b_x;                                                           \
+        const T *b_hn;                                                          \
+        const T *w_hh_packed;                                                   \
+        const T *w_ih_packed;                                                   \
+        int weight_format;                                                      \
+        int reserved;                                                           \
+        const void *w_hh_q;                                                     \
+        const void *w_ih_q;                                                     \
+        const float *w_hh_scale;                                                \
+        const float *w_ih_scale;                                                \
+    } NAME;
+CGRU__LAYER(cgru_layer_f32, float)
+CGRU__LAYER(cgru_layer_f64, double)
+#undef CGRU__LAYER
 
 /* The compiled weights of a live Python model (cgru.GRU, cgru.GRUCell or a
  * Stream), filled by cgru_capi->model_get.  num_layers * num_directions layer
