@@ -1,7 +1,7 @@
 """The activation functions a cgru model can use, by name.
 
 The kernels know ONNX's eleven activation kinds (``cgru.kernels.cgru_activation``;
-the functions are written once, in ``pyx/kernels.pyx``).  This module maps the
+the functions are written once, in ``pyx/core.pxi``).  This module maps the
 names ONNX and Keras use onto those kinds, with their ``alpha`` / ``beta``, and
 restores a saved model's activations.  A model keeps, per direction, the tuple
 ``(f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta)``: ``f`` for the gates r and
