@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy.typing as npt
 
-from cgru._binding import Stream as _CompiledStream
+from cgru._compiled import Stream as _CompiledStream
 
 
 class Stream(_CompiledStream):

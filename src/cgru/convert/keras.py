@@ -103,8 +103,7 @@ def _build(cls, parts):
     g = cls(config["input_size"], config["hidden_size"], len(parts), bias=config["bias"],
             batch_first=True, bidirectional=config["bidirectional"],
             reset_after=config["reset_after"], dtype=dtype)
-    g._activations = specs
-    g._reverse_only = reverse_only
+    g._configure(reverse_only=reverse_only, activations=specs)
     sd = {}
     for layer, p in enumerate(parts):
         for d, w in enumerate(p[1]):

@@ -296,9 +296,7 @@ def _build(cls, parts, batch_first, dtype):
         for d, w in enumerate(p[1]):
             sfx = "_reverse" if d else ""
             sd.update({f"{k}_l{layer}{sfx}": v for k, v in w.items()})
-    g._reverse_only = reverse_only
-    g._activations = specs
-    g._clip = clip
+    g._configure(reverse_only=reverse_only, activations=specs, clip=clip)
     g.load_state_dict(sd)          # compiles
     return g
 
