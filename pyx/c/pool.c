@@ -1,18 +1,25 @@
-/* cgru's thread pool (pool.h): persistent workers, a spin-then-sleep wait, one
- * job at a time.
+/* cgru's thread pool (pool.h): persistent workers, one call at a time, items
+ * claimed from a shared counter.
  *
- * Synchronisation, all through GCC/Clang __atomic builtins on 32-bit words:
- *   - each worker has a slot (its own cache line): the caller writes the job
- *     (task, arg, size) into the slot, then bumps slot.go; the worker waits for
- *     go to change.  Only members of the team are woken.
- *   - `pending` counts the members still running the job; the last one to finish
- *     wakes the caller.
- *   - the barrier is a counter and a phase word: the last member to arrive
- *     resets the counter and bumps the phase; the others wait for the phase.
- * Every wait spins (with a pause hint) for a while, then sleeps on the word
- * (a futex on Linux, a condition variable elsewhere).  A waiter announces itself
- * (seq_cst) before sleeping and the waker looks (seq_cst) after its store, so
- * the wake syscall is made only when somebody sleeps, and no wake-up is lost.
+ * Synchronisation, all through GCC/Clang __atomic builtins:
+ *   - a call: `next` (items claimed) and `done` (items finished) on the caller's
+ *     stack.  Item c belongs to step c / items; claims come in order, so when a
+ *     member holds an item of step s, all items of step s - 1 are claimed, and it
+ *     waits for done >= s * items (no one waits on a later item: no deadlock).
+ *   - the gate (one 64-bit word): the call's number in the upper half, "closed"
+ *     and the count of members inside in the lower half.  A worker woken for
+ *     call J enters only while the gate is open for J (compare-and-swap); the
+ *     caller, when done == total, closes the gate and waits for the members
+ *     inside to leave.  A worker that wakes late finds the gate closed (or
+ *     another call's number) and never touches the finished call's memory.
+ *   - each worker has a slot (its own cache line) holding `go`, the low half of
+ *     the last call number it was woken for; it waits for go to change.
+ * Idle workers poll, then sleep on their go word (a futex on Linux, a
+ * condition variable elsewhere).  A sleeper announces itself (seq_cst) before
+ * sleeping and the waker looks (seq_cst) after its store: the wake syscall is
+ * made only when somebody sleeps, and no wake-up is lost.  Waits inside a call
+ * (for a step, for the gate) poll, then yield the CPU; they are short unless a
+ * member was preempted, and then yielding is what lets it run.
  */
 #if !defined(_WIN32) && !defined(CGRU_POOL_SERIAL)
 #if !defined(_GNU_SOURCE)
@@ -24,45 +31,42 @@
 
 #include <limits.h>
 
-struct cgru_team {
-    int rank;
-    int size;
-};
+#include <stdint.h>
 
-int cgru_team_rank(const cgru_team* team) { return team->rank; }
-int cgru_team_size(const cgru_team* team) { return team->size; }
-
-void cgru_split(ptrdiff_t n, ptrdiff_t align, int rank, int size,
+void cgru_split(ptrdiff_t n, ptrdiff_t align, ptrdiff_t part, ptrdiff_t parts,
                 ptrdiff_t* begin, ptrdiff_t* end) {
     ptrdiff_t units, base, extra, b, e;
     if (align < 1) align = 1;
-    if (size < 1) size = 1;
-    if (n <= 0 || rank < 0 || rank >= size) {
+    if (parts < 1) parts = 1;
+    if (n <= 0 || part < 0 || part >= parts) {
         *begin = *end = (n > 0 ? n : 0);
         return;
     }
     units = (n + align - 1) / align;            /* the last unit may be short */
-    base = units / size;
-    extra = units % size;                       /* the first `extra` parts get one more */
-    b = rank * base + (rank < extra ? rank : extra);
-    e = b + base + (rank < extra ? 1 : 0);
+    base = units / parts;
+    extra = units % parts;                      /* the first `extra` parts get one more */
+    b = part * base + (part < extra ? part : extra);
+    e = b + base + (part < extra ? 1 : 0);
     b *= align;
     e *= align;
     *begin = b < n ? b : n;
     *end = e < n ? e : n;
 }
 
-#if defined(_WIN32) || defined(CGRU_POOL_SERIAL) || !(defined(__GNUC__) || defined(__clang__))
-/* ------------------------------------------------ serial build: no threads */
-
-int cgru_pool_run(int nthreads, cgru_task task, void* arg) {
-    cgru_team team = {0, 1};
-    (void)nthreads;
-    task(arg, &team);
+static int run_serial(ptrdiff_t steps, ptrdiff_t items, cgru_item_fn fn, void* arg) {
+    ptrdiff_t s, i;
+    for (s = 0; s < steps; s++)
+        for (i = 0; i < items; i++) fn(arg, s, i, 0);
     return 1;
 }
 
-void cgru_team_barrier(cgru_team* team) { (void)team; }
+#if defined(_WIN32) || defined(CGRU_POOL_SERIAL) || !(defined(__GNUC__) || defined(__clang__))
+/* ------------------------------------------------ serial build: no threads */
+
+int cgru_parallel(int nthreads, ptrdiff_t steps, ptrdiff_t items, cgru_item_fn fn, void* arg) {
+    (void)nthreads;
+    return run_serial(steps, items, fn, arg);
+}
 
 int cgru_pool_workers(void) { return 0; }
 
@@ -70,6 +74,7 @@ int cgru_pool_workers(void) { return 0; }
 /* ------------------------------------------------------- POSIX threads */
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,16 +89,11 @@ int cgru_pool_workers(void) { return 0; }
 #define SC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
 
-/* Pause-hinted polls before a waiter sleeps (a pause is 25 ns on Zen 5, 10-40 ns
-   elsewhere).  Idle workers poll for the next job for ~100 us, so that back-to-back
-   calls (stream steps) find them awake; a barrier or the caller waiting for the
-   team polls ~10 us: a longer spin only burns the time slice of a member that
-   is waiting for a core (more threads than free cores). */
-#ifndef CGRU_POOL_SPIN_IDLE
-#define CGRU_POOL_SPIN_IDLE 4000
-#endif
-#ifndef CGRU_POOL_SPIN_SYNC
-#define CGRU_POOL_SPIN_SYNC 400
+/* Pause-hinted polls before a waiter sleeps or yields (a pause is 25 ns on Zen 5,
+   10-40 ns elsewhere): ~100 us.  Idle workers poll for the next call that long,
+   so that back-to-back calls (stream steps) find them awake. */
+#ifndef CGRU_POOL_SPIN
+#define CGRU_POOL_SPIN 4000
 #endif
 
 static inline void cpu_relax(void) {
@@ -136,81 +136,108 @@ static void word_sleep_reset(void) {
 }
 #endif
 
-/* Wait until *word != value: spin, then sleep; *sleepers counts the sleepers. */
-static unsigned wait_change(unsigned* word, unsigned value, unsigned* sleepers, int spins) {
-    unsigned now;
-    int i;
-    for (i = 0; i < spins; i++) {
-        now = LOAD(word);
-        if (now != value) return now;
-        cpu_relax();
-    }
-    for (;;) {
-        ADD(sleepers, 1u);                    /* announce, then look again */
-        now = SC_LOAD(word);
-        if (now == value) word_sleep(word, value);
-        ADD(sleepers, (unsigned)-1);
-        now = LOAD(word);
-        if (now != value) return now;
-    }
-}
-
-/* After changing *word: wake its sleepers, if any. */
-static void wake_if_sleeping(unsigned* word, unsigned* sleepers) {
-    if (SC_LOAD(sleepers) != 0) word_wake(word);
-}
-
 /* ---- the pool */
+#define GATE_CLOSED 0x80000000u
+#define GATE_INSIDE 0x7fffffffu
+
 typedef struct {
-    unsigned go;              /* bumped by one for each job this worker runs */
-    unsigned sleepers;
-    cgru_task task;
-    void* arg;
-    int size;
-    char pad[64 - 2 * sizeof(unsigned) - 2 * sizeof(void*) - sizeof(int)];
+    unsigned go;              /* low half of the last call number this worker was woken for */
+    unsigned sleepers;        /* 1 while the worker sleeps on go */
+    char pad[64 - 2 * sizeof(unsigned)];
 } __attribute__((aligned(64))) slot;
 
-typedef struct {
-    unsigned value;
-    unsigned sleepers;
-    char pad[64 - 2 * sizeof(unsigned)];
-} __attribute__((aligned(64))) counter;
+typedef struct {              /* one call, on the caller's stack */
+    cgru_item_fn fn;
+    void* arg;
+    ptrdiff_t items, total;
+    int used;                 /* members that ran at least one item */
+    ptrdiff_t next __attribute__((aligned(64)));   /* items claimed */
+    ptrdiff_t done __attribute__((aligned(64)));   /* items finished */
+} call;
 
-static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER;  /* held by the
-                                 caller whose job runs (trylock) */
+static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER;  /* held by the caller
+                                                                  whose call runs */
 static struct {
     int workers;              /* started: ranks 1 .. workers */
-    counter pending;          /* members still running the job */
-    counter arrived;          /* barrier: members arrived in this phase */
-    counter phase;            /* barrier: bumped when all have arrived */
+    uint64_t number;          /* the last call number (the caller's, under pool_busy) */
     int fork_handler;         /* pthread_atfork registered */
+    uint64_t gate __attribute__((aligned(64)));
+    call* current;            /* the call the gate is open for */
     slot slots[CGRU_POOL_MAX_THREADS];
 } pool;
 
 /* fork(): the child has only the forking thread.  Forget the workers (their
-   slots are reused by the ones the child starts) and any job in flight. */
+   slots are reused by the ones the child starts) and any call in flight. */
 static void after_fork_in_child(void) {
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     pool_busy = m;
     pool.workers = 0;
-    memset(&pool.pending, 0, sizeof(pool.pending));
-    memset(&pool.arrived, 0, sizeof(pool.arrived));
-    memset(&pool.phase, 0, sizeof(pool.phase));
+    pool.number = 0;
+    pool.gate = 0;
+    pool.current = NULL;
     memset(pool.slots, 0, sizeof(pool.slots));
     word_sleep_reset();
 }
 
+/* Poll until *word >= target (or the gate is drained), then yield between polls. */
+static void wait_done(ptrdiff_t* word, ptrdiff_t target) {
+    int i;
+    for (i = 0; LOAD(word) < target; i++) {
+        if (i < CGRU_POOL_SPIN) cpu_relax();
+        else sched_yield();
+    }
+}
+
+static void wait_drained(void) {
+    int i;
+    for (i = 0; (LOAD(&pool.gate) & GATE_INSIDE) != 0; i++) {
+        if (i < CGRU_POOL_SPIN) cpu_relax();
+        else sched_yield();
+    }
+}
+
+static void run_items(call* c, int rank) {
+    ptrdiff_t k, s;
+    int ran = 0;
+    for (;;) {
+        k = __atomic_fetch_add(&c->next, 1, __ATOMIC_ACQ_REL);
+        if (k >= c->total) break;
+        s = k / c->items;
+        if (LOAD(&c->done) < s * c->items) wait_done(&c->done, s * c->items);
+        c->fn(c->arg, s, k - s * c->items, rank);
+        ADD(&c->done, 1);
+        ran = 1;
+    }
+    if (ran) ADD(&c->used, 1);
+}
+
 static void* worker_main(void* p) {
     slot* s = (slot*)p;
-    cgru_team team;
+    int rank = (int)(s - pool.slots), i;
     unsigned seen = 0;
-    team.rank = (int)(s - pool.slots);
+    uint64_t g;
     for (;;) {
-        seen = wait_change(&s->go, seen, &s->sleepers, CGRU_POOL_SPIN_IDLE);
-        team.size = s->size;
-        s->task(s->arg, &team);
-        if (ADD(&pool.pending.value, (unsigned)-1) == 0)
-            wake_if_sleeping(&pool.pending.value, &pool.pending.sleepers);
+        /* wait for go to change: poll, then sleep */
+        for (i = 0; LOAD(&s->go) == seen; i++) {
+            if (i < CGRU_POOL_SPIN) {
+                cpu_relax();
+                continue;
+            }
+            SC_STORE(&s->sleepers, 1u);           /* announce, then look again */
+            if (SC_LOAD(&s->go) == seen) word_sleep(&s->go, seen);
+            STORE(&s->sleepers, 0u);
+        }
+        seen = LOAD(&s->go);
+        /* enter while the gate is open for that call */
+        g = LOAD(&pool.gate);
+        while (!(g & GATE_CLOSED) && (unsigned)(g >> 32) == seen) {
+            if (__atomic_compare_exchange_n(&pool.gate, &g, g + 1, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE)) {
+                run_items(__atomic_load_n(&pool.current, __ATOMIC_ACQUIRE), rank);
+                __atomic_sub_fetch(&pool.gate, 1, __ATOMIC_RELEASE);
+                break;
+            }
+        }
     }
     return NULL;
 }
@@ -234,59 +261,48 @@ static void grow(int want) {
         s->go = 0;
         s->sleepers = 0;
         if (pthread_create(&th, &attr, worker_main, s) != 0) break;
-        pool.workers++;
+        __atomic_store_n(&pool.workers, pool.workers + 1, __ATOMIC_RELAXED);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
 }
 
-int cgru_pool_run(int nthreads, cgru_task task, void* arg) {
-    cgru_team team;
+int cgru_parallel(int nthreads, ptrdiff_t steps, ptrdiff_t items, cgru_item_fn fn, void* arg) {
+    call c;
     int r, size;
-    team.rank = 0;
-    team.size = 1;
+    unsigned number;
+    if (steps <= 0 || items <= 0) return 1;
     if (nthreads > CGRU_POOL_MAX_THREADS) nthreads = CGRU_POOL_MAX_THREADS;
-    if (nthreads <= 1 || pthread_mutex_trylock(&pool_busy) != 0) {
-        task(arg, &team);               /* alone: small, or the pool is in use */
-        return 1;
-    }
+    if (nthreads > items) nthreads = (int)items;  /* more members than items per step idle */
+    if (nthreads <= 1 || pthread_mutex_trylock(&pool_busy) != 0)
+        return run_serial(steps, items, fn, arg);  /* alone: small, or the pool is in use */
     if (pool.workers + 1 < nthreads) grow(nthreads);
     size = pool.workers + 1 < nthreads ? pool.workers + 1 : nthreads;
-    if (size > 1) {
-        STORE(&pool.pending.value, (unsigned)(size - 1));
-        for (r = 1; r < size; r++) {
-            slot* s = &pool.slots[r];
-            s->task = task;
-            s->arg = arg;
-            s->size = size;
-            SC_STORE(&s->go, s->go + 1);  /* the worker waits for go to change */
-            wake_if_sleeping(&s->go, &s->sleepers);
-        }
+    if (size <= 1) {
+        pthread_mutex_unlock(&pool_busy);
+        return run_serial(steps, items, fn, arg);
     }
-    team.size = size;
-    task(arg, &team);
-    if (size > 1) {
-        unsigned left = LOAD(&pool.pending.value);
-        while (left != 0)
-            left = wait_change(&pool.pending.value, left, &pool.pending.sleepers,
-                               CGRU_POOL_SPIN_SYNC);
+    memset(&c, 0, sizeof(c));
+    c.fn = fn;
+    c.arg = arg;
+    c.items = items;
+    c.total = steps * items;
+    if ((unsigned)++pool.number == 0) ++pool.number;   /* 0 is the workers' start value */
+    number = (unsigned)pool.number;
+    __atomic_store_n(&pool.current, &c, __ATOMIC_RELEASE);
+    STORE(&pool.gate, (uint64_t)number << 32);           /* open, nobody inside */
+    for (r = 1; r < size; r++) {
+        slot* s = &pool.slots[r];
+        SC_STORE(&s->go, number);
+        if (SC_LOAD(&s->sleepers)) word_wake(&s->go);
     }
+    run_items(&c, 0);
+    wait_done(&c.done, c.total);
+    __atomic_fetch_or(&pool.gate, (uint64_t)GATE_CLOSED, __ATOMIC_ACQ_REL);
+    wait_drained();                                      /* nobody still reads c */
     pthread_mutex_unlock(&pool_busy);
-    return size;
-}
-
-void cgru_team_barrier(cgru_team* team) {
-    unsigned phase;
-    if (team->size <= 1) return;
-    phase = LOAD(&pool.phase.value);
-    if (ADD(&pool.arrived.value, 1u) == (unsigned)team->size) {
-        STORE(&pool.arrived.value, 0u);           /* before anyone can arrive again */
-        SC_STORE(&pool.phase.value, phase + 1);
-        wake_if_sleeping(&pool.phase.value, &pool.phase.sleepers);
-        return;
-    }
-    while (LOAD(&pool.phase.value) == phase)
-        wait_change(&pool.phase.value, phase, &pool.phase.sleepers, CGRU_POOL_SPIN_SYNC);
+    r = LOAD(&c.used);
+    return r > 1 ? r : 1;
 }
 
 int cgru_pool_workers(void) {

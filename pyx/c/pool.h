@@ -1,29 +1,34 @@
-/* cgru's thread pool: one persistent set of worker threads per process.
+/* cgru's thread pool: one persistent set of worker threads per process, and
+ * one way to use it, a loop of steps over items:
  *
- * A job is one function run by a team of threads at once, the calling thread
- * being member 0:
- *
- *     static void task(void* arg, cgru_team* team) {
- *         ptrdiff_t b, e;
- *         cgru_split(n, 4, cgru_team_rank(team), cgru_team_size(team), &b, &e);
- *         ... work on items [b, e) ...
- *         cgru_team_barrier(team);       (all members reach it, or none)
- *         ...
+ *     static void item(void* arg, ptrdiff_t step, ptrdiff_t i, int rank) {
+ *         ... the work of item i of step `step` ...
  *     }
- *     int used = cgru_pool_run(nthreads, task, &args);
+ *     cgru_parallel(nthreads, steps, items, item, &args);
  *
- * cgru_pool_run returns when every member has returned from the task.  No thread
- * is created per call: workers are started the first time a team needs them and
- * then wait for the next job (spinning briefly, then asleep on a futex or a
- * condition variable).  The team can be smaller than asked for, and the task
- * must give the same answer for any team size:
- *   - one caller at a time uses the pool; a caller that finds it busy (another
- *     thread's job, or a task calling cgru_pool_run) runs its job alone (size 1);
- *   - after fork() the child has no workers; its first job starts new ones;
- *   - if threads cannot be started, the team is the ones that could;
- *   - without POSIX threads (CGRU_POOL_SERIAL, or not a POSIX system) every job
- *     runs on the calling thread.
- * The pool never touches Python; the GIL is the caller's business.
+ * runs item(arg, s, i, rank) once for every s < steps and i < items, and returns
+ * when all have returned.  Every item of step s starts after all items of step
+ * s - 1 have returned (and sees their writes); the items of one step run in any
+ * order, on any of up to nthreads threads.  `rank` (0 .. nthreads-1, 0 is the
+ * calling thread) names the thread running the item, for per-thread scratch.
+ *
+ *   - one step of independent items: batch rows, rows of a projection;
+ *   - many steps: a recurrence split by hidden units, one step per time step
+ *     (each item: a range of W_hh panels, then the gates of those units).
+ *
+ * Items are claimed one at a time from a shared counter: the calling thread
+ * starts at once and workers join when they wake, so a worker that is late (the
+ * machine is busy) or absent (after fork, or the pool is in use) costs nothing
+ * but its share.  The answer must not depend on which thread runs an item
+ * (cgru's kernels compute each output the same way in every item).
+ *
+ * No thread is created per call: workers start the first time a call needs
+ * them, then wait for the next call (polling ~100 us, then asleep on a futex or
+ * a condition variable).  One caller at a time uses the workers; a concurrent
+ * caller, or a call from inside an item, runs its items on its own thread.
+ * After fork() the child has no workers; its first call starts new ones.
+ * Without POSIX threads (or with CGRU_POOL_SERIAL) every call runs on the
+ * calling thread.  The pool never touches Python; the GIL is the caller's.
  */
 #ifndef CGRU_POOL_H
 #define CGRU_POOL_H
@@ -34,28 +39,20 @@
 extern "C" {
 #endif
 
-/* the most threads one job can use (the calling thread included) */
+/* the most threads one call can use (the calling thread included) */
 #define CGRU_POOL_MAX_THREADS 256
 
-typedef struct cgru_team cgru_team;          /* the members of one running job */
-typedef void (*cgru_task)(void* arg, cgru_team* team);
+typedef void (*cgru_item_fn)(void* arg, ptrdiff_t step, ptrdiff_t item, int rank);
 
-/* Run task(arg, team) on up to nthreads threads (this one included), wait for
-   all of them; returns the team size that ran it (>= 1). */
-int cgru_pool_run(int nthreads, cgru_task task, void* arg);
+/* Run fn for every (step, item) as described above; returns the number of threads
+   that ran at least one item (1 when it all ran on the calling thread). */
+int cgru_parallel(int nthreads, ptrdiff_t steps, ptrdiff_t items, cgru_item_fn fn, void* arg);
 
-int cgru_team_rank(const cgru_team* team);   /* 0 .. size-1; 0 is the caller */
-int cgru_team_size(const cgru_team* team);
-
-/* Wait until every member of the team has called it (a no-op for size 1).
-   Writes made before it by any member are visible to all members after it. */
-void cgru_team_barrier(cgru_team* team);
-
-/* Items [*begin, *end) of part `rank` when n items are split into `size`
+/* Items [*begin, *end) of part `part` when n items are cut into `parts`
    contiguous parts whose boundaries are multiples of `align` (the last part
    ends at n): deterministic, balanced to within one align unit, empty parts
-   at the end when n has fewer than `size` units. */
-void cgru_split(ptrdiff_t n, ptrdiff_t align, int rank, int size,
+   at the end when n has fewer than `parts` units. */
+void cgru_split(ptrdiff_t n, ptrdiff_t align, ptrdiff_t part, ptrdiff_t parts,
                 ptrdiff_t* begin, ptrdiff_t* end);
 
 /* Worker threads started so far in this process (0 after fork, in the child). */

@@ -1,6 +1,7 @@
 /* Unit checks of cgru's thread pool (pyx/c/pool.c), in plain C.
  * Built and run by tests/kernels/test_pool.py (also under ThreadSanitizer when
- * the compiler has it):
+ * the compiler has it): every item once, steps in order, nested and concurrent
+ * callers, fork.
  *     cc -std=c99 -O2 -pthread -Ipyx/c tests/kernels/pool_check.c pyx/c/pool.c
  *     ./a.out            checks; exit status 0 when all pass
  *     ./a.out bench      dispatch and barrier cost, in ns
@@ -30,8 +31,7 @@ static int failures = 0;
 
 /* ---- cgru_split tiles [0, n) in order, boundaries on multiples of align */
 static void check_split(void) {
-    ptrdiff_t n, align, b, e, prev, most, least;
-    int size, r;
+    ptrdiff_t n, align, b, e, prev, most, least, size, r;
     for (n = 0; n < 70; n++)
         for (align = 1; align < 9; align++)
             for (size = 1; size < 9; size++) {
@@ -40,7 +40,7 @@ static void check_split(void) {
                 least = n + 1;
                 for (r = 0; r < size; r++) {
                     cgru_split(n, align, r, size, &b, &e);
-                    CHECK(b == prev && e >= b && e <= n, "n=%td align=%td size=%d r=%d: [%td, %td)",
+                    CHECK(b == prev && e >= b && e <= n, "n=%td align=%td size=%td r=%td: [%td, %td)",
                           n, align, size, r, b, e);
                     CHECK((b % align == 0 || b == n) && (e % align == 0 || e == n),
                           "unaligned part n=%td align=%td [%td, %td)", n, align, b, e);
@@ -55,75 +55,78 @@ static void check_split(void) {
     CHECK(b == e, "out-of-range rank got items");
 }
 
-/* ---- every member runs once, with its rank; barriers order the phases */
-#define PHASES 20000
+/* ---- every (step, item) runs once, steps in order, ranks in range */
 typedef struct {
-    int ran[CGRU_POOL_MAX_THREADS];
-    int size_seen[CGRU_POOL_MAX_THREADS];
-    long counter[CGRU_POOL_MAX_THREADS];
-    int phases;
-    int bad;                                   /* a member saw a stale counter */
-} team_job;
+    ptrdiff_t steps, items;
+    int nthreads;
+    int* runs;                                 /* per (step, item) */
+    int* finished;                             /* per step: items returned */
+    int bad_order, bad_rank;
+} order_job;
 
-static void team_task(void* arg, cgru_team* team) {
-    team_job* j = (team_job*)arg;
-    int me = cgru_team_rank(team), size = cgru_team_size(team), p, r;
-    j->ran[me]++;
-    j->size_seen[me] = size;
-    for (p = 1; p <= j->phases; p++) {
-        j->counter[me] = p;                    /* phase p's write ... */
-        cgru_team_barrier(team);
-        for (r = 0; r < size; r++)             /* ... seen by all after the barrier */
-            if (j->counter[r] != p) __atomic_add_fetch(&j->bad, 1, __ATOMIC_RELAXED);
-        cgru_team_barrier(team);               /* nobody writes p+1 before all read p */
-    }
+static void busy(int n) {                      /* ~n ns of work: members overlap */
+    volatile int k;
+    for (k = 0; k < n / 2; k++) {}
 }
 
-static void check_team(int nthreads, int phases) {
-    team_job* j = calloc(1, sizeof(team_job));
-    int used, r;
-    j->phases = phases;
-    used = cgru_pool_run(nthreads, team_task, j);
-    CHECK(used == nthreads, "asked %d threads, got %d", nthreads, used);
-    for (r = 0; r < CGRU_POOL_MAX_THREADS; r++) {
-        CHECK(j->ran[r] == (r < used), "member %d ran %d times (team of %d)", r, j->ran[r], used);
-        if (r < used) CHECK(j->size_seen[r] == used, "member %d saw size %d", r, j->size_seen[r]);
-    }
-    CHECK(j->bad == 0, "%d stale reads after a barrier (team of %d)", j->bad, used);
-    free(j);
+static void order_item(void* arg, ptrdiff_t s, ptrdiff_t i, int rank) {
+    order_job* j = (order_job*)arg;
+    busy(1000);
+    if (s > 0 && __atomic_load_n(&j->finished[s - 1], __ATOMIC_ACQUIRE) != j->items)
+        __atomic_add_fetch(&j->bad_order, 1, __ATOMIC_RELAXED);
+    if (rank < 0 || rank >= j->nthreads) __atomic_add_fetch(&j->bad_rank, 1, __ATOMIC_RELAXED);
+    j->runs[s * j->items + i]++;               /* each element: one item only */
+    __atomic_add_fetch(&j->finished[s], 1, __ATOMIC_RELEASE);
 }
 
-static void empty_task(void* arg, cgru_team* team) { (void)arg; (void)team; }
-
-/* ---- a task that calls the pool again runs its inner job alone */
-static int inner_size = -1;
-static void inner_task(void* arg, cgru_team* team) {
-    (void)arg;
-    inner_size = cgru_team_size(team);
+static int check_order(int nthreads, ptrdiff_t steps, ptrdiff_t items) {
+    order_job j;
+    ptrdiff_t k;
+    int used, once = 1;
+    memset(&j, 0, sizeof(j));
+    j.steps = steps;
+    j.items = items;
+    j.nthreads = nthreads;
+    j.runs = calloc((size_t)(steps * items), sizeof(int));
+    j.finished = calloc((size_t)steps, sizeof(int));
+    used = cgru_parallel(nthreads, steps, items, order_item, &j);
+    for (k = 0; k < steps * items; k++) once &= j.runs[k] == 1;
+    CHECK(once, "an item did not run exactly once (%d threads, %td x %td)", nthreads, steps, items);
+    CHECK(j.bad_order == 0, "%d items started before the previous step ended", j.bad_order);
+    CHECK(j.bad_rank == 0, "%d items with a rank out of [0, %d)", j.bad_rank, nthreads);
+    CHECK(used >= 1 && used <= nthreads, "%d threads used of %d", used, nthreads);
+    free(j.runs);
+    free(j.finished);
+    return used;
 }
-static void outer_task(void* arg, cgru_team* team) {
-    (void)arg;
-    if (cgru_team_rank(team) == 0) cgru_pool_run(4, inner_task, NULL);
+
+static void empty_item(void* arg, ptrdiff_t s, ptrdiff_t i, int rank) {
+    (void)arg; (void)s; (void)i; (void)rank;
 }
 
-/* ---- many callers at once: each gets a team (or runs alone), never a mix-up */
+/* ---- an item that calls the pool again runs that call on its own thread */
+static int inner_used = -1;
+static void outer_item(void* arg, ptrdiff_t s, ptrdiff_t i, int rank) {
+    (void)arg; (void)s;
+    if (i == 0) __atomic_store_n(&inner_used, check_order(4, 3, 8) + 100 * rank, __ATOMIC_RELAXED);
+}
+
+/* ---- many callers at once: each call completes with the right answer */
 typedef struct {
     const double* x;
     ptrdiff_t n;
-    double part[CGRU_POOL_MAX_THREADS];
-    int size;
+    double part[64];
 } sum_job;
 
-static void sum_task(void* arg, cgru_team* team) {
+static void sum_item(void* arg, ptrdiff_t s, ptrdiff_t i, int rank) {
     sum_job* j = (sum_job*)arg;
-    ptrdiff_t b, e, i;
-    double s = 0.0;
-    int me = cgru_team_rank(team);
-    cgru_split(j->n, 8, me, cgru_team_size(team), &b, &e);
-    for (i = b; i < e; i++) s += j->x[i];
-    j->part[me] = s;
-    cgru_team_barrier(team);
-    if (me == 0) j->size = cgru_team_size(team);
+    ptrdiff_t b, e, k;
+    double t = 0.0;
+    (void)s; (void)rank;
+    busy(1000);
+    cgru_split(j->n, 8, i, 64, &b, &e);
+    for (k = b; k < e; k++) t += j->x[k];
+    j->part[i] = t;
 }
 
 #define CALLERS 4
@@ -132,17 +135,17 @@ static double data[1000];
 static int caller_bad = 0, caller_teams = 0;
 
 static void* caller_main(void* p) {
-    int k, r, c = (int)(size_t)p;
+    int k, r, used, c = (int)(size_t)p;
     for (k = 0; k < CALLS; k++) {
         sum_job j;
         double total = 0.0;
         memset(&j, 0, sizeof(j));
         j.x = data;
         j.n = 100 + (k * 7 + c) % 900;
-        cgru_pool_run(2 + (k + c) % 3, sum_task, &j);
-        for (r = 0; r < j.size; r++) total += j.part[r];
+        used = cgru_parallel(2 + (k + c) % 3, 1, 64, sum_item, &j);
+        for (r = 0; r < 64; r++) total += j.part[r];
         if (total != (double)j.n) __atomic_add_fetch(&caller_bad, 1, __ATOMIC_RELAXED);
-        if (j.size > 1) __atomic_add_fetch(&caller_teams, 1, __ATOMIC_RELAXED);
+        if (used > 1) __atomic_add_fetch(&caller_teams, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -154,57 +157,54 @@ static void check_callers(void) {
     for (c = 0; c < CALLERS; c++) pthread_create(&th[c], NULL, caller_main, (void*)c);
     for (c = 0; c < CALLERS; c++) pthread_join(th[c], NULL);
     CHECK(caller_bad == 0, "%d wrong sums from concurrent callers", caller_bad);
-    CHECK(caller_teams > 0, "no concurrent caller ever got a team");
+    printf("concurrent callers: %d of %d calls ran on several threads\n", caller_teams,
+           CALLERS * CALLS);
 }
 
 /* ---- fork: the child starts its own workers; the parent's keep working */
-static int check_fork(void) {
+static void check_fork(void) {
     pid_t pid;
-    int status = 0;
-    check_team(3, 10);
+    int status = 0, before_failures = failures;
+    check_order(3, 10, 6);
     pid = fork();
     if (pid == 0) {
         int before = cgru_pool_workers();
-        check_team(3, 1000);
-        if (before != 0) {
-            fprintf(stderr, "FAIL: child inherited %d workers\n", before);
-            failures++;
-        }
+        failures = 0;
+        check_order(3, 2000, 3);
+        CHECK(before == 0, "the child inherited %d workers", before);
+        CHECK(cgru_pool_workers() >= 1 || before_failures < 0, "the child started no worker");
         _exit(failures ? 3 : 0);
     }
     CHECK(pid > 0, "fork failed");
     waitpid(pid, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child after fork: status %d", status);
-    check_team(3, 1000);
-    return 0;
+    check_order(3, 2000, 3);
 }
 
-/* ---- bench: cost of one dispatch (empty job) and of one barrier */
+/* ---- bench: cost of a call and of a step boundary */
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
-static void barrier_task(void* arg, cgru_team* team) {
-    int k, n = *(int*)arg;
-    for (k = 0; k < n; k++) cgru_team_barrier(team);
-}
 
 static int bench(int nthreads) {
-    int k, rounds, reps = 20000, n = 200000;
-    double best_d = 1e30, best_b = 1e30, t;
-    cgru_pool_run(nthreads, empty_task, NULL);
+    int k, rounds, reps = 20000;
+    ptrdiff_t steps = 200000;
+    double best_d = 1e30, best_s = 1e30, t;
+    cgru_parallel(nthreads, 1, nthreads, empty_item, NULL);
     for (rounds = 0; rounds < 7; rounds++) {
         t = now_ns();
-        for (k = 0; k < reps; k++) cgru_pool_run(nthreads, empty_task, NULL);
+        for (k = 0; k < reps; k++) cgru_parallel(nthreads, 1, nthreads, empty_item, NULL);
         t = (now_ns() - t) / reps;
         if (t < best_d) best_d = t;
         t = now_ns();
-        cgru_pool_run(nthreads, barrier_task, &n);
-        t = (now_ns() - t) / n;
-        if (t < best_b) best_b = t;
+        cgru_parallel(nthreads, steps, nthreads, empty_item, NULL);
+        t = (now_ns() - t) / steps;
+        if (t < best_s) best_s = t;
     }
-    printf("threads %d: dispatch %.0f ns, barrier %.0f ns (best of 7)\n", nthreads, best_d, best_b);
+    printf("threads %d: call %.0f ns, step boundary %.0f ns (empty items, best of 7)\n",
+           nthreads, best_d, best_s);
     return 0;
 }
 
@@ -212,15 +212,18 @@ int main(int argc, char** argv) {
     if (argc > 1 && strcmp(argv[1], "bench") == 0)
         return bench(argc > 2 ? atoi(argv[2]) : 2);
     check_split();
-    check_team(1, 100);
-    check_team(2, PHASES);
-    check_team(3, PHASES / 4);
-    check_team(8, 200);                         /* more threads than cores */
-    check_team(2, PHASES);                      /* the started workers are reused */
-    cgru_pool_run(2, outer_task, NULL);
-    CHECK(inner_size == 1, "nested job ran with %d threads", inner_size);
-    CHECK(cgru_pool_run(0, empty_task, NULL) == 1, "nthreads 0 is one thread");
-    CHECK(cgru_pool_run(100000, empty_task, NULL) <= CGRU_POOL_MAX_THREADS, "over the cap");
+    check_order(1, 100, 7);
+    CHECK(check_order(2, 20000, 2) == 2, "a long call ran on one thread");
+    check_order(2, 1, 1000);
+    check_order(3, 5000, 5);
+    check_order(8, 200, 16);                   /* more threads than cores */
+    check_order(2, 20000, 3);                  /* the started workers are reused */
+    CHECK(cgru_parallel(4, 0, 5, empty_item, NULL) == 1, "no steps: nothing to run");
+    cgru_parallel(2, 1, 2, outer_item, NULL);
+    CHECK(inner_used % 100 == 1, "a nested call used %d threads", inner_used % 100);
+    CHECK(cgru_parallel(0, 3, 3, empty_item, NULL) == 1, "nthreads 0 is one thread");
+    CHECK(cgru_parallel(100000, 1, 1000, empty_item, NULL) <= CGRU_POOL_MAX_THREADS,
+          "over the cap");
     check_callers();
     check_fork();
     if (failures) {
