@@ -130,7 +130,7 @@ static void sum_item(void* arg, ptrdiff_t s, ptrdiff_t i, int rank) {
 }
 
 #define CALLERS 4
-#define CALLS 3000
+#define CALLS 1000
 static double data[1000];
 static int caller_bad = 0, caller_teams = 0;
 
