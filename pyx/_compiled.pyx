@@ -12,6 +12,8 @@ cheaply.
 
 import numpy as np
 cimport numpy as cnp
+
+from cgru._threads import get_num_threads as _num_threads
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
@@ -232,16 +234,18 @@ cdef class _Net:
         if lengths is not None:
             lens = <const int64_t*>cnp.PyArray_DATA(lengths)
         work = np.empty(cgru_model_workspace(&self._m, T, N), dtype=self.dtype)
+        cdef cgru_model m = self._m          # this call's copy: its own thread count
+        m.num_threads = _num_threads()
         cdef void* px = cnp.PyArray_DATA(x)
         cdef void* py = cnp.PyArray_DATA(y)
         cdef void* ph = cnp.PyArray_DATA(h)
         cdef void* pw = cnp.PyArray_DATA(work)
         with nogil:
             if self._m.itemsize == 4:
-                cgru_model_sequence_f32(&self._m, T, N, bf, <const float*>px, <float*>ph,
+                cgru_model_sequence_f32(&m, T, N, bf, <const float*>px, <float*>ph,
                                         <float*>py, lens, <float*>pw)
             else:
-                cgru_model_sequence_f64(&self._m, T, N, bf, <const double*>px, <double*>ph,
+                cgru_model_sequence_f64(&m, T, N, bf, <const double*>px, <double*>ph,
                                         <double*>py, lens, <double*>pw)
         return y
 
@@ -395,7 +399,9 @@ cdef class Stream:
 
     cdef _run_step(self, const void* px, void* pout):
         cdef Py_ssize_t N = self.batch_size
-        cdef const cgru_model* m = &self.net._m
+        cdef cgru_model mt = self.net._m      # this call's copy: its own thread count
+        mt.num_threads = _num_threads()
+        cdef const cgru_model* m = &mt
         cdef void* ph = cnp.PyArray_DATA(self._h)
         cdef void* pw = cnp.PyArray_DATA(self._work)
         if self._busy:
