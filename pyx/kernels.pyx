@@ -170,7 +170,7 @@ cdef enum:
 
 cdef double _MIN_SPLIT_FLOPS = 4e6 # ~20-40 us of one core's work
 cdef Py_ssize_t _UNITS_MIN = 128   # hidden units per part of a split step
-cdef double _UNITS_STEP_FLOPS = 6.0 * 256 * 256    # per split step: H = 256, N = 1
+cdef double _UNITS_STEP_FLOPS = 6.0 * 512 * 512    # per split step: H = 512, N = 1
 
 
 def _split_limits(min_flops=None, units_min=None, units_step_flops=None):
