@@ -151,6 +151,7 @@ typedef struct {              /* one call, on the caller's stack */
     void* arg;
     ptrdiff_t items, total;
     int used;                 /* members that ran at least one item */
+    int solo;                 /* set by the caller: workers claim no more items */
     ptrdiff_t next __attribute__((aligned(64)));   /* items claimed */
     ptrdiff_t done __attribute__((aligned(64)));   /* items finished */
 } call;
@@ -179,13 +180,15 @@ static void after_fork_in_child(void) {
     word_sleep_reset();
 }
 
-/* Poll until *word >= target (or the gate is drained), then yield between polls. */
-static void wait_done(ptrdiff_t* word, ptrdiff_t target) {
+/* Poll until *word >= target, then yield between polls; returns 1 when the
+   wait outlasted the polls (~100 us). */
+static int wait_done(ptrdiff_t* word, ptrdiff_t target) {
     int i;
     for (i = 0; LOAD(word) < target; i++) {
         if (i < CGRU_POOL_SPIN) cpu_relax();
         else sched_yield();
     }
+    return i >= CGRU_POOL_SPIN;
 }
 
 static void wait_drained(void) {
@@ -196,14 +199,20 @@ static void wait_drained(void) {
     }
 }
 
+/* A worker that keeps the caller waiting at a step boundary for longer than the
+   polls (it was preempted: the machine has fewer free cores than the call has
+   threads) would stall every later step too: the caller then goes on alone
+   (`solo`), and the worker stops claiming items once it runs again. */
 static void run_items(call* c, int rank) {
     ptrdiff_t k, s;
     int ran = 0;
     for (;;) {
+        if (rank != 0 && __atomic_load_n(&c->solo, __ATOMIC_RELAXED)) break;
         k = __atomic_fetch_add(&c->next, 1, __ATOMIC_ACQ_REL);
         if (k >= c->total) break;
         s = k / c->items;
-        if (LOAD(&c->done) < s * c->items) wait_done(&c->done, s * c->items);
+        if (LOAD(&c->done) < s * c->items && wait_done(&c->done, s * c->items) && rank == 0)
+            __atomic_store_n(&c->solo, 1, __ATOMIC_RELAXED);
         c->fn(c->arg, s, k - s * c->items, rank);
         ADD(&c->done, 1);
         ran = 1;

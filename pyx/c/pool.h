@@ -19,7 +19,8 @@
  * Items are claimed one at a time from a shared counter: the calling thread
  * starts at once and workers join when they wake, so a worker that is late (the
  * machine is busy) or absent (after fork, or the pool is in use) costs nothing
- * but its share.  The answer must not depend on which thread runs an item
+ * but its share.  A worker that keeps the caller waiting at a step boundary for
+ * more than ~100 us (preempted) is left out of the rest of the call.  The answer must not depend on which thread runs an item
  * (cgru's kernels compute each output the same way in every item).
  *
  * No thread is created per call: workers start the first time a call needs
