@@ -71,9 +71,10 @@ def test_set_num_threads_and_back():
                                          ("2", TypeError, "positive int"),
                                          (True, TypeError, "positive int"),
                                          (1.5, TypeError, "positive int")])
-def test_set_num_threads_bad_argument(n, exc, match):
+@pytest.mark.parametrize("fn", [cgru.threads, cgru.set_num_threads])
+def test_bad_thread_count(fn, n, exc, match):
     with pytest.raises(exc, match=match):
-        cgru.set_num_threads(n)
+        fn(n)
 
 
 def test_threads_block_applies_to_this_thread_only():

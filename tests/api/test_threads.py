@@ -148,15 +148,6 @@ def test_threads_limits_blas_pool():
     assert decorated() == [1] * len(before)
 
 
-@pytest.mark.parametrize("n,exc,match", [(0, ValueError, ">= 1"), (-2, ValueError, ">= 1"),
-                                         ("2", TypeError, "positive int"),
-                                         (True, TypeError, "positive int"),
-                                         (1.5, TypeError, "positive int")])
-def test_threads_bad_argument(n, exc, match):
-    with pytest.raises(exc, match=match):
-        cgru.threads(n)
-
-
 def test_threads_applies_only_inside_with():
     threadpoolctl = need("threadpoolctl")
     cgru.GRU(4, 8)(np.zeros((2, 1, 4), np.float32))
