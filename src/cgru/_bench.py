@@ -322,6 +322,14 @@ def _make_contenders(sc, seed=0, threads=1):
                 yv = ov_req.get_tensor(ov_req.model_outputs[0]).data
                 checks["openvino-vs-torch"] = float(np.max(np.abs(yv - yr.numpy())))
         tol_T = T
+    if threads > 1:
+        # cgru on one thread too, interleaved with the rest: the speed-up of the threads
+        one = contenders["cgru"]
+
+        def run_cgru_1(reps):
+            with cgru.threads(1):
+                one(reps)
+        contenders["cgru-1thread"] = run_cgru_1
     tol = _tol(sc.dtype, tol_T * L)
     return contenders, checks, tol
 
@@ -499,8 +507,8 @@ def _print_row(row, out, header, results):
         if results["quick"]:
             print("QUICK MODE: agreement check only, timings are meaningless", file=out)
         print(f"{'scenario':<22}{'I,H,N,T':<18}{'dtype':<8}{'cgru':>11}{'torch':>11}{'ORT':>11}"
-              f"{'OV':>11}{'x torch':>9}{'x ORT':>8}{'x OV':>8}{'GFLOP/s':>9}{'%peak':>7}  agree",
-              file=out)
+              f"{'OV':>11}{'x torch':>9}{'x ORT':>8}{'x OV':>8}{'GFLOP/s':>9}{'%peak':>7}"
+              f"{'  x 1 thread' if results['threads'] > 1 else ''}  agree", file=out)
     t = row["seconds_per_call"]
     sp = row["speedup"]
     share = row["peak_share"]["cgru"]
@@ -511,7 +519,8 @@ def _print_row(row, out, header, results):
           f"{(format(sp['onnxruntime'], '7.2f') + 'x') if 'onnxruntime' in sp else '      -':>8}"
           f"{(format(sp['openvino'], '7.2f') + 'x') if 'openvino' in sp else '      -':>8}"
           f"{row['gflops']['cgru']:>9.2f}"
-          f"{(format(share * 100, '6.1f')) if share else '     -':>7}  "
+          f"{(format(share * 100, '6.1f')) if share else '     -':>7}"
+          f"{format(sp['cgru-1thread'], '11.2f') + 'x' if 'cgru-1thread' in sp else ''}  "
           f"{'yes' if row['agree'] else 'NO'} ({max(row['max_abs_diff'].values()):.1e})",
           file=out, flush=True)
 

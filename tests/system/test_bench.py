@@ -55,6 +55,8 @@ def test_threads_option_sets_every_contender(capsys):
     from cgru import _bench
     res = _bench.run(quick=True, scenarios=["step-64x128", "seq-256-N16"], threads=2, out=False)
     assert res["threads"] == 2 and res["clock"] == "wall" and res["all_agree"]
+    for r in res["scenarios"]:          # cgru on one thread, interleaved, for the ratio
+        assert "cgru-1thread" in r["speedup"], r["name"]
     assert all(d["num_threads"] == 2 for d in res["openblas_in_run"])
     assert _bench.main(["--quick", "--scenario", "step-tick", "--threads", "2"]) == 0
     assert "threads per contender: 2" in capsys.readouterr().out
