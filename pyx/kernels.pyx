@@ -150,8 +150,9 @@ cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
 #   - by hidden units, one parallel step per time step, when H allows parts of
 #     >= _UNITS_MIN units (reset_after=True, packed weights): each part computes
 #     its panels of the recurrent product and the gates of its units.
-# Work under _MIN_SPLIT_FLOPS stays on the calling thread (waking a worker costs
-# 5-50 us).  Every output is computed by the same micro-kernel calls in the
+# Work under _MIN_SPLIT_FLOPS (16x that for a projection) stays on the calling
+# thread (waking a worker costs 5-50 us, and a worker preempted while it holds
+# an item makes the call wait).  Every output is computed by the same micro-kernel calls in the
 # same order whatever the cut (parts start on row blocks of 4 and on pairs of
 # panels, and no part has a single row when the whole has more), so results are
 # bit-identical for every thread count (tests/kernels/test_threads_identical.py).
@@ -340,7 +341,9 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
         c = &m.layers_f32[layer * D].cell if floating is float else &m.layers_f64[layer * D].cell
         I = c.input_size
         # all projections first: y is then free
-        parts = _parts(M, _ROWS, nth, 6.0 * M * H * I * D)
+        # (a projection is a small share of a call and needs 16x the work to split:
+        # a worker preempted while it holds its rows makes the call wait)
+        parts = _parts(M, _ROWS, nth, 6.0 * M * H * I * D / 16)
         rj.m, rj.layer, rj.f64, rj.M, rj.parts, rj.ldin = m, layer, f64, M, parts, ldin
         rj.inp, rj.out, rj.h, rj.work = <const char*>inp, <char*>work, NULL, NULL
         cgru_parallel(nth if parts > 1 else 1, 1, D * parts, _rows_item, &rj)
