@@ -150,6 +150,7 @@ typedef struct {              /* one call, on the caller's stack */
     cgru_item_fn fn;
     void* arg;
     ptrdiff_t items, total;
+    int size;                 /* the members asked for */
     int used;                 /* members that ran at least one item */
     int solo;                 /* set by the caller: workers claim no more items */
     ptrdiff_t next __attribute__((aligned(64)));   /* items claimed */
@@ -162,6 +163,7 @@ static struct {
     int workers;              /* started: ranks 1 .. workers */
     uint64_t number;          /* the last call number (the caller's, under pool_busy) */
     int fork_handler;         /* pthread_atfork registered */
+    int contended;            /* callers running alone because the pool was busy */
     uint64_t gate __attribute__((aligned(64)));
     call* current;            /* the call the gate is open for */
     slot slots[CGRU_POOL_MAX_THREADS];
@@ -174,6 +176,7 @@ static void after_fork_in_child(void) {
     pool_busy = m;
     pool.workers = 0;
     pool.number = 0;
+    pool.contended = 0;
     pool.gate = 0;
     pool.current = NULL;
     memset(pool.slots, 0, sizeof(pool.slots));
@@ -202,12 +205,17 @@ static void wait_drained(void) {
 /* A worker that keeps the caller waiting at a step boundary for longer than the
    polls (it was preempted: the machine has fewer free cores than the call has
    threads) would stall every later step too: the caller then goes on alone
-   (`solo`), and the worker stops claiming items once it runs again. */
+   (`solo`), and the worker stops claiming items once it runs again.  Likewise,
+   while k other callers run their calls alone because the pool is busy, the
+   last k workers of the running call stop claiming: the cores stay one thread
+   each. */
 static void run_items(call* c, int rank) {
     ptrdiff_t k, s;
     int ran = 0;
     for (;;) {
-        if (rank != 0 && __atomic_load_n(&c->solo, __ATOMIC_RELAXED)) break;
+        if (rank != 0 && (__atomic_load_n(&c->solo, __ATOMIC_RELAXED) ||
+                          rank >= c->size - __atomic_load_n(&pool.contended, __ATOMIC_RELAXED)))
+            break;
         k = __atomic_fetch_add(&c->next, 1, __ATOMIC_ACQ_REL);
         if (k >= c->total) break;
         s = k / c->items;
@@ -283,8 +291,14 @@ int cgru_parallel(int nthreads, ptrdiff_t steps, ptrdiff_t items, cgru_item_fn f
     if (steps <= 0 || items <= 0) return 1;
     if (nthreads > CGRU_POOL_MAX_THREADS) nthreads = CGRU_POOL_MAX_THREADS;
     if (nthreads > items) nthreads = (int)items;  /* more members than items per step idle */
-    if (nthreads <= 1 || pthread_mutex_trylock(&pool_busy) != 0)
-        return run_serial(steps, items, fn, arg);  /* alone: small, or the pool is in use */
+    if (nthreads <= 1)
+        return run_serial(steps, items, fn, arg);  /* alone: small */
+    if (pthread_mutex_trylock(&pool_busy) != 0) {  /* alone: the pool is in use */
+        __atomic_add_fetch(&pool.contended, 1, __ATOMIC_RELAXED);
+        run_serial(steps, items, fn, arg);
+        __atomic_sub_fetch(&pool.contended, 1, __ATOMIC_RELAXED);
+        return 1;
+    }
     if (pool.workers + 1 < nthreads) grow(nthreads);
     size = pool.workers + 1 < nthreads ? pool.workers + 1 : nthreads;
     if (size <= 1) {
@@ -296,6 +310,7 @@ int cgru_parallel(int nthreads, ptrdiff_t steps, ptrdiff_t items, cgru_item_fn f
     c.arg = arg;
     c.items = items;
     c.total = steps * items;
+    c.size = size;
     if ((unsigned)++pool.number == 0) ++pool.number;   /* 0 is the workers' start value */
     number = (unsigned)pool.number;
     __atomic_store_n(&pool.current, &c, __ATOMIC_RELEASE);

@@ -20,7 +20,9 @@
  * starts at once and workers join when they wake, so a worker that is late (the
  * machine is busy) or absent (after fork, or the pool is in use) costs nothing
  * but its share.  A worker that keeps the caller waiting at a step boundary for
- * more than ~100 us (preempted) is left out of the rest of the call.  The answer must not depend on which thread runs an item
+ * more than ~100 us (preempted) is left out of the rest of the call, and while
+ * k other callers run alone (the pool was busy), the call's last k workers stop
+ * claiming items, so that those callers get the cores.  The answer must not depend on which thread runs an item
  * (cgru's kernels compute each output the same way in every item).
  *
  * No thread is created per call: workers start the first time a call needs
