@@ -33,12 +33,3 @@ class cgru_weight_format(enum.IntEnum):
 def isa() -> str:
     """The instruction set the kernels run with: 'baseline', 'avx2' or 'avx512'."""
     ...
-
-def _split_limits(min_flops: float | None = None, units_min: int | None = None,
-                  units_step_flops: float | None = None) -> tuple[float, int, float]:
-    """The thread split's cut-offs (for tests): set those given, return the old ones."""
-    ...
-
-def _pool_workers() -> int:
-    """Worker threads cgru's pool has started in this process."""
-    ...
