@@ -4,7 +4,7 @@
  * callers, fork.
  *     cc -std=c99 -O2 -pthread -Ipyx/c tests/kernels/pool_check.c pyx/c/pool.c
  *     ./a.out            checks; exit status 0 when all pass
- *     ./a.out bench      dispatch and barrier cost, in ns
+ *     ./a.out bench [N]  the cost of a call and of steps of small items
  */
 #define _GNU_SOURCE 1
 #include "pool.h"
@@ -188,23 +188,39 @@ static double now_ns(void) {
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+static void work_item(void* arg, ptrdiff_t s, ptrdiff_t i, int rank) {
+    (void)s; (void)i; (void)rank;
+    busy(*(int*)arg);
+}
+
+/* per step: `nthreads` items of busy(n); 1 thread vs nthreads, best of 9 */
 static int bench(int nthreads) {
-    int k, rounds, reps = 20000;
-    ptrdiff_t steps = 200000;
-    double best_d = 1e30, best_s = 1e30, t;
+    int k, rounds, reps = 20000, sizes[] = {500, 2000, 8000}, w;
+    ptrdiff_t steps = 20000;
+    double best_d = 1e30, t;
     cgru_parallel(nthreads, 1, nthreads, empty_item, NULL);
-    for (rounds = 0; rounds < 7; rounds++) {
+    for (rounds = 0; rounds < 9; rounds++) {
         t = now_ns();
         for (k = 0; k < reps; k++) cgru_parallel(nthreads, 1, nthreads, empty_item, NULL);
         t = (now_ns() - t) / reps;
         if (t < best_d) best_d = t;
-        t = now_ns();
-        cgru_parallel(nthreads, steps, nthreads, empty_item, NULL);
-        t = (now_ns() - t) / steps;
-        if (t < best_s) best_s = t;
     }
-    printf("threads %d: call %.0f ns, step boundary %.0f ns (empty items, best of 7)\n",
-           nthreads, best_d, best_s);
+    printf("threads %d: a call of empty items %.0f ns (best of 9)\n", nthreads, best_d);
+    for (w = 0; w < 3; w++) {
+        double b1 = 1e30, bn = 1e30;
+        for (rounds = 0; rounds < 9; rounds++) {
+            t = now_ns();
+            cgru_parallel(1, steps, nthreads, work_item, &sizes[w]);
+            t = (now_ns() - t) / steps;
+            if (t < b1) b1 = t;
+            t = now_ns();
+            cgru_parallel(nthreads, steps, nthreads, work_item, &sizes[w]);
+            t = (now_ns() - t) / steps;
+            if (t < bn) bn = t;
+        }
+        printf("  steps of %d items of %.0f ns: 1 thread %.0f ns/step, %d threads %.0f ns/step "
+               "(x%.2f)\n", nthreads, b1 / nthreads, b1, nthreads, bn, b1 / bn);
+    }
     return 0;
 }
 
