@@ -84,11 +84,12 @@ count() {  # count WORD "pytest summary line"
 
 for entry in "${selected[@]}"; do
     v="${entry%%=*}" py="${entry#*=}"
-    tag="py${v%.*}"
+    tag="py$v"      # the full version: two builds of one minor version (pyenv's, Debian's) stay apart
     venv="$WORK/venv-$tag" log="$WORK/$tag.log"
     echo
     echo "== CPython $v ($py)"
     t0=$SECONDS
+    rm -rf "$venv" "$WORK/wheels-$tag"
     "$py" -m venv "$venv"
     vpy="$venv/bin/python"
     pipq() { "$vpy" -m pip install -q "$@" >> "$log" 2>&1; }
@@ -143,7 +144,7 @@ EOF
     # the suite against the installed wheel (no PYTHONPATH; CI unset)
     t1=$SECONDS
     set +e
-    CGRU_WHEEL="$WHEEL" CGRU_SDIST="$SDIST" "$vpy" -m pytest -q -p no:cacheprovider -rs "${PYTEST_ARGS[@]}" \
+    CGRU_WHEEL="$WHEEL" CGRU_SDIST="$SDIST" "$vpy" -m pytest -q -p no:cacheprovider -rfEs "${PYTEST_ARGS[@]}" \
         > "$WORK/$tag.pytest.log" 2>&1
     rc=$?
     set -e
