@@ -141,12 +141,14 @@ EOF
     [ "${#missing[@]}" -eq 0 ] || printf '   missing:   %s\n' "${missing[@]}"
     "$vpy" -c "import numpy, scipy, cgru; print('   cgru', cgru.__version__, 'numpy', numpy.__version__, 'scipy', scipy.__version__, 'isa', getattr(getattr(cgru, 'kernels', None), 'isa', lambda: '?')())"
 
-    # the suite against the installed wheel (no PYTHONPATH; CI unset)
+    # the suite of the same snapshot, against the installed wheel (no PYTHONPATH; CI unset)
     t1=$SECONDS
     set +e
+    cd "$SRC"
     CGRU_WHEEL="$WHEEL" CGRU_SDIST="$SDIST" "$vpy" -m pytest -q -p no:cacheprovider -rfEs "${PYTEST_ARGS[@]}" \
         > "$WORK/$tag.pytest.log" 2>&1
     rc=$?
+    cd "$ROOT"
     set -e
     line="$(grep -E '(passed|failed|error|no tests ran)' "$WORK/$tag.pytest.log" | tail -1 | sed 's/=//g; s/^ *//; s/ *$//')"
     tt=$((SECONDS - t1))
