@@ -6,6 +6,7 @@ import sys
 import sysconfig
 
 import numpy as np
+from Cython import __version__ as cython_version
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -20,8 +21,11 @@ directives = {
     "cdivision": True,
     "nonecheck": False,
     "embedsignature": True,
-    "freethreading_compatible": False,
 }
+# Cython >= 3.1 knows free-threaded CPython (the default, False, is said
+# explicitly); 3.0 (pyproject's minimum 3.0.8, Debian 13's 3.0.11) rejects the name.
+if tuple(int(p) for p in re.findall(r"\d+", cython_version)[:2]) >= (3, 1):
+    directives["freethreading_compatible"] = False
 
 if sys.platform == "win32":
     cflags = [] if DEBUG else ["/O2"]
@@ -50,7 +54,8 @@ def x86_64_target(environ=os.environ, host_platform=None, sys_platform=sys.platf
             and all(a.lower() in ("x86_64", "amd64") for a in arches))
 
 
-INCLUDE = [np.get_include(), "pyx", "src/cgru"]     # pyx/c/*.h, include/cgru.h
+INCLUDE = [np.get_include(), "pyx", "src/cgru"]
+THREAD_FLAGS = [] if sys.platform == "win32" else ["-pthread"]     # pyx/c/*.h, include/cgru.h
 
 
 def ext(name, source, flags=()):
@@ -59,7 +64,10 @@ def ext(name, source, flags=()):
 
 
 extensions = [
-    ext("cgru.kernels", "pyx/kernels.pyx"),
+    # the thread pool (one per process) lives with the dispatching entry points
+    Extension("cgru.kernels", ["pyx/kernels.pyx", "pyx/c/pool.c"], include_dirs=INCLUDE,
+              define_macros=macros, extra_compile_args=cflags + THREAD_FLAGS,
+              extra_link_args=THREAD_FLAGS),
     ext("cgru._compiled", "pyx/_compiled.pyx"),
     ext("cgru.capi", "pyx/capi.pyx"),
     ext("cgru._core_baseline", "pyx/_core_baseline.pyx"),

@@ -126,6 +126,8 @@ def test_sdist_rebuilds_the_same_package(sdist_names, wheel_names):
         assert must in sdist_names, f"{must} missing from the sdist"
     for name in extension_modules():
         assert f"pyx/{name}.pyx" in sdist_names, f"pyx/{name}.pyx missing from the sdist"
+    for c_source in ("pyx/c/pool.c", "pyx/c/pool.h", "tests/kernels/pool_check.c"):
+        assert c_source in sdist_names, f"{c_source} missing from the sdist"
     # every non-compiled file of the wheel's package comes from the sdist's src/
     packaged = {n for n in wheel_names if n.startswith("cgru/") and not n.endswith((".so", ".pyd"))}
     missing = sorted(n for n in packaged if "src/" + n not in sdist_names)
