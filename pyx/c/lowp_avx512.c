@@ -1,0 +1,333 @@
+/* lowp_avx512.c - AVX-512 panel kernels (x86-64, GCC/Clang): each function is
+ * compiled for its own instructions (target attributes) and only installed
+ * when the CPU has them (cgru_lowp_kernels_avx512).  Contracts: lowp_impl.h.
+ *   float32   vfmadd231ps, 4 rows x 4 panels (16 accumulators)
+ *   float16   vcvtph2ps + vfmadd231ps
+ *   bfloat16  vdpbf16ps (AVX512-BF16): 32 multiply-adds per 64-byte load
+ *   int8      vpdpbusd (AVX512-VNNI): 64 multiply-adds per 64-byte load
+ * The row kernels (one operand row) keep 4 panels x 2 k-interleaved
+ * accumulators: 8 independent chains over a stream read once. */
+#include "lowp_impl.h"
+
+#if CGRU_LOWP_X86
+#include <immintrin.h>
+#include <string.h>
+
+#define T_F "avx512f,avx512bw,avx512vl,avx512dq,fma"
+#define T_BF T_F ",avx512bf16"
+#define T_VNNI T_F ",avx512vnni"
+
+#define ATTR(t) __attribute__((target(t)))
+
+static inline ATTR(T_F) void store_tile(__m512 s[4][4], float* out)
+{
+    int r, p;
+    for (r = 0; r < 4; r++)
+        for (p = 0; p < 4; p++)
+            _mm512_storeu_ps(out + r * 64 + p * 16, s[r][p]);
+}
+
+/* ---------------------------------------------------------------- float32 */
+
+static ATTR(T_F) void tile_f32(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
+                                const cgru_lowp_aux* aux, float* out)
+{
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    __m512 s[4][4];
+    ptrdiff_t k;
+    int r, p;
+    (void)aux;
+    for (r = 0; r < 4; r++)
+        for (p = 0; p < 4; p++)
+            s[r][p] = _mm512_setzero_ps();
+    for (k = 0; k < Kp; k++) {
+        __m512 v[4], x[4];
+        v[0] = _mm512_loadu_ps(w0 + 16 * k); v[1] = _mm512_loadu_ps(w1 + 16 * k);
+        v[2] = _mm512_loadu_ps(w2 + 16 * k); v[3] = _mm512_loadu_ps(w3 + 16 * k);
+        x[0] = _mm512_set1_ps(a0[k]); x[1] = _mm512_set1_ps(a1[k]);
+        x[2] = _mm512_set1_ps(a2[k]); x[3] = _mm512_set1_ps(a3[k]);
+        for (r = 0; r < 4; r++)
+            for (p = 0; p < 4; p++)
+                s[r][p] = _mm512_fmadd_ps(x[r], v[p], s[r][p]);
+    }
+    store_tile(s, out);
+}
+
+static ATTR(T_F) void row_f32(ptrdiff_t Kp, const void* a_, const void* const w[4],
+                               const cgru_lowp_aux* aux, float* out)
+{
+    const float* a = a_;
+    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    __m512 s[2][4];
+    ptrdiff_t k;
+    int p;
+    (void)aux;
+    for (p = 0; p < 4; p++)
+        s[0][p] = s[1][p] = _mm512_setzero_ps();
+    for (k = 0; k + 1 < Kp; k += 2) {
+        __m512 x = _mm512_set1_ps(a[k]), y = _mm512_set1_ps(a[k + 1]);
+        s[0][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w0 + 16 * k), s[0][0]);
+        s[0][1] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w1 + 16 * k), s[0][1]);
+        s[0][2] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w2 + 16 * k), s[0][2]);
+        s[0][3] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w3 + 16 * k), s[0][3]);
+        s[1][0] = _mm512_fmadd_ps(y, _mm512_loadu_ps(w0 + 16 * k + 16), s[1][0]);
+        s[1][1] = _mm512_fmadd_ps(y, _mm512_loadu_ps(w1 + 16 * k + 16), s[1][1]);
+        s[1][2] = _mm512_fmadd_ps(y, _mm512_loadu_ps(w2 + 16 * k + 16), s[1][2]);
+        s[1][3] = _mm512_fmadd_ps(y, _mm512_loadu_ps(w3 + 16 * k + 16), s[1][3]);
+    }
+    if (k < Kp) {
+        __m512 x = _mm512_set1_ps(a[k]);
+        s[0][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w0 + 16 * k), s[0][0]);
+        s[0][1] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w1 + 16 * k), s[0][1]);
+        s[0][2] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w2 + 16 * k), s[0][2]);
+        s[0][3] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w3 + 16 * k), s[0][3]);
+    }
+    for (p = 0; p < 4; p++)
+        _mm512_storeu_ps(out + 16 * p, _mm512_add_ps(s[0][p], s[1][p]));
+}
+
+/* ---------------------------------------------------------------- float16 */
+
+#define LOADH(ptr) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(ptr)))
+
+static ATTR(T_F) void tile_f16(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
+                                const cgru_lowp_aux* aux, float* out)
+{
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    __m512 s[4][4];
+    ptrdiff_t k;
+    int r, p;
+    (void)aux;
+    for (r = 0; r < 4; r++)
+        for (p = 0; p < 4; p++)
+            s[r][p] = _mm512_setzero_ps();
+    for (k = 0; k < Kp; k++) {
+        __m512 v[4], x[4];
+        v[0] = LOADH(w0 + 16 * k); v[1] = LOADH(w1 + 16 * k);
+        v[2] = LOADH(w2 + 16 * k); v[3] = LOADH(w3 + 16 * k);
+        x[0] = _mm512_set1_ps(a0[k]); x[1] = _mm512_set1_ps(a1[k]);
+        x[2] = _mm512_set1_ps(a2[k]); x[3] = _mm512_set1_ps(a3[k]);
+        for (r = 0; r < 4; r++)
+            for (p = 0; p < 4; p++)
+                s[r][p] = _mm512_fmadd_ps(x[r], v[p], s[r][p]);
+    }
+    store_tile(s, out);
+}
+
+static ATTR(T_F) void row_f16(ptrdiff_t Kp, const void* a_, const void* const w[4],
+                               const cgru_lowp_aux* aux, float* out)
+{
+    const float* a = a_;
+    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    __m512 s[2][4];
+    ptrdiff_t k;
+    int p;
+    (void)aux;
+    for (p = 0; p < 4; p++)
+        s[0][p] = s[1][p] = _mm512_setzero_ps();
+    for (k = 0; k + 1 < Kp; k += 2) {
+        __m512 x = _mm512_set1_ps(a[k]), y = _mm512_set1_ps(a[k + 1]);
+        s[0][0] = _mm512_fmadd_ps(x, LOADH(w0 + 16 * k), s[0][0]);
+        s[0][1] = _mm512_fmadd_ps(x, LOADH(w1 + 16 * k), s[0][1]);
+        s[0][2] = _mm512_fmadd_ps(x, LOADH(w2 + 16 * k), s[0][2]);
+        s[0][3] = _mm512_fmadd_ps(x, LOADH(w3 + 16 * k), s[0][3]);
+        s[1][0] = _mm512_fmadd_ps(y, LOADH(w0 + 16 * k + 16), s[1][0]);
+        s[1][1] = _mm512_fmadd_ps(y, LOADH(w1 + 16 * k + 16), s[1][1]);
+        s[1][2] = _mm512_fmadd_ps(y, LOADH(w2 + 16 * k + 16), s[1][2]);
+        s[1][3] = _mm512_fmadd_ps(y, LOADH(w3 + 16 * k + 16), s[1][3]);
+    }
+    if (k < Kp) {
+        __m512 x = _mm512_set1_ps(a[k]);
+        s[0][0] = _mm512_fmadd_ps(x, LOADH(w0 + 16 * k), s[0][0]);
+        s[0][1] = _mm512_fmadd_ps(x, LOADH(w1 + 16 * k), s[0][1]);
+        s[0][2] = _mm512_fmadd_ps(x, LOADH(w2 + 16 * k), s[0][2]);
+        s[0][3] = _mm512_fmadd_ps(x, LOADH(w3 + 16 * k), s[0][3]);
+    }
+    for (p = 0; p < 4; p++)
+        _mm512_storeu_ps(out + 16 * p, _mm512_add_ps(s[0][p], s[1][p]));
+}
+
+/* --------------------------------------------------------------- bfloat16 */
+
+/* one k pair of operand row x as 16 copies of its 32 bits */
+static inline ATTR(T_BF) __m512bh pair(const uint16_t* x, ptrdiff_t kk)
+{
+    int32_t v;
+    memcpy(&v, x + 2 * kk, 4);
+    return (__m512bh)_mm512_set1_epi32(v);
+}
+
+#define LOADB(ptr) ((__m512bh)_mm512_loadu_si512((const void*)(ptr)))
+
+static ATTR(T_BF) void tile_bf16(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
+                                  const cgru_lowp_aux* aux, float* out)
+{
+    const uint16_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    __m512 s[4][4];
+    ptrdiff_t kk;
+    int r, p;
+    (void)aux;
+    for (r = 0; r < 4; r++)
+        for (p = 0; p < 4; p++)
+            s[r][p] = _mm512_setzero_ps();
+    for (kk = 0; kk < Kp / 2; kk++) {
+        __m512bh v[4], x[4];
+        v[0] = LOADB(w0 + 32 * kk); v[1] = LOADB(w1 + 32 * kk);
+        v[2] = LOADB(w2 + 32 * kk); v[3] = LOADB(w3 + 32 * kk);
+        x[0] = pair(a0, kk); x[1] = pair(a1, kk); x[2] = pair(a2, kk); x[3] = pair(a3, kk);
+        for (r = 0; r < 4; r++)
+            for (p = 0; p < 4; p++)
+                s[r][p] = _mm512_dpbf16_ps(s[r][p], x[r], v[p]);
+    }
+    store_tile(s, out);
+}
+
+static ATTR(T_BF) void row_bf16(ptrdiff_t Kp, const void* a_, const void* const w[4],
+                                 const cgru_lowp_aux* aux, float* out)
+{
+    const uint16_t* a = a_;
+    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    __m512 s[2][4];
+    ptrdiff_t kk, KK = Kp / 2;
+    int p;
+    (void)aux;
+    for (p = 0; p < 4; p++)
+        s[0][p] = s[1][p] = _mm512_setzero_ps();
+    for (kk = 0; kk + 1 < KK; kk += 2) {
+        __m512bh x = pair(a, kk), y = pair(a, kk + 1);
+        s[0][0] = _mm512_dpbf16_ps(s[0][0], x, LOADB(w0 + 32 * kk));
+        s[0][1] = _mm512_dpbf16_ps(s[0][1], x, LOADB(w1 + 32 * kk));
+        s[0][2] = _mm512_dpbf16_ps(s[0][2], x, LOADB(w2 + 32 * kk));
+        s[0][3] = _mm512_dpbf16_ps(s[0][3], x, LOADB(w3 + 32 * kk));
+        s[1][0] = _mm512_dpbf16_ps(s[1][0], y, LOADB(w0 + 32 * kk + 32));
+        s[1][1] = _mm512_dpbf16_ps(s[1][1], y, LOADB(w1 + 32 * kk + 32));
+        s[1][2] = _mm512_dpbf16_ps(s[1][2], y, LOADB(w2 + 32 * kk + 32));
+        s[1][3] = _mm512_dpbf16_ps(s[1][3], y, LOADB(w3 + 32 * kk + 32));
+    }
+    if (kk < KK) {
+        __m512bh x = pair(a, kk);
+        s[0][0] = _mm512_dpbf16_ps(s[0][0], x, LOADB(w0 + 32 * kk));
+        s[0][1] = _mm512_dpbf16_ps(s[0][1], x, LOADB(w1 + 32 * kk));
+        s[0][2] = _mm512_dpbf16_ps(s[0][2], x, LOADB(w2 + 32 * kk));
+        s[0][3] = _mm512_dpbf16_ps(s[0][3], x, LOADB(w3 + 32 * kk));
+    }
+    for (p = 0; p < 4; p++)
+        _mm512_storeu_ps(out + 16 * p, _mm512_add_ps(s[0][p], s[1][p]));
+}
+
+/* ------------------------------------------------------------------- int8 */
+
+static inline ATTR(T_VNNI) __m512i quad(const uint8_t* x, ptrdiff_t kq)
+{
+    int32_t v;
+    memcpy(&v, x + 4 * kq, 4);
+    return _mm512_set1_epi32(v);
+}
+
+#define LOADQ(ptr) _mm512_loadu_si512((const void*)(ptr))
+
+/* -128 * rowsum: vpdpbusd adds (qa + 128) * q, this start value removes the 128 */
+static inline ATTR(T_VNNI) __m512i offset(const int32_t* rs)
+{
+    return _mm512_sub_epi32(_mm512_setzero_si512(),
+                            _mm512_slli_epi32(_mm512_loadu_si512((const void*)rs), 7));
+}
+
+static ATTR(T_VNNI) void tile_i8(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
+                                  const cgru_lowp_aux* aux, float* out)
+{
+    const uint8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    const int8_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    __m512 f[4][4];
+    ptrdiff_t k0, kq, c;
+    int r, p;
+    for (r = 0; r < 4; r++)
+        for (p = 0; p < 4; p++)
+            f[r][p] = _mm512_setzero_ps();
+    for (c = 0, k0 = 0; k0 < Kp; c++, k0 += CGRU_LOWP_KCHUNK) {
+        ptrdiff_t k1 = Kp - k0 < CGRU_LOWP_KCHUNK ? Kp : k0 + CGRU_LOWP_KCHUNK;
+        __m512i s[4][4], o[4];
+        for (p = 0; p < 4; p++)
+            o[p] = offset(aux->rowsum[p] + c * aux->stride);
+        for (r = 0; r < 4; r++)
+            for (p = 0; p < 4; p++)
+                s[r][p] = o[p];
+        for (kq = k0 / 4; kq < k1 / 4; kq++) {
+            __m512i v[4], x[4];
+            v[0] = LOADQ(w0 + 64 * kq); v[1] = LOADQ(w1 + 64 * kq);
+            v[2] = LOADQ(w2 + 64 * kq); v[3] = LOADQ(w3 + 64 * kq);
+            x[0] = quad(a0, kq); x[1] = quad(a1, kq); x[2] = quad(a2, kq); x[3] = quad(a3, kq);
+            for (r = 0; r < 4; r++)
+                for (p = 0; p < 4; p++)
+                    s[r][p] = _mm512_dpbusd_epi32(s[r][p], x[r], v[p]);
+        }
+        for (r = 0; r < 4; r++)
+            for (p = 0; p < 4; p++)
+                f[r][p] = _mm512_add_ps(f[r][p], _mm512_cvtepi32_ps(s[r][p]));
+    }
+    store_tile(f, out);
+}
+
+static ATTR(T_VNNI) void row_i8(ptrdiff_t Kp, const void* a_, const void* const w[4],
+                                 const cgru_lowp_aux* aux, float* out)
+{
+    const uint8_t* a = a_;
+    const int8_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    __m512 f[4];
+    ptrdiff_t k0, kq, c;
+    int p;
+    for (p = 0; p < 4; p++)
+        f[p] = _mm512_setzero_ps();
+    for (c = 0, k0 = 0; k0 < Kp; c++, k0 += CGRU_LOWP_KCHUNK) {
+        ptrdiff_t k1 = Kp - k0 < CGRU_LOWP_KCHUNK ? Kp : k0 + CGRU_LOWP_KCHUNK;
+        ptrdiff_t q1 = k1 / 4;
+        __m512i s[2][4];
+        for (p = 0; p < 4; p++) {
+            s[0][p] = offset(aux->rowsum[p] + c * aux->stride);
+            s[1][p] = _mm512_setzero_si512();
+        }
+        for (kq = k0 / 4; kq + 1 < q1; kq += 2) {
+            __m512i x = quad(a, kq), y = quad(a, kq + 1);
+            s[0][0] = _mm512_dpbusd_epi32(s[0][0], x, LOADQ(w0 + 64 * kq));
+            s[0][1] = _mm512_dpbusd_epi32(s[0][1], x, LOADQ(w1 + 64 * kq));
+            s[0][2] = _mm512_dpbusd_epi32(s[0][2], x, LOADQ(w2 + 64 * kq));
+            s[0][3] = _mm512_dpbusd_epi32(s[0][3], x, LOADQ(w3 + 64 * kq));
+            s[1][0] = _mm512_dpbusd_epi32(s[1][0], y, LOADQ(w0 + 64 * kq + 64));
+            s[1][1] = _mm512_dpbusd_epi32(s[1][1], y, LOADQ(w1 + 64 * kq + 64));
+            s[1][2] = _mm512_dpbusd_epi32(s[1][2], y, LOADQ(w2 + 64 * kq + 64));
+            s[1][3] = _mm512_dpbusd_epi32(s[1][3], y, LOADQ(w3 + 64 * kq + 64));
+        }
+        if (kq < q1) {
+            __m512i x = quad(a, kq);
+            s[0][0] = _mm512_dpbusd_epi32(s[0][0], x, LOADQ(w0 + 64 * kq));
+            s[0][1] = _mm512_dpbusd_epi32(s[0][1], x, LOADQ(w1 + 64 * kq));
+            s[0][2] = _mm512_dpbusd_epi32(s[0][2], x, LOADQ(w2 + 64 * kq));
+            s[0][3] = _mm512_dpbusd_epi32(s[0][3], x, LOADQ(w3 + 64 * kq));
+        }
+        /* exact: both halves and their sum are the chunk's int32 sums */
+        for (p = 0; p < 4; p++)
+            f[p] = _mm512_add_ps(f[p], _mm512_cvtepi32_ps(_mm512_add_epi32(s[0][p], s[1][p])));
+    }
+    for (p = 0; p < 4; p++)
+        _mm512_storeu_ps(out + 16 * p, f[p]);
+}
+
+void cgru_lowp_kernels_avx512(cgru_lowp_kernel t[CGRU_LOWP_NUM_FORMATS])
+{
+    memset(t, 0, CGRU_LOWP_NUM_FORMATS * sizeof *t);
+    __builtin_cpu_init();
+    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+          __builtin_cpu_supports("fma")))
+        return;
+    t[CGRU_WEIGHTS_FLOAT32] = (cgru_lowp_kernel){tile_f32, row_f32, "avx512"};
+    t[CGRU_WEIGHTS_FLOAT16] = (cgru_lowp_kernel){tile_f16, row_f16, "avx512-vcvtph2ps"};
+    if (__builtin_cpu_supports("avx512bf16"))
+        t[CGRU_WEIGHTS_BFLOAT16] = (cgru_lowp_kernel){tile_bf16, row_bf16, "avx512-bf16"};
+    if (__builtin_cpu_supports("avx512vnni"))
+        t[CGRU_WEIGHTS_INT8] = (cgru_lowp_kernel){tile_i8, row_i8, "avx512-vnni"};
+}
+#endif
