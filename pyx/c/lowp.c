@@ -220,7 +220,7 @@ static size_t act_row_bytes(int fmt, ptrdiff_t K)
 
 static size_t act_head_bytes(int fmt, ptrdiff_t N)
 {
-    return fmt == CGRU_WEIGHTS_INT8 ? round64((size_t)N * 4) : 0;
+    return fmt == CGRU_WEIGHTS_INT8 ? cgru_lowp_i8_head(N) : 0;
 }
 
 size_t cgru_lowp_act_bytes(int fmt, ptrdiff_t N, ptrdiff_t K)
@@ -228,7 +228,22 @@ size_t cgru_lowp_act_bytes(int fmt, ptrdiff_t N, ptrdiff_t K)
     return act_head_bytes(fmt, N) + round64((size_t)N * act_row_bytes(fmt, K));
 }
 
+static const cgru_lowp_kernel* kernel(int fmt);
+static void cgru_lowp_act_portable(int fmt, ptrdiff_t N, ptrdiff_t K, const float* a,
+                                   ptrdiff_t lda, void* act);
+
 void cgru_lowp_act(int fmt, ptrdiff_t N, ptrdiff_t K, const float* a, ptrdiff_t lda, void* act)
+{
+    const cgru_lowp_kernel* kern = cgru_lowp_kgroup(fmt) ? kernel(fmt) : NULL;
+    if (kern && kern->act) {
+        kern->act(N, K, a, lda, act);
+        return;
+    }
+    cgru_lowp_act_portable(fmt, N, K, a, lda, act);
+}
+
+static void cgru_lowp_act_portable(int fmt, ptrdiff_t N, ptrdiff_t K, const float* a,
+                                   ptrdiff_t lda, void* act)
 {
     ptrdiff_t Kp = cgru_lowp_kpad(fmt, K), n, k;
     char* rows = (char*)act + act_head_bytes(fmt, N);
@@ -540,8 +555,8 @@ CGRU_LOWP_ROW_FROM_TILE(row_i8, tile_i8)
 
 void cgru_lowp_kernels_portable(cgru_lowp_kernel t[CGRU_LOWP_NUM_FORMATS])
 {
-    t[CGRU_WEIGHTS_FLOAT32] = (cgru_lowp_kernel){tile_f32, row_f32, "portable"};
-    t[CGRU_WEIGHTS_FLOAT16] = (cgru_lowp_kernel){tile_f16, row_f16, "portable"};
-    t[CGRU_WEIGHTS_BFLOAT16] = (cgru_lowp_kernel){tile_bf16, row_bf16, "portable"};
-    t[CGRU_WEIGHTS_INT8] = (cgru_lowp_kernel){tile_i8, row_i8, "portable"};
+    t[CGRU_WEIGHTS_FLOAT32] = (cgru_lowp_kernel){tile_f32, row_f32, NULL, "portable"};
+    t[CGRU_WEIGHTS_FLOAT16] = (cgru_lowp_kernel){tile_f16, row_f16, NULL, "portable"};
+    t[CGRU_WEIGHTS_BFLOAT16] = (cgru_lowp_kernel){tile_bf16, row_bf16, NULL, "portable"};
+    t[CGRU_WEIGHTS_INT8] = (cgru_lowp_kernel){tile_i8, row_i8, NULL, "portable"};
 }

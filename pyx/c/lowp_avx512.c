@@ -11,6 +11,7 @@
 
 #if CGRU_LOWP_X86
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #define T_F "avx512f,avx512bw,avx512vl,avx512dq,fma"
@@ -315,6 +316,73 @@ static ATTR(T_VNNI) void row_i8(ptrdiff_t Kp, const void* a_, const void* const 
         _mm512_storeu_ps(out + 16 * p, f[p]);
 }
 
+/* ------------------------------------------------------------- operands */
+
+/* bf16(a) rows of Kp: vcvtneps2bf16 rounds to nearest even like the portable code */
+static ATTR(T_BF) void act_bf16(ptrdiff_t N, ptrdiff_t K, const float* a, ptrdiff_t lda,
+                                void* act)
+{
+    ptrdiff_t Kp = (K + 1) / 2 * 2, n, k;
+    for (n = 0; n < N; n++) {
+        const float* x = a + n * lda;
+        uint16_t* o = (uint16_t*)act + n * Kp;
+        for (k = 0; k + 16 <= K; k += 16)
+            _mm256_storeu_si256((__m256i*)(o + k),
+                                (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + k)));
+        if (k < K) {
+            __mmask16 m = (__mmask16)((1u << (K - k)) - 1u);
+            __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + k));
+            _mm256_mask_storeu_epi16(o + k, m, v);
+        }
+        if (K < Kp)
+            o[K] = 0;
+    }
+}
+
+/* u = round(a * 127 / max|a|) + 128 per row, as the portable code (same float
+   operations, round to nearest even) */
+static ATTR(T_F) void act_i8(ptrdiff_t N, ptrdiff_t K, const float* a, ptrdiff_t lda,
+                             void* act)
+{
+    ptrdiff_t Kp = (K + 3) / 4 * 4, n, k;
+    float* scale = act;
+    uint8_t* rows = (uint8_t*)act + cgru_lowp_i8_head(N);
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (n = 0; n < N; n++) {
+        const float* x = a + n * lda;
+        uint8_t* o = rows + n * Kp;
+        __m512 m = _mm512_setzero_ps(), v, inv;
+        __mmask16 nan = 0, tail = (__mmask16)((1u << (K % 16)) - 1u);
+        float mx, s, iv;
+        for (k = 0; k + 16 <= K; k += 16) {
+            v = _mm512_loadu_ps(x + k);
+            nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            m = _mm512_max_ps(m, _mm512_and_ps(v, absmask));
+        }
+        if (k < K) {
+            v = _mm512_maskz_loadu_ps(tail, x + k);
+            nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            m = _mm512_max_ps(m, _mm512_and_ps(v, absmask));
+        }
+        mx = _mm512_reduce_max_ps(m);
+        s = nan ? NAN : mx / 127.0f;
+        if (!(s <= 3.402823466e38f))
+            s = NAN;
+        scale[n] = s;
+        iv = s > 0.0f ? 127.0f / mx : 0.0f;
+        inv = _mm512_set1_ps(iv);
+        for (k = 0; k < Kp; k += 16) {
+            __mmask16 in = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1u);
+            __mmask16 out = Kp - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (Kp - k)) - 1u);
+            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(in, x + k), inv));
+            q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)),
+                                 _mm512_set1_epi32(127));
+            q = _mm512_add_epi32(q, _mm512_set1_epi32(128));
+            _mm_mask_storeu_epi8(o + k, out, _mm512_cvtepi32_epi8(q));
+        }
+    }
+}
+
 void cgru_lowp_kernels_avx512(cgru_lowp_kernel t[CGRU_LOWP_NUM_FORMATS])
 {
     memset(t, 0, CGRU_LOWP_NUM_FORMATS * sizeof *t);
@@ -323,11 +391,11 @@ void cgru_lowp_kernels_avx512(cgru_lowp_kernel t[CGRU_LOWP_NUM_FORMATS])
           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
           __builtin_cpu_supports("fma")))
         return;
-    t[CGRU_WEIGHTS_FLOAT32] = (cgru_lowp_kernel){tile_f32, row_f32, "avx512"};
-    t[CGRU_WEIGHTS_FLOAT16] = (cgru_lowp_kernel){tile_f16, row_f16, "avx512-vcvtph2ps"};
+    t[CGRU_WEIGHTS_FLOAT32] = (cgru_lowp_kernel){tile_f32, row_f32, NULL, "avx512"};
+    t[CGRU_WEIGHTS_FLOAT16] = (cgru_lowp_kernel){tile_f16, row_f16, NULL, "avx512-vcvtph2ps"};
     if (__builtin_cpu_supports("avx512bf16"))
-        t[CGRU_WEIGHTS_BFLOAT16] = (cgru_lowp_kernel){tile_bf16, row_bf16, "avx512-bf16"};
+        t[CGRU_WEIGHTS_BFLOAT16] = (cgru_lowp_kernel){tile_bf16, row_bf16, act_bf16, "avx512-bf16"};
     if (__builtin_cpu_supports("avx512vnni"))
-        t[CGRU_WEIGHTS_INT8] = (cgru_lowp_kernel){tile_i8, row_i8, "avx512-vnni"};
+        t[CGRU_WEIGHTS_INT8] = (cgru_lowp_kernel){tile_i8, row_i8, act_i8, "avx512-vnni"};
 }
 #endif

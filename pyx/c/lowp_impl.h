@@ -21,11 +21,20 @@ typedef void (*cgru_lowp_tile_fn)(ptrdiff_t Kp, const void* const a[4],
 typedef void (*cgru_lowp_row_fn)(ptrdiff_t Kp, const void* a, const void* const w[4],
                                  const cgru_lowp_aux* aux, float* out);
 
+/* rows of a into the operand form, as cgru_lowp_act (the same values on
+   every path); NULL: the portable conversion */
+typedef void (*cgru_lowp_act_fn)(ptrdiff_t N, ptrdiff_t K, const float* a, ptrdiff_t lda,
+                                 void* act);
+
 typedef struct {
     cgru_lowp_tile_fn tile;
     cgru_lowp_row_fn row;
+    cgru_lowp_act_fn act;
     const char* name;
 } cgru_lowp_kernel;
+
+/* int8 operand form: the scales' block before the rows */
+static inline size_t cgru_lowp_i8_head(ptrdiff_t N) { return ((size_t)N * 4 + 63) / 64 * 64; }
 
 /* per level (0 portable, 1 avx2, 2 avx512): the kernel of each format, or a
    NULL tile where that level has none for this CPU (the level below is used) */
