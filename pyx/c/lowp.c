@@ -4,6 +4,7 @@
 #include "lowp_impl.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ conversions */
@@ -405,29 +406,41 @@ void cgru_lowp_gemm(int fmt, ptrdiff_t N, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H,
 
 ptrdiff_t cgru_lowp_chunk_rows(int fmt, ptrdiff_t K)
 {
-    /* about 128 KiB of operand rows (an L2 share), a multiple of 4, >= 4 */
-    size_t rb = act_row_bytes(fmt, K);
-    ptrdiff_t m = rb ? (ptrdiff_t)(131072 / rb) / 4 * 4 : 4;
-    return m < 4 ? 4 : m > 1024 ? 1024 : m;
-}
-
-size_t cgru_lowp_matmul_scratch_bytes(int fmt, ptrdiff_t M, ptrdiff_t K)
-{
-    ptrdiff_t m = cgru_lowp_chunk_rows(fmt, K);
-    return cgru_lowp_act_bytes(fmt, M < m ? M : m, K);
+    /* as many operand rows (multiples of 4) as fit the stack block */
+    size_t rb = act_row_bytes(fmt, K) + (fmt == CGRU_WEIGHTS_INT8 ? 4 : 0);
+    ptrdiff_t m = act_row_bytes(fmt, K) ? (ptrdiff_t)((CGRU_LOWP_STACK - 128) / rb) : 0;
+    return m >= 4 ? m / 4 * 4 : m;
 }
 
 void cgru_lowp_matmul(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H, int g0,
-                      int g1,
-                      const float* a, ptrdiff_t lda, const void* packed, float* c,
-                      ptrdiff_t ldc, void* scratch)
+                      int g1, const float* a, ptrdiff_t lda, const void* packed, float* c,
+                      ptrdiff_t ldc)
 {
-    ptrdiff_t m = cgru_lowp_chunk_rows(fmt, K), m0;
+    /* 64-byte aligned stack block; rows too long for it (K above 4096..16320,
+       per format) get one heap block per call, NaN outputs if that fails */
+    double block[CGRU_LOWP_STACK / sizeof(double) + 8];
+    char* scratch = (char*)block + (64 - (size_t)block % 64) % 64;
+    ptrdiff_t m = cgru_lowp_chunk_rows(fmt, K), m0, n, j;
+    void* heap = NULL;
+    if (M <= 0 || !cgru_lowp_kgroup(fmt))
+        return;
+    if (m < 1) {
+        m = 1;
+        heap = malloc(cgru_lowp_act_bytes(fmt, 1, K) + 64);
+        if (!heap) {
+            for (n = 0; n < M; n++)
+                for (j = (ptrdiff_t)g0 * H; j < (ptrdiff_t)g1 * H; j++)
+                    c[n * ldc + j] = NAN;
+            return;
+        }
+        scratch = (char*)heap + (64 - (size_t)heap % 64) % 64;
+    }
     for (m0 = 0; m0 < M; m0 += m) {
         ptrdiff_t rows = M - m0 < m ? M - m0 : m;
         cgru_lowp_act(fmt, rows, K, a + m0 * lda, lda, scratch);
         cgru_lowp_gemm(fmt, rows, K, G, H, g0, g1, 0, H, scratch, packed, c + m0 * ldc, ldc);
     }
+    free(heap);
 }
 
 /* ------------------------------------------------------- portable kernels */

@@ -100,15 +100,17 @@ void cgru_lowp_gemm(int fmt, ptrdiff_t N, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H,
                     int g1, ptrdiff_t j0, ptrdiff_t j1, const void* act, const void* packed,
                     float* c, ptrdiff_t ldc);
 
-/* The same from float rows a (M, K) lda apart, converting them in chunks of
-   cgru_lowp_chunk_rows(fmt, K) rows into `scratch`
-   (cgru_lowp_matmul_scratch_bytes(fmt, M, K) bytes, 64-byte aligned): the
-   input projection of M = T*N rows, or a batch's recurrent product. */
+/* The same from float rows a (M, K), lda apart, converting them in chunks of
+   cgru_lowp_chunk_rows(fmt, K) rows into a CGRU_LOWP_STACK-byte block on the
+   stack: the input projection of M = T*N rows, a batch's recurrent product, a
+   step's.  No heap allocation unless one operand row exceeds that block (K
+   above 4096 / 8192 / 16320 for float16 / bfloat16 / int8: one block per
+   call; if that allocation fails the outputs are NaN, never stale). */
+#define CGRU_LOWP_STACK 16384
 ptrdiff_t cgru_lowp_chunk_rows(int fmt, ptrdiff_t K);
-size_t cgru_lowp_matmul_scratch_bytes(int fmt, ptrdiff_t M, ptrdiff_t K);
 void cgru_lowp_matmul(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H, int g0,
                       int g1, const float* a, ptrdiff_t lda, const void* packed, float* c,
-                      ptrdiff_t ldc, void* scratch);
+                      ptrdiff_t ldc);
 
 /* Paths.  Levels: 0 portable C, 1 AVX2+FMA+F16C (+ AVX-VNNI for int8),
    2 AVX-512 F/BW/VL (+ AVX512-BF16, AVX512-VNNI where the CPU has them).
