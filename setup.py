@@ -48,15 +48,22 @@ def x86_64_target(environ=os.environ, host_platform=None, sys_platform=sys.platf
             and all(a.lower() in ("x86_64", "amd64") for a in arches))
 
 
+# the reduced-precision kernels (pyx/c/lowp*.c): plain C, SIMD paths chosen at
+# run time; linked into every kernels build and into _binding (the packer)
+LOWP = ["pyx/c/lowp.c", "pyx/c/lowp_avx2.c", "pyx/c/lowp_avx512.c"]
+INCLUDE = [np.get_include(), "pyx/c"]
+
+
 def ext(name, source):
-    return Extension(name, [source], include_dirs=[np.get_include()],
+    return Extension(name, [source] + LOWP, include_dirs=INCLUDE,
                      define_macros=macros, extra_compile_args=cflags)
 
 
 extensions = [
     ext("cgru.kernels", "pyx/kernels.pyx"),
     ext("cgru._binding", "pyx/_binding.pyx"),
-    ext("cgru.capi", "pyx/capi.pyx"),
+    Extension("cgru.capi", ["pyx/capi.pyx"], include_dirs=INCLUDE, define_macros=macros,
+              extra_compile_args=cflags),
 ]
 # x86-64 with GCC/Clang: the kernels again for AVX2+FMA and for AVX-512
 # (x86-64-v4); cgru.kernels picks the best the CPU runs at import
@@ -68,8 +75,8 @@ VARIANTS = {
 if sys.platform != "win32" and not DEBUG and x86_64_target():
     for isa, flags in VARIANTS.items():
         extensions.append(Extension(
-            f"cgru._kernels_{isa}", [f"pyx/_kernels_{isa}.pyx"],
-            include_dirs=[np.get_include()], define_macros=macros + [("CGRU_VARIANT", "1")],
+            f"cgru._kernels_{isa}", [f"pyx/_kernels_{isa}.pyx"] + LOWP,
+            include_dirs=INCLUDE, define_macros=macros + [("CGRU_VARIANT", "1")],
             extra_compile_args=cflags + flags))
 
 setup(

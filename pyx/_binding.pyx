@@ -25,6 +25,54 @@ from cgru.kernels cimport (
 
 cnp.import_array()
 
+cdef extern from "lowp.h":
+    size_t cgru_lowp_packed_bytes(int fmt, Py_ssize_t G, Py_ssize_t H, Py_ssize_t K) noexcept nogil
+    int cgru_lowp_pack(int fmt, Py_ssize_t G, Py_ssize_t H, Py_ssize_t K, const float* w,
+                       Py_ssize_t ldw, const float* scales, void* packed) noexcept nogil
+    void cgru_lowp_unpack(int fmt, Py_ssize_t G, Py_ssize_t H, Py_ssize_t K, const void* packed,
+                          float* w, Py_ssize_t ldw, float* scales) noexcept nogil
+    Py_ssize_t cgru_lowp_hpad(Py_ssize_t H) noexcept nogil
+    Py_ssize_t cgru_lowp_kpad(int fmt, Py_ssize_t K) noexcept nogil
+
+WEIGHT_FORMAT_NAMES = {1: "float16", 2: "bfloat16", 3: "int8"}
+
+
+def _pack_reduced(int fmt, w, scales, Py_ssize_t H, what):
+    """W (3H, K) float32 in the packed layout of pyx/c/lowp.h (a 64-byte aligned
+    uint8 array): float16 / bfloat16 rounded to nearest even, int8 with the given
+    per-row scales (None: max|row| / 127)."""
+    cdef Py_ssize_t K = w.shape[1]
+    cdef size_t n = cgru_lowp_packed_bytes(fmt, 3, H, K)
+    raw = np.empty(n + 64, dtype=np.uint8)
+    off = (-raw.ctypes.data) % 64
+    out = raw[off:off + n]
+    cdef const float* ps = NULL
+    if scales is not None:
+        scales = np.ascontiguousarray(scales, dtype=np.float32)
+        if scales.shape != (3 * H,):
+            raise ValueError(f"_Net: {what}: int8 scales must have shape {(3 * H,)}, got "
+                             f"{scales.shape}")
+        ps = <const float*>cnp.PyArray_DATA(scales)
+    cdef int rc = cgru_lowp_pack(fmt, 3, H, K, <const float*>cnp.PyArray_DATA(w), K, ps,
+                                 cnp.PyArray_DATA(out))
+    if rc == -2:
+        name = WEIGHT_FORMAT_NAMES[fmt]
+        why = ("|w| >= 65520 or not finite: outside float16's range" if fmt == 1 else
+               "a weight or a given scale is not finite (or a scale < 0)")
+        raise ValueError(f"weights={name!r}: {what} cannot be stored as {name}: {why}")
+    if rc != 0:
+        raise ValueError(f"_Net: unknown weight format {fmt}")
+    return out
+
+
+def _unpack_reduced(int fmt, packed, Py_ssize_t H, Py_ssize_t K):
+    """(W (3H, K) float32: the values the kernels multiply by, int8 scales or None)."""
+    w = np.empty((3 * H, K), dtype=np.float32)
+    s = np.empty(3 * H, dtype=np.float32)
+    cgru_lowp_unpack(fmt, 3, H, K, cnp.PyArray_DATA(packed), <float*>cnp.PyArray_DATA(w), K,
+                     <float*>cnp.PyArray_DATA(s))
+    return w, (s if fmt == 3 else None)
+
 
 def _pack(w, Py_ssize_t H):
     """A weight (3H, K) in the kernels' packed layout (src/cgru/kernels.pxd): per
@@ -37,7 +85,8 @@ def _pack(w, Py_ssize_t H):
     return np.ascontiguousarray(p.reshape(3, Hp // P, P, K).transpose(0, 1, 3, 2))
 
 
-ARRAYS_PER_LAYER = 6
+ARRAYS_PER_LAYER = 6   # native: w_ih, w_hh, b_x, b_hn, packed w_hh, packed w_ih;
+                       # reduced precision: None, None, b_x, b_hn, w_hh_q, w_ih_q
 NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS (10)
 
 
@@ -69,6 +118,7 @@ cdef class _Net:
     cdef readonly bint reverse_only   # one direction, run back to front (ONNX "reverse")
     cdef readonly Py_ssize_t input_size, hidden_size
     cdef readonly object dtype
+    cdef readonly int weight_format   # cgru_weight_format: 0 native, 1 f16, 2 bf16, 3 int8
     cdef int type_num
     cdef list _arrays                 # keeps the buffers the structs point into:
                                       # per layer*direction w_ih, w_hh, b_x, b_hn, and
@@ -78,10 +128,12 @@ cdef class _Net:
 
     def __cinit__(self, weights, Py_ssize_t input_size, Py_ssize_t hidden_size,
                   int num_layers, int num_directions, bint reset_after, dtype, cells,
-                  bint reverse_only=False):
+                  bint reverse_only=False, int weight_format=0, scales=None):
         """weights: list over (layer, direction) of (w_ih, w_hh, b_ih, b_hh) arrays
         in the canonical layout (b_* may be None); cells: matching list of
-        (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip)."""
+        (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip).  weight_format
+        (float32 nets): 1 float16, 2 bfloat16, 3 int8 stores the weight matrices so;
+        scales: None or per (layer, direction) the int8 (s_ih, s_hh) row scales."""
         cdef Py_ssize_t H = hidden_size, k, n = num_layers * num_directions
         cdef cgru_cell cell
         # a _Net is also built from pickles: nothing the kernels read unchecked
@@ -93,6 +145,12 @@ cdef class _Net:
                 raise ValueError(f"_Net: {name} must be >= 1, got {value}")
         if num_directions not in (1, 2):
             raise ValueError(f"_Net: num_directions must be 1 or 2, got {num_directions}")
+        if weight_format not in (0, 1, 2, 3):
+            raise ValueError(f"_Net: weight_format must be 0..3, got {weight_format}")
+        if weight_format and np.dtype(dtype) != np.float32:
+            raise ValueError("_Net: reduced-precision weights need a float32 net")
+        if scales is not None and (weight_format != 3 or len(scales) != n):
+            raise ValueError("_Net: scales are per layer*direction (s_ih, s_hh), int8 only")
         if len(weights) != n or len(cells) != n:
             raise ValueError(f"_Net: weights and cells must have num_layers*num_directions="
                              f"{n} entries, got {len(weights)} and {len(cells)}")
@@ -103,6 +161,7 @@ cdef class _Net:
         self.reset_after = reset_after
         self.reverse_only = reverse_only and num_directions == 1
         self.dtype = np.dtype(dtype)
+        self.weight_format = weight_format
         self.type_num = self.dtype.num
         self._arrays = []
         self.l32 = NULL
@@ -142,9 +201,18 @@ cdef class _Net:
                     b_hn[:] = b_hh[2 * H:]
                 else:
                     b_x[2 * H:] += b_hh[2 * H:]
-            # packed copies for the kernels' own products (steps, recurrence)
-            w_hh_p = _pack(w_hh, H)
-            w_ih_p = _pack(w_ih, H)
+            if weight_format:
+                # reduced precision: only the packed form is kept
+                s_ih, s_hh = scales[k] if scales is not None else (None, None)
+                w_hh_p = _pack_reduced(weight_format, w_hh, s_hh, H,
+                                       f"weight_hh of layer*direction {k}")
+                w_ih_p = _pack_reduced(weight_format, w_ih, s_ih, H,
+                                       f"weight_ih of layer*direction {k}")
+                w_ih = w_hh = None
+            else:
+                # packed copies for the kernels' own products (steps, recurrence)
+                w_hh_p = _pack(w_hh, H)
+                w_ih_p = _pack(w_ih, H)
             self._arrays.extend((w_ih, w_hh, b_x, b_hn, w_hh_p, w_ih_p))
             cell.input_size = n_in
             cell.hidden_size = H
@@ -156,7 +224,21 @@ cdef class _Net:
             cell.g_alpha = g_alpha
             cell.g_beta = g_beta
             cell.clip = clip if clip is not None else 0.0
-            if self.l32 != NULL:
+            if self.l32 != NULL and weight_format:
+                memset(&self.l32[k], 0, sizeof(cgru_layer_f32))
+                self.l32[k].cell = cell
+                self.l32[k].b_x = <const float*>cnp.PyArray_DATA(b_x)
+                self.l32[k].b_hn = <const float*>cnp.PyArray_DATA(b_hn)
+                self.l32[k].weight_format = weight_format
+                self.l32[k].w_hh_q = cnp.PyArray_DATA(w_hh_p)
+                self.l32[k].w_ih_q = cnp.PyArray_DATA(w_ih_p)
+                if weight_format == 3:     # the scales right after the int8 panels
+                    self.l32[k].w_hh_scale = <const float*>(<const char*>cnp.PyArray_DATA(
+                        w_hh_p) + 3 * cgru_lowp_hpad(H) * cgru_lowp_kpad(3, H))
+                    self.l32[k].w_ih_scale = <const float*>(<const char*>cnp.PyArray_DATA(
+                        w_ih_p) + 3 * cgru_lowp_hpad(H) * cgru_lowp_kpad(3, n_in))
+            elif self.l32 != NULL:
+                memset(&self.l32[k], 0, sizeof(cgru_layer_f32))
                 self.l32[k].cell = cell
                 self.l32[k].w_ih = <const float*>cnp.PyArray_DATA(w_ih)
                 self.l32[k].w_hh = <const float*>cnp.PyArray_DATA(w_hh)
@@ -165,6 +247,7 @@ cdef class _Net:
                 self.l32[k].w_hh_packed = <const float*>cnp.PyArray_DATA(w_hh_p)
                 self.l32[k].w_ih_packed = <const float*>cnp.PyArray_DATA(w_ih_p)
             else:
+                memset(&self.l64[k], 0, sizeof(cgru_layer_f64))
                 self.l64[k].cell = cell
                 self.l64[k].w_ih = <const double*>cnp.PyArray_DATA(w_ih)
                 self.l64[k].w_hh = <const double*>cnp.PyArray_DATA(w_hh)
@@ -183,17 +266,36 @@ cdef class _Net:
         folding them again gives the same values (adding zeros is exact)."""
         cdef const cgru_cell* c
         cdef int k
-        weights, cells, a = [], [], self._arrays
+        weights, cells, scales, a = [], [], [], self._arrays
         for k in range(self.num_layers * self.num_directions):
             j = ARRAYS_PER_LAYER * k
-            w_ih, w_hh, b_x, b_hn = a[j], a[j + 1], a[j + 2], a[j + 3]
+            w_ih, w_hh, s_ih, s_hh = self.stored_weights(k)
+            b_x, b_hn = a[j + 2], a[j + 3]
             weights.append((w_ih, w_hh, b_x,
                             np.concatenate((np.zeros(2 * self.hidden_size, self.dtype), b_hn))))
+            scales.append((s_ih, s_hh))
             c = self._cell(k)
             cells.append((c.f_kind, c.f_alpha, c.f_beta, c.g_kind, c.g_alpha, c.g_beta, c.clip))
         return (_Net, (weights, self.input_size, self.hidden_size, self.num_layers,
                        self.num_directions, self.reset_after, self.dtype, cells,
-                       self.reverse_only))
+                       self.reverse_only, self.weight_format,
+                       scales if self.weight_format == 3 else None))
+
+    def stored_weights(self, int k):
+        """(w_ih, w_hh, s_ih, s_hh) of layer*direction k: the weight matrices as the
+        kernels multiply by them (float32 / float64 copies) and, for int8, the (3H,)
+        row scales (else None)."""
+        if not 0 <= k < self.num_layers * self.num_directions:
+            raise IndexError(f"stored_weights: no layer*direction {k}")
+        j = ARRAYS_PER_LAYER * k
+        a = self._arrays
+        if not self.weight_format:
+            return a[j].copy(), a[j + 1].copy(), None, None
+        H = self.hidden_size
+        n_in = self.input_size if k < self.num_directions else self.num_directions * H
+        w_hh, s_hh = _unpack_reduced(self.weight_format, a[j + 4], H, H)
+        w_ih, s_ih = _unpack_reduced(self.weight_format, a[j + 5], H, n_in)
+        return w_ih, w_hh, s_ih, s_hh
 
     cdef void _project(self, int k, Py_ssize_t M, const char* x, Py_ssize_t ldx,
                        char* gx) noexcept nogil:

@@ -81,6 +81,38 @@ ctypedef void (*_projection_f32_t)(const cgru_layer_f32*, Py_ssize_t, const floa
 ctypedef void (*_projection_f64_t)(const cgru_layer_f64*, Py_ssize_t, const double*,
                                    Py_ssize_t, double*) noexcept nogil
 
+# ========================================================= reduced precision
+# Float32 layers with weights in float16 / bfloat16 / int8 (weight_format != 0)
+# multiply through pyx/c/lowp.c: the operands (x, h) converted once per product
+# (bf16; int8 per row with a scale), the packed weights' panel products, float32
+# sums.  Each ISA build links its own copy and runs its level of it (baseline:
+# portable C; avx2: AVX2/F16C/AVX-VNNI; avx512: AVX-512 BF16/VNNI), so CGRU_ISA
+# chooses the reduced-precision path too.
+
+cdef extern from "lowp.h":
+    void cgru_lowp_matmul(int fmt, Py_ssize_t M, Py_ssize_t K, Py_ssize_t G, Py_ssize_t H,
+                          int g0, int g1, const float* a, Py_ssize_t lda, const void* packed,
+                          float* c, Py_ssize_t ldc) noexcept nogil
+    int cgru_lowp_set_level(int level) noexcept nogil
+    const char* cgru_lowp_path(int fmt) noexcept nogil
+
+cdef extern from *:
+    """
+    /* the lowp level of this ISA build: what its compile flags promise */
+    #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    #define CGRU__LOWP_LEVEL 2
+    #elif defined(__AVX2__) && defined(__FMA__)
+    #define CGRU__LOWP_LEVEL 1
+    #else
+    #define CGRU__LOWP_LEVEL 0
+    #endif
+    """
+    const int _LOWP_LEVEL "CGRU__LOWP_LEVEL"
+
+cgru_lowp_set_level(_LOWP_LEVEL)
+
+ctypedef const char* (*_weights_path_t)(int) noexcept nogil
+
 ctypedef struct _Isa:
     _activate_f32_t activate_f32
     _activate_f64_t activate_f64
@@ -92,6 +124,7 @@ ctypedef struct _Isa:
     _step_f64_t step_f64
     _projection_f32_t input_projection_f32
     _projection_f64_t input_projection_f64
+    _weights_path_t weights_path
 
 cdef _Isa _isa               # all NULL: the code in this module
 cdef str _isa_name = "baseline"
@@ -251,6 +284,12 @@ cdef inline void _activate(int kind, double alpha, double beta, const floating* 
     else:
         for i in range(n):
             out[i] = <floating>_activation(kind, alpha, beta, x[i])
+
+
+cdef const char* cgru_weights_path(int weight_format) noexcept nogil:
+    if _isa.weights_path != NULL:      # runtime ISA dispatch (see the end)
+        return _isa.weights_path(weight_format)
+    return cgru_lowp_path(weight_format)
 
 
 cdef void cgru_activate_f32(int kind, double alpha, double beta, const float* x,
@@ -734,9 +773,14 @@ cdef inline void _step_overlap_one(Py_ssize_t H, const floating* w_hh_p,
 
 cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
         const floating* w_ih_p, Py_ssize_t M, const floating* x, Py_ssize_t ldx,
-        floating* gx) noexcept nogil:
+        floating* gx, int wf, const void* w_ih_q) noexcept nogil:
     if M <= 0:
         return
+    if floating is float:
+        if wf != CGRU_WEIGHTS_NATIVE:      # reduced-precision weights
+            cgru_lowp_matmul(wf, M, c.input_size, 3, c.hidden_size, 0, 3, x, ldx, w_ih_q, gx,
+                             3 * c.hidden_size)
+            return
     # the packed kernel when the rows fit in L2 (it re-reads them once per pair of
     # panels): no BLAS call overhead, no re-packing of W_ih; else one BLAS GEMM
     if w_ih_p != NULL and (M <= 64 or M * c.input_size * <Py_ssize_t>sizeof(floating) <= 262144):
@@ -747,10 +791,19 @@ cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
              w_ih, <int>c.input_size, gx, <int>(3 * c.hidden_size))
 
 
+cdef inline void _lowp_product(const cgru_cell* c, int wf, const void* w_hh_q, Py_ssize_t N,
+        int g0, int g1, const floating* a, floating* gh) noexcept nogil:
+    """gh[:, g0*H : g1*H] = a W_hh[g0*H : g1*H]^T from the reduced-precision W_hh."""
+    if floating is float:
+        cgru_lowp_matmul(wf, N, c.hidden_size, 3, c.hidden_size, g0, g1, a, c.hidden_size,
+                         w_hh_q, gh, 3 * c.hidden_size)
+
+
 cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
         const floating* w_hh_p, const floating* bx, const floating* bhn, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const floating* gx, floating* h, floating* y, Py_ssize_t ldy,
-        const int64_t* lengths, int reverse, floating* work) noexcept nogil:
+        const int64_t* lengths, int reverse, floating* work, int wf,
+        const void* w_hh_q) noexcept nogil:
     cdef Py_ssize_t H = c.hidden_size
     cdef Py_ssize_t G = 3 * H
     cdef floating* gh = work            # (N, 3H)
@@ -777,7 +830,9 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                     memcpy(y + t * ldy, h, H * sizeof(floating))
                 continue
         # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
-        if own:
+        if wf != CGRU_WEIGHTS_NATIVE:
+            _lowp_product(c, wf, w_hh_q, N, 0, 3 if c.reset_after else 2, h, gh)
+        elif own:
             _gemm_packed(N, H, H, 0, 3 if c.reset_after else 2, h, H, w_hh_p, gh, G)
         elif c.reset_after:
             _gemm_nt(iN, iG, iH, h, iH, w_hh, iH, gh, iG)
@@ -804,7 +859,9 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H)
         if not c.reset_after:
             # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
-            if own:
+            if wf != CGRU_WEIGHTS_NATIVE:
+                _lowp_product(c, wf, w_hh_q, N, 2, 3, rh, gh)
+            elif own:
                 _gemm_packed(N, H, H, 2, 3, rh, H, w_hh_p, gh, G)
             else:
                 _gemm_nt(iN, iH, iH, rh, iH, w_hh + 2 * H * H, iH, gh + 2 * H, iG)
@@ -825,7 +882,8 @@ cdef void cgru_input_projection_f32(const cgru_layer_f32* L, Py_ssize_t M,
     if _isa.input_projection_f32 != NULL:      # runtime ISA dispatch (see the end)
         _isa.input_projection_f32(L, M, x, ldx, gx)
         return
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx, L.weight_format,
+                      L.w_ih_q)
 
 
 cdef void cgru_input_projection_f64(const cgru_layer_f64* L, Py_ssize_t M,
@@ -833,7 +891,8 @@ cdef void cgru_input_projection_f64(const cgru_layer_f64* L, Py_ssize_t M,
     if _isa.input_projection_f64 != NULL:      # runtime ISA dispatch (see the end)
         _isa.input_projection_f64(L, M, x, ldx, gx)
         return
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx, L.weight_format,
+                      L.w_ih_q)
 
 
 cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
@@ -843,7 +902,7 @@ cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t 
         _isa.recurrence_f32(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
         return
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
-                lengths, reverse, work)
+                lengths, reverse, work, L.weight_format, L.w_hh_q)
 
 
 cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
@@ -853,7 +912,7 @@ cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t 
         _isa.recurrence_f64(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
         return
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
-                lengths, reverse, work)
+                lengths, reverse, work, L.weight_format, L.w_hh_q)
 
 
 cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
@@ -863,9 +922,10 @@ cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         _isa.sequence_f32(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work)
         return
     cdef Py_ssize_t M = T * N
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work, L.weight_format,
+                      L.w_ih_q)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
-                lengths, reverse, work + 3 * M * L.cell.hidden_size)
+                lengths, reverse, work + 3 * M * L.cell.hidden_size, L.weight_format, L.w_hh_q)
 
 
 cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
@@ -875,9 +935,10 @@ cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         _isa.sequence_f64(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work)
         return
     cdef Py_ssize_t M = T * N
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work, L.weight_format,
+                      L.w_ih_q)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
-                lengths, reverse, work + 3 * M * L.cell.hidden_size)
+                lengths, reverse, work + 3 * M * L.cell.hidden_size, L.weight_format, L.w_hh_q)
 
 
 cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
@@ -885,9 +946,10 @@ cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
     if _isa.step_f32 != NULL:      # runtime ISA dispatch (see the end)
         _isa.step_f32(L, N, x, ldx, h, work)
         return
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work, L.weight_format,
+                      L.w_ih_q)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
-                NULL, 0, work + 3 * N * L.cell.hidden_size)
+                NULL, 0, work + 3 * N * L.cell.hidden_size, L.weight_format, L.w_hh_q)
 
 
 cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
@@ -895,9 +957,10 @@ cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
     if _isa.step_f64 != NULL:      # runtime ISA dispatch (see the end)
         _isa.step_f64(L, N, x, ldx, h, work)
         return
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work, L.weight_format,
+                      L.w_ih_q)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
-                NULL, 0, work + 3 * N * L.cell.hidden_size)
+                NULL, 0, work + 3 * N * L.cell.hidden_size, L.weight_format, L.w_hh_q)
 
 
 # ============================================================ ISA dispatch
@@ -914,12 +977,22 @@ from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_GetName
 _ISA_LEVEL = {"baseline": 0, "avx2": 1, "avx512": 2}
 _ISA_SLOTS = ["activate_f32", "activate_f64", "recurrence_f32", "recurrence_f64",
               "sequence_f32", "sequence_f64", "step_f32", "step_f64",
-              "input_projection_f32", "input_projection_f64"]   # _Isa field order
+              "input_projection_f32", "input_projection_f64",
+              "weights_path"]   # _Isa field order
 
 
 def isa():
     """The instruction set the kernels run with: 'baseline', 'avx2' or 'avx512'."""
     return _isa_name
+
+
+def weight_paths():
+    """The kernel path each reduced-precision weight format runs with the current
+    ISA, e.g. {'float16': 'avx512-vcvtph2ps', 'bfloat16': 'avx512-bf16', 'int8':
+    'avx512-vnni'}; 'portable' is the plain C path."""
+    return {name: cgru_weights_path(code).decode()
+            for name, code in (("float16", CGRU_WEIGHTS_FLOAT16),
+                               ("bfloat16", CGRU_WEIGHTS_BFLOAT16), ("int8", CGRU_WEIGHTS_INT8))}
 
 
 def _set_isa(str name):

@@ -16,6 +16,11 @@
 #                 w_hh_packed[(g*Hp + p0)*K + k*P + i] = w_hh[g*H + p0 + i, k]
 #   w_ih_packed   optional, w_ih packed the same way (K = I); used for input
 #                 projections of up to 64 rows, or whose rows fit in 256 KiB
+#   weight_format CGRU_WEIGHTS_NATIVE (0): the fields above.  float32 layers
+#                 may instead hold reduced-precision weights (float16, bfloat16,
+#                 int8): w_hh_q / w_ih_q in the packed layout of pyx/c/lowp.h
+#                 (panels of 16 outputs; int8 with per-row scales inside), and
+#                 w_ih, w_hh, w_*_packed NULL.  docs/weights.md.
 #
 # The equations are written once, in pyx/kernels.pyx next to the gate loop.
 #
@@ -32,9 +37,16 @@ from libc.stdint cimport int64_t
 
 cdef extern from *:
     """
-    #define CGRU_ABI_VERSION 1
+    #define CGRU_ABI_VERSION 2
     """
     int CGRU_ABI_VERSION
+
+# ------------------------------------------------------------ weight formats
+cpdef enum cgru_weight_format:
+    CGRU_WEIGHTS_NATIVE = 0    # the layer's dtype (float32 / float64)
+    CGRU_WEIGHTS_FLOAT16 = 1   # IEEE binary16, float32 layers only
+    CGRU_WEIGHTS_BFLOAT16 = 2  # bfloat16, float32 layers only
+    CGRU_WEIGHTS_INT8 = 3      # int8, one float32 scale per output row
 
 # ---------------------------------------------------------------- activations
 # One table of kinds (ONNX's eleven functions).  alpha/beta as in ONNX.
@@ -76,6 +88,13 @@ ctypedef struct cgru_layer_f32:
     # zero-initialize it (memset / = {0}) so that absent fields are NULL.
     const float* w_hh_packed
     const float* w_ih_packed     # NULL, or w_ih packed the same way (K = I)
+    # ABI 2: how the weights are stored (cgru_weight_format; 0 = the fields above)
+    int weight_format
+    int reserved               # 0
+    const void* w_hh_q         # NULL, or W_hh packed in weight_format (pyx/c/lowp.h)
+    const void* w_ih_q
+    const float* w_hh_scale    # int8: the (3H,) row scales inside w_hh_q; else NULL
+    const float* w_ih_scale
 
 ctypedef struct cgru_layer_f64:
     cgru_cell cell
@@ -88,6 +107,13 @@ ctypedef struct cgru_layer_f64:
     # zero-initialize it (memset / = {0}) so that absent fields are NULL.
     const double* w_hh_packed
     const double* w_ih_packed     # NULL, or w_ih packed the same way (K = I)
+    # ABI 2: how the weights are stored (cgru_weight_format; 0 = the fields above)
+    int weight_format
+    int reserved               # 0
+    const void* w_hh_q         # NULL, or W_hh packed in weight_format (pyx/c/lowp.h)
+    const void* w_ih_q
+    const float* w_hh_scale    # int8: the (3H,) row scales inside w_hh_q; else NULL
+    const float* w_ih_scale
 
 # ----------------------------------------------------------------- functions
 # Scratch memory (in elements of the layer's dtype) that one call needs.
@@ -132,6 +158,10 @@ cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
         Py_ssize_t ldx, float* h, float* work) noexcept nogil
 cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
         Py_ssize_t ldx, double* h, double* work) noexcept nogil
+
+# The path each reduced-precision format runs with the current ISA, e.g.
+# "avx512-bf16" (see pyx/c/lowp.h).
+cdef const char* cgru_weights_path(int weight_format) noexcept nogil
 
 # Elementwise activation, out may equal x (used by tests and converters).
 cdef void cgru_activate_f32(int kind, double alpha, double beta, const float* x,

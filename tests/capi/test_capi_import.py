@@ -27,7 +27,7 @@ PyMODINIT_FUNC PyInit_NAME(void)
 # header edits: (old, new) applied to the shipped cgru.h
 VARIANTS = {
     "same": None,
-    "abi": ("#define CGRU_ABI_VERSION 1", "#define CGRU_ABI_VERSION 2"),
+    "abi": ("#define CGRU_ABI_VERSION 2", "#define CGRU_ABI_VERSION 3"),
     "table": ("} cgru_api;", "    void (*a_later_function)(void);\n} cgru_api;"),
     "struct": ("} cgru_cell;", "    double a_later_field;\n} cgru_cell;"),
 }
@@ -90,7 +90,7 @@ def test_mismatched_header_fails_to_import(built, name):
 # must refuse to load.
 PXD_VARIANTS = {
     "same": None,
-    "abi": ("#define CGRU_ABI_VERSION 1", "#define CGRU_ABI_VERSION 2"),
+    "abi": ("#define CGRU_ABI_VERSION 2", "#define CGRU_ABI_VERSION 3"),
     "struct": ("    double clip ", "    double a_later_field\n    double clip "),
 }
 PXD_ERRORS = {

@@ -46,7 +46,7 @@
 extern "C" {
 #endif
 
-#define CGRU_ABI_VERSION 1
+#define CGRU_ABI_VERSION 2
 
 /* Activation kinds (ONNX's eleven functions); alpha and beta as in ONNX. */
 enum cgru_activation {
@@ -77,6 +77,18 @@ typedef struct cgru_cell {
     double clip;                 /* > 0: clip pre-activations to [-clip, clip]; 0: none */
 } cgru_cell;
 
+/* How a layer stores its weights (cgru_layer_*.weight_format).  NATIVE: the
+ * layer's dtype, in w_ih / w_hh (and the packed copies).  The others, for
+ * float32 layers only: w_hh_q / w_ih_q hold the weights packed as in cgru's
+ * pyx/c/lowp.h (panels of 16 outputs; int8 with its per-row scales inside,
+ * also pointed to by w_*_scale), and w_ih, w_hh, w_*_packed are NULL. */
+enum cgru_weight_format {
+    CGRU_WEIGHTS_NATIVE = 0,
+    CGRU_WEIGHTS_FLOAT16 = 1,    /* IEEE binary16 */
+    CGRU_WEIGHTS_BFLOAT16 = 2,   /* bfloat16 */
+    CGRU_WEIGHTS_INT8 = 3        /* int8, one float scale per output row */
+};
+
 /* One layer in one direction: shape plus borrowed weight pointers. */
 typedef struct cgru_layer_f32 {
     cgru_cell cell;
@@ -89,6 +101,13 @@ typedef struct cgru_layer_f32 {
      * that these are NULL: the kernels then use w_hh / w_ih directly. */
     const float *w_hh_packed;
     const float *w_ih_packed;
+    /* ABI 2 */
+    int weight_format;           /* enum cgru_weight_format; 0: native */
+    int reserved;                /* 0 */
+    const void *w_hh_q;          /* NULL, or the weights in weight_format */
+    const void *w_ih_q;
+    const float *w_hh_scale;     /* NULL, or (3H,) scales (CGRU_WEIGHTS_INT8) */
+    const float *w_ih_scale;
 } cgru_layer_f32;
 
 typedef struct cgru_layer_f64 {
@@ -102,6 +121,13 @@ typedef struct cgru_layer_f64 {
      * that these are NULL: the kernels then use w_hh / w_ih directly. */
     const double *w_hh_packed;
     const double *w_ih_packed;
+    /* ABI 2: as in cgru_layer_f32 (always native for float64) */
+    int weight_format;
+    int reserved;
+    const void *w_hh_q;
+    const void *w_ih_q;
+    const float *w_hh_scale;
+    const float *w_ih_scale;
 } cgru_layer_f64;
 
 /* The compiled weights of a live Python model (cgru.GRU, cgru.GRUCell or a
