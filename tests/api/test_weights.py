@@ -23,7 +23,11 @@ VS_STORED = {"float16": 2e-5, "bfloat16": 1e-2, "int8": 3e-2}
 
 
 def _model(rng, I=24, H=40, L=1, bidirectional=False, reset_after=True, **kw):
-    return cgru.GRU(I, H, L, bidirectional=bidirectional, reset_after=reset_after, **kw)
+    """PyTorch's initialisation (uniform in +-1/sqrt(H)), drawn from the test's rng."""
+    g = cgru.GRU(I, H, L, bidirectional=bidirectional, reset_after=reset_after, **kw)
+    k = 1.0 / np.sqrt(H)
+    g.load_state_dict({n: rng.uniform(-k, k, v.shape) for n, v in g.state_dict().items()})
+    return g
 
 
 def _x(rng, T, N, I):
@@ -93,6 +97,7 @@ def test_lengths_and_h0(fmt, rng):
                                        (("Sigmoid", "Softsign"), None)))
 def test_every_activation(fmt, acts, clip, rng):
     g = cgru.GRU(16, 24, activations=acts, clip=clip)
+    g.load_state_dict(_model(rng, 16, 24).state_dict())
     q = g.with_weights(fmt)
     assert q.activations == g.activations and q.clip == g.clip
     x = _x(rng, 10, 3, 16)
@@ -101,7 +106,7 @@ def test_every_activation(fmt, acts, clip, rng):
 
 def test_float16_within_1e3_on_larger_models(rng):
     for I, H, N, T in ((64, 128, 1, 200), (256, 256, 4, 40)):
-        g = cgru.GRU(I, H)
+        g = _model(rng, I, H)
         x = _x(rng, T, N, I)
         assert _err(g.with_weights("float16")(x)[0], g(x)[0]) <= 1e-3
 
@@ -302,6 +307,10 @@ def test_torch_export_is_float32(fmt, torch, rng):
 def test_shapes_and_formats(fmt, I, H, N, T, L, bidirectional, reset_after, seed):
     rng = np.random.default_rng(seed)
     g = cgru.GRU(I, H, L, bidirectional=bidirectional, reset_after=reset_after)
+    # unit-scale pre-activations whatever the shape (PyTorch's 1/sqrt(H) is not,
+    # for H much smaller than I): the bounds are for those
+    k = 1.0 / np.sqrt(max(I, H) + H)
+    g.load_state_dict({n: rng.uniform(-k, k, v.shape) for n, v in g.state_dict().items()})
     q = g.with_weights(fmt)
     x = _x(rng, T, N, I)
     y, h = q(x)
