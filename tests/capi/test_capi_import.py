@@ -32,7 +32,7 @@ VARIANTS = {
     "struct": ("} cgru_cell;", "    double a_later_field;\n} cgru_cell;"),
 }
 ERRORS = {
-    "abi": "ABI version 1, this extension was compiled for version 2; rebuild",
+    "abi": "ABI version 2, this extension was compiled for version 3; rebuild",
     "table": "this extension needs .*; upgrade cgru",
     "struct": r"struct sizes differ between cgru.h and the installed cgru \(cgru_cell",
 }
@@ -94,7 +94,7 @@ PXD_VARIANTS = {
     "struct": ("    double clip ", "    double a_later_field\n    double clip "),
 }
 PXD_ERRORS = {
-    "abi": "ABI version 1, this extension was compiled for version 2; rebuild",
+    "abi": "ABI version 2, this extension was compiled for version 3; rebuild",
     "struct": "struct sizes differ between the .pxd files .* rebuild",
 }
 PYX = """

@@ -103,7 +103,7 @@ def test_layout_check_covers_every_header_field(c_consumer):
 def test_import_check_fails_cleanly(c_consumer):
     table = cgru.capi.layout()["cgru_api"]["sizeof"]
     c_consumer.check_api(cgru.capi.ABI_VERSION, table)          # what cgru_import() did
-    with pytest.raises(ImportError, match="ABI version 1, this extension was compiled "
+    with pytest.raises(ImportError, match="ABI version 2, this extension was compiled "
                                           "for version 99; rebuild"):
         c_consumer.check_api(99, table)
     with pytest.raises(ImportError, match="upgrade cgru"):
