@@ -92,7 +92,8 @@ ctypedef void (*_projection_f64_t)(const cgru_layer_f64*, Py_ssize_t, const doub
 cdef extern from "lowp.h":
     void cgru_lowp_matmul(int fmt, Py_ssize_t M, Py_ssize_t K, Py_ssize_t G, Py_ssize_t H,
                           int g0, int g1, const float* a, Py_ssize_t lda, const void* packed,
-                          float* c, Py_ssize_t ldc) noexcept nogil
+                          float* c, Py_ssize_t ldc, void* scratch, size_t nbytes) noexcept nogil
+    size_t cgru_lowp_scratch_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
     int cgru_lowp_set_level(int level) noexcept nogil
     const char* cgru_lowp_path(int fmt) noexcept nogil
 
@@ -610,15 +611,23 @@ cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, 
 
 # ================================================================ workspaces
 
+cdef inline Py_ssize_t _lowp_room(Py_ssize_t N, Py_ssize_t K) noexcept nogil:
+    """4-byte units of scratch for the reduced-precision operands of N rows of K
+    (layers with weight_format != 0; reserved for every layer, so the workspace
+    sizes do not depend on the format)"""
+    return <Py_ssize_t>((cgru_lowp_scratch_bytes(N, K) + 3) // 4)
+
+
 cdef Py_ssize_t cgru_step_workspace(const cgru_cell* cell, Py_ssize_t N) noexcept nogil:
-    # gx (N, 3H) + gh (N, 3H) + r*h (N, H)
-    return 7 * N * cell.hidden_size
+    # gx (N, 3H) + gh (N, 3H) + r*h (N, H) + reduced-precision operands of x or h
+    return 7 * N * cell.hidden_size + _lowp_room(N, max(cell.input_size, cell.hidden_size))
 
 
 cdef Py_ssize_t cgru_sequence_workspace(const cgru_cell* cell, Py_ssize_t T,
                                         Py_ssize_t N) noexcept nogil:
-    # gx (T*N, 3H) + gh (N, 3H) + r*h (N, H)
-    return 3 * T * N * cell.hidden_size + 4 * N * cell.hidden_size
+    # gx (T*N, 3H) + gh (N, 3H) + r*h (N, H) + reduced-precision operands of h
+    return 3 * T * N * cell.hidden_size + 4 * N * cell.hidden_size + \
+        _lowp_room(N, cell.hidden_size)
 
 
 cdef inline bint _is_plain(const cgru_cell* c) noexcept nogil:
@@ -773,13 +782,13 @@ cdef inline void _step_overlap_one(Py_ssize_t H, const floating* w_hh_p,
 
 cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
         const floating* w_ih_p, Py_ssize_t M, const floating* x, Py_ssize_t ldx,
-        floating* gx, int wf, const void* w_ih_q) noexcept nogil:
+        floating* gx, int wf, const void* w_ih_q, void* scratch, size_t nbytes) noexcept nogil:
     if M <= 0:
         return
     if floating is float:
         if wf != CGRU_WEIGHTS_NATIVE:      # reduced-precision weights
             cgru_lowp_matmul(wf, M, c.input_size, 3, c.hidden_size, 0, 3, x, ldx, w_ih_q, gx,
-                             3 * c.hidden_size)
+                             3 * c.hidden_size, scratch, nbytes)
             return
     # the packed kernel when the rows fit in L2 (it re-reads them once per pair of
     # panels): no BLAS call overhead, no re-packing of W_ih; else one BLAS GEMM
@@ -792,11 +801,13 @@ cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
 
 
 cdef inline void _lowp_product(const cgru_cell* c, int wf, const void* w_hh_q, Py_ssize_t N,
-        int g0, int g1, const floating* a, floating* gh) noexcept nogil:
-    """gh[:, g0*H : g1*H] = a W_hh[g0*H : g1*H]^T from the reduced-precision W_hh."""
+        int g0, int g1, const floating* a, floating* gh, void* scratch) noexcept nogil:
+    """gh[:, g0*H : g1*H] = a W_hh[g0*H : g1*H]^T from the reduced-precision W_hh;
+    scratch: the workspace's room for the operands (cgru_lowp_scratch_bytes(N, H))."""
     if floating is float:
         cgru_lowp_matmul(wf, N, c.hidden_size, 3, c.hidden_size, g0, g1, a, c.hidden_size,
-                         w_hh_q, gh, 3 * c.hidden_size)
+                         w_hh_q, gh, 3 * c.hidden_size, scratch,
+                         cgru_lowp_scratch_bytes(N, c.hidden_size))
 
 
 cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
@@ -808,6 +819,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
     cdef Py_ssize_t G = 3 * H
     cdef floating* gh = work            # (N, 3H)
     cdef floating* rh = work + N * G    # (N, H), reset_after=False only
+    cdef void* lowp = <void*>(work + N * G + N * H)   # reduced-precision operands
     cdef Py_ssize_t s, b, t, L, row
     cdef const floating* gxb
     cdef floating* yb
@@ -831,7 +843,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 continue
         # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
         if wf != CGRU_WEIGHTS_NATIVE:
-            _lowp_product(c, wf, w_hh_q, N, 0, 3 if c.reset_after else 2, h, gh)
+            _lowp_product(c, wf, w_hh_q, N, 0, 3 if c.reset_after else 2, h, gh, lowp)
         elif own:
             _gemm_packed(N, H, H, 0, 3 if c.reset_after else 2, h, H, w_hh_p, gh, G)
         elif c.reset_after:
@@ -860,7 +872,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
         if not c.reset_after:
             # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
             if wf != CGRU_WEIGHTS_NATIVE:
-                _lowp_product(c, wf, w_hh_q, N, 2, 3, rh, gh)
+                _lowp_product(c, wf, w_hh_q, N, 2, 3, rh, gh, lowp)
             elif own:
                 _gemm_packed(N, H, H, 2, 3, rh, H, w_hh_p, gh, G)
             else:
@@ -883,7 +895,7 @@ cdef void cgru_input_projection_f32(const cgru_layer_f32* L, Py_ssize_t M,
         _isa.input_projection_f32(L, M, x, ldx, gx)
         return
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx, L.weight_format,
-                      L.w_ih_q)
+                      L.w_ih_q, NULL, 0)
 
 
 cdef void cgru_input_projection_f64(const cgru_layer_f64* L, Py_ssize_t M,
@@ -892,7 +904,7 @@ cdef void cgru_input_projection_f64(const cgru_layer_f64* L, Py_ssize_t M,
         _isa.input_projection_f64(L, M, x, ldx, gx)
         return
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx, L.weight_format,
-                      L.w_ih_q)
+                      L.w_ih_q, NULL, 0)
 
 
 cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
@@ -923,7 +935,7 @@ cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         return
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work, L.weight_format,
-                      L.w_ih_q)
+                      L.w_ih_q, NULL, 0)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
                 lengths, reverse, work + 3 * M * L.cell.hidden_size, L.weight_format, L.w_hh_q)
 
@@ -936,7 +948,7 @@ cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         return
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work, L.weight_format,
-                      L.w_ih_q)
+                      L.w_ih_q, NULL, 0)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
                 lengths, reverse, work + 3 * M * L.cell.hidden_size, L.weight_format, L.w_hh_q)
 
@@ -947,7 +959,8 @@ cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
         _isa.step_f32(L, N, x, ldx, h, work)
         return
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work, L.weight_format,
-                      L.w_ih_q)
+                      L.w_ih_q, <void*>(work + 7 * N * L.cell.hidden_size),
+                      cgru_lowp_scratch_bytes(N, max(L.cell.input_size, L.cell.hidden_size)))
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size, L.weight_format, L.w_hh_q)
 
@@ -958,7 +971,8 @@ cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
         _isa.step_f64(L, N, x, ldx, h, work)
         return
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work, L.weight_format,
-                      L.w_ih_q)
+                      L.w_ih_q, <void*>(work + 7 * N * L.cell.hidden_size),
+                      cgru_lowp_scratch_bytes(N, max(L.cell.input_size, L.cell.hidden_size)))
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size, L.weight_format, L.w_hh_q)
 

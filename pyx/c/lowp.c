@@ -404,41 +404,73 @@ void cgru_lowp_gemm(int fmt, ptrdiff_t N, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H,
     }
 }
 
+/* operand rows that fit `bytes` (an int8 row also needs its scale), at most M */
+static ptrdiff_t rows_in(int fmt, ptrdiff_t K, size_t bytes, ptrdiff_t M)
+{
+    size_t rb = act_row_bytes(fmt, K) + (fmt == CGRU_WEIGHTS_INT8 ? 4 : 0);
+    ptrdiff_t m = bytes > 128 && rb ? (ptrdiff_t)((bytes - 128) / rb) : 0;
+    m = m > M ? M : m;
+    return m >= 4 && m < M ? m / 4 * 4 : m;
+}
+
 ptrdiff_t cgru_lowp_chunk_rows(int fmt, ptrdiff_t K)
 {
-    /* as many operand rows (multiples of 4) as fit the stack block */
-    size_t rb = act_row_bytes(fmt, K) + (fmt == CGRU_WEIGHTS_INT8 ? 4 : 0);
-    ptrdiff_t m = act_row_bytes(fmt, K) ? (ptrdiff_t)((CGRU_LOWP_STACK - 128) / rb) : 0;
-    return m >= 4 ? m / 4 * 4 : m;
+    ptrdiff_t m = rows_in(fmt, K, CGRU_LOWP_CHUNK, (ptrdiff_t)1 << 40);
+    return m < 4 ? 4 : m;
 }
+
+size_t cgru_lowp_scratch_bytes(ptrdiff_t N, ptrdiff_t K)
+{
+    size_t most = 0;
+    int fmt;
+    for (fmt = 1; fmt < CGRU_LOWP_NUM_FORMATS; fmt++) {
+        ptrdiff_t m = cgru_lowp_chunk_rows(fmt, K);
+        size_t b = cgru_lowp_act_bytes(fmt, N < m ? N : m, K);
+        most = b > most ? b : most;
+    }
+    return most + 64;     /* room to align the block to 64 bytes */
+}
+
+static char* align64(void* p) { return (char*)p + (64 - (size_t)p % 64) % 64; }
 
 void cgru_lowp_matmul(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H, int g0,
                       int g1, const float* a, ptrdiff_t lda, const void* packed, float* c,
-                      ptrdiff_t ldc)
+                      ptrdiff_t ldc, void* scratch, size_t scratch_bytes)
 {
-    /* 64-byte aligned stack block; rows too long for it (K above 4096..16320,
-       per format) get one heap block per call, NaN outputs if that fails */
+    /* operand rows per chunk: up to CGRU_LOWP_CHUNK bytes of them (the weights
+       are read once per chunk), in the caller's scratch, else in a stack block,
+       else (large chunks) in one heap block per call */
     double block[CGRU_LOWP_STACK / sizeof(double) + 8];
-    char* scratch = (char*)block + (64 - (size_t)block % 64) % 64;
-    ptrdiff_t m = cgru_lowp_chunk_rows(fmt, K), m0, n, j;
+    ptrdiff_t want = cgru_lowp_chunk_rows(fmt, K), m, m0, n, j;
     void* heap = NULL;
+    char* buf;
     if (M <= 0 || !cgru_lowp_kgroup(fmt))
         return;
-    if (m < 1) {
-        m = 1;
-        heap = malloc(cgru_lowp_act_bytes(fmt, 1, K) + 64);
-        if (!heap) {
+    want = want > M ? M : want;
+    m = scratch ? rows_in(fmt, K, scratch_bytes - (size_t)(align64(scratch) - (char*)scratch), M)
+                : 0;
+    if (scratch && (m >= want || m >= M)) {
+        buf = align64(scratch);
+    } else if ((m = rows_in(fmt, K, CGRU_LOWP_STACK, M)) >= want) {
+        buf = align64(block);
+    } else {
+        heap = malloc(cgru_lowp_act_bytes(fmt, want, K) + 64);
+        if (heap) {
+            m = want;
+            buf = align64(heap);
+        } else if (m >= 1) {               /* no memory: the stack block, slower */
+            buf = align64(block);
+        } else {                           /* not even one row: never a stale answer */
             for (n = 0; n < M; n++)
                 for (j = (ptrdiff_t)g0 * H; j < (ptrdiff_t)g1 * H; j++)
                     c[n * ldc + j] = NAN;
             return;
         }
-        scratch = (char*)heap + (64 - (size_t)heap % 64) % 64;
     }
     for (m0 = 0; m0 < M; m0 += m) {
         ptrdiff_t rows = M - m0 < m ? M - m0 : m;
-        cgru_lowp_act(fmt, rows, K, a + m0 * lda, lda, scratch);
-        cgru_lowp_gemm(fmt, rows, K, G, H, g0, g1, 0, H, scratch, packed, c + m0 * ldc, ldc);
+        cgru_lowp_act(fmt, rows, K, a + m0 * lda, lda, buf);
+        cgru_lowp_gemm(fmt, rows, K, G, H, g0, g1, 0, H, buf, packed, c + m0 * ldc, ldc);
     }
     free(heap);
 }

@@ -101,16 +101,22 @@ void cgru_lowp_gemm(int fmt, ptrdiff_t N, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H,
                     float* c, ptrdiff_t ldc);
 
 /* The same from float rows a (M, K), lda apart, converting them in chunks of
-   cgru_lowp_chunk_rows(fmt, K) rows into a CGRU_LOWP_STACK-byte block on the
-   stack: the input projection of M = T*N rows, a batch's recurrent product, a
-   step's.  No heap allocation unless one operand row exceeds that block (K
-   above 4096 / 8192 / 16320 for float16 / bfloat16 / int8: one block per
-   call; if that allocation fails the outputs are NaN, never stale). */
+   up to cgru_lowp_chunk_rows(fmt, K) rows (CGRU_LOWP_CHUNK bytes of operands;
+   the weights are streamed once per chunk): the input projection of M = T*N
+   rows, a batch's recurrent product, a step's.  The chunk goes to `scratch`
+   (scratch_bytes; NULL for none) when a whole chunk (or all M rows) fits
+   there; else to a CGRU_LOWP_STACK-byte block on the stack when that holds a
+   whole chunk; else to one heap block for the call (if that allocation fails:
+   the stack block, fewer rows at a time; if not even one row fits there, the
+   outputs are NaN, never stale).  With `scratch` of
+   cgru_lowp_scratch_bytes(N, K) bytes, N rows never touch the heap. */
 #define CGRU_LOWP_STACK 16384
+#define CGRU_LOWP_CHUNK 262144
 ptrdiff_t cgru_lowp_chunk_rows(int fmt, ptrdiff_t K);
+size_t cgru_lowp_scratch_bytes(ptrdiff_t N, ptrdiff_t K);
 void cgru_lowp_matmul(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H, int g0,
                       int g1, const float* a, ptrdiff_t lda, const void* packed, float* c,
-                      ptrdiff_t ldc);
+                      ptrdiff_t ldc, void* scratch, size_t scratch_bytes);
 
 /* Paths.  Levels: 0 portable C, 1 AVX2+FMA+F16C (+ AVX-VNNI for int8),
    2 AVX-512 F/BW/VL (+ AVX512-BF16, AVX512-VNNI where the CPU has them).

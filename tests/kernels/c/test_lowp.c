@@ -115,7 +115,7 @@ static void check_product(int fmt, ptrdiff_t G, ptrdiff_t H, ptrdiff_t K, ptrdif
     for (k = 0; k < N * ldc; k++)
         c[k] = c2[k] = -777.0f;
     cgru_lowp_gemm(fmt, N, K, G, H, 0, (int)G, 0, H, act, packed, c, ldc);
-    cgru_lowp_matmul(fmt, N, K, G, H, 0, (int)G, a, K, packed, c2, ldc);
+    cgru_lowp_matmul(fmt, N, K, G, H, 0, (int)G, a, K, packed, c2, ldc, NULL, 0);
     for (n = 0; n < N; n++) {
         for (j = 0; j < G * H; j++) {
             double ref = 0, mag = 0;
@@ -167,19 +167,21 @@ static void check_paths_agree(int fmt, int cpu)
         w[k] = (float)(2 * urand() - 1);
     for (k = 0; k < N * K; k++)
         a[k] = (float)nrand();
+    size_t sb = cgru_lowp_scratch_bytes(N, K);
+    void* scratch = malloc(sb);
     cgru_lowp_pack(fmt, G, H, K, w, K, NULL, packed);
     cgru_lowp_set_level(0);
-    cgru_lowp_matmul(fmt, N, K, G, H, 0, 3, a, K, packed, c0, G * H);
+    cgru_lowp_matmul(fmt, N, K, G, H, 0, 3, a, K, packed, c0, G * H, NULL, 0);
     for (level = 1; level <= cpu; level++) {
         cgru_lowp_set_level(level);
-        cgru_lowp_matmul(fmt, N, K, G, H, 0, 3, a, K, packed, c1, G * H);
+        cgru_lowp_matmul(fmt, N, K, G, H, 0, 3, a, K, packed, c1, G * H, scratch, sb);
         for (k = 0; k < N * G * H; k++) {
             double tol = fmt == CGRU_WEIGHTS_INT8 ? 2.5e-7 * fabs(c0[k]) : 1e-4;
             CHECK(fabs(c1[k] - c0[k]) <= tol, "%s level %d vs portable: %.9g vs %.9g",
                   NAMES[fmt], level, c1[k], c0[k]);
         }
     }
-    free(w); free(a); free(c0); free(c1); free(b1);
+    free(w); free(a); free(c0); free(c1); free(b1); free(scratch);
 }
 
 static void check_refusals(void)
@@ -207,13 +209,13 @@ static void check_refusals(void)
     for (k = 0; k < 10; k++)
         a[k] = 0.5f;
     a[2] = NAN;
-    cgru_lowp_matmul(CGRU_WEIGHTS_INT8, 2, 4, 1, 6, 0, 1, a, 5, packed, c, 6);
+    cgru_lowp_matmul(CGRU_WEIGHTS_INT8, 2, 4, 1, 6, 0, 1, a, 5, packed, c, 6, NULL, 0);
     for (k = 0; k < 6; k++) {
         CHECK(isnan(c[k]), "NaN row gives NaN");
         CHECK(!isnan(c[6 + k]), "the other row is a number");
     }
     a[2] = INFINITY;
-    cgru_lowp_matmul(CGRU_WEIGHTS_INT8, 2, 4, 1, 6, 0, 1, a, 5, packed, c, 6);
+    cgru_lowp_matmul(CGRU_WEIGHTS_INT8, 2, 4, 1, 6, 0, 1, a, 5, packed, c, 6, NULL, 0);
     for (k = 0; k < 6; k++)
         CHECK(isnan(c[k]), "Inf row gives NaN");
     free(b);
@@ -236,6 +238,7 @@ int main(void)
                         check_product(fmt, 3, Hs[h], Ks[k], Ns[n]);
             check_product(fmt, 3, 40, 700, 70);   /* several chunks of rows */
             check_product(fmt, 3, 17, 17000, 3); /* a row longer than the stack block */
+            check_product(fmt, 3, 20, 300, 1500); /* chunks on the heap */
         }
     }
     for (fmt = 0; fmt < 4; fmt++)
