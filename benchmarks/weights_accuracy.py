@@ -53,7 +53,7 @@ def _trained_torch_gru(seed=0, steps=300):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return gru.eval(), float(loss)
+    return gru.eval(), float(loss.detach())
 
 
 def main(argv=None):
