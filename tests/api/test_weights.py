@@ -317,3 +317,18 @@ def test_shapes_and_formats(fmt, I, H, N, T, L, bidirectional, reset_after, seed
     yr, hr = _ref(q, x)
     assert _err(y, yr) <= VS_STORED[fmt] and _err(h, hr) <= VS_STORED[fmt]
     assert _err(y, g(x)[0]) <= VS_FLOAT32[fmt]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_dask_runs_the_stored_format(fmt, rng):
+    """cgru.dask ships the model (pickled) to its tasks: they run the same format."""
+    from conftest import need
+    dask = need("dask")
+    da = need("dask.array")
+    import cgru.dask
+    q = _model(rng).with_weights(fmt)
+    xn = _x(rng, 6, 8, q.input_size)
+    y, h = cgru.dask.apply(q, da.from_array(xn, chunks=(6, 3, q.input_size)))
+    cy, ch = dask.compute(y, h, scheduler="processes", num_workers=2)
+    per_chunk = np.concatenate([q(xn[:, i:i + 3])[0] for i in range(0, 8, 3)], axis=1)
+    assert np.array_equal(cy, per_chunk)
