@@ -18,119 +18,67 @@
 #define T_VNNI T_2 ",avxvnni"
 #define ATTR(t) __attribute__((target(t)))
 
-/* ---------------------------------------------------------------- float32 */
+/* ------------------------------------------------- float32 and float16 */
+/* The same two kernels for both: only how 8 weights are loaded differs. */
 
-static ATTR(T_2) void tile_f32(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
-                               const cgru_lowp_aux* aux, float* out)
-{
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    ptrdiff_t k;
-    int p, r;
-    (void)aux;
-    for (p = 0; p < 4; p++) {
-        const float* wp = w[p];
-        __m256 s[4][2];
-        for (r = 0; r < 4; r++)
-            s[r][0] = s[r][1] = _mm256_setzero_ps();
-        for (k = 0; k < Kp; k++) {
-            __m256 v0 = _mm256_loadu_ps(wp + 16 * k), v1 = _mm256_loadu_ps(wp + 16 * k + 8);
-            __m256 x0 = _mm256_broadcast_ss(a0 + k), x1 = _mm256_broadcast_ss(a1 + k);
-            __m256 x2 = _mm256_broadcast_ss(a2 + k), x3 = _mm256_broadcast_ss(a3 + k);
-            s[0][0] = _mm256_fmadd_ps(x0, v0, s[0][0]); s[0][1] = _mm256_fmadd_ps(x0, v1, s[0][1]);
-            s[1][0] = _mm256_fmadd_ps(x1, v0, s[1][0]); s[1][1] = _mm256_fmadd_ps(x1, v1, s[1][1]);
-            s[2][0] = _mm256_fmadd_ps(x2, v0, s[2][0]); s[2][1] = _mm256_fmadd_ps(x2, v1, s[2][1]);
-            s[3][0] = _mm256_fmadd_ps(x3, v0, s[3][0]); s[3][1] = _mm256_fmadd_ps(x3, v1, s[3][1]);
-        }
-        for (r = 0; r < 4; r++) {
-            _mm256_storeu_ps(out + r * 64 + p * 16, s[r][0]);
-            _mm256_storeu_ps(out + r * 64 + p * 16 + 8, s[r][1]);
-        }
-    }
-}
-
-static ATTR(T_2) void row_f32(ptrdiff_t Kp, const void* a_, const void* const w[4],
-                              const cgru_lowp_aux* aux, float* out)
-{
-    const float* a = a_;
-    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    __m256 s[8];
-    ptrdiff_t k;
-    int p;
-    (void)aux;
-    for (p = 0; p < 8; p++)
-        s[p] = _mm256_setzero_ps();
-    for (k = 0; k < Kp; k++) {
-        __m256 x = _mm256_broadcast_ss(a + k);
-        s[0] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w0 + 16 * k), s[0]);
-        s[1] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w0 + 16 * k + 8), s[1]);
-        s[2] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w1 + 16 * k), s[2]);
-        s[3] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w1 + 16 * k + 8), s[3]);
-        s[4] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w2 + 16 * k), s[4]);
-        s[5] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w2 + 16 * k + 8), s[5]);
-        s[6] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w3 + 16 * k), s[6]);
-        s[7] = _mm256_fmadd_ps(x, _mm256_loadu_ps(w3 + 16 * k + 8), s[7]);
-    }
-    for (p = 0; p < 8; p++)
-        _mm256_storeu_ps(out + 8 * p, s[p]);
-}
-
-/* ---------------------------------------------------------------- float16 */
-
+#define LOADF(ptr) _mm256_loadu_ps(ptr)
 #define LOADH(ptr) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(ptr)))
 
-static ATTR(T_2) void tile_f16(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
-                               const cgru_lowp_aux* aux, float* out)
-{
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    ptrdiff_t k;
-    int p, r;
-    (void)aux;
-    for (p = 0; p < 4; p++) {
-        const uint16_t* wp = w[p];
-        __m256 s[4][2];
-        for (r = 0; r < 4; r++)
-            s[r][0] = s[r][1] = _mm256_setzero_ps();
-        for (k = 0; k < Kp; k++) {
-            __m256 v0 = LOADH(wp + 16 * k), v1 = LOADH(wp + 16 * k + 8);
-            __m256 x0 = _mm256_broadcast_ss(a0 + k), x1 = _mm256_broadcast_ss(a1 + k);
-            __m256 x2 = _mm256_broadcast_ss(a2 + k), x3 = _mm256_broadcast_ss(a3 + k);
-            s[0][0] = _mm256_fmadd_ps(x0, v0, s[0][0]); s[0][1] = _mm256_fmadd_ps(x0, v1, s[0][1]);
-            s[1][0] = _mm256_fmadd_ps(x1, v0, s[1][0]); s[1][1] = _mm256_fmadd_ps(x1, v1, s[1][1]);
-            s[2][0] = _mm256_fmadd_ps(x2, v0, s[2][0]); s[2][1] = _mm256_fmadd_ps(x2, v1, s[2][1]);
-            s[3][0] = _mm256_fmadd_ps(x3, v0, s[3][0]); s[3][1] = _mm256_fmadd_ps(x3, v1, s[3][1]);
-        }
-        for (r = 0; r < 4; r++) {
-            _mm256_storeu_ps(out + r * 64 + p * 16, s[r][0]);
-            _mm256_storeu_ps(out + r * 64 + p * 16 + 8, s[r][1]);
-        }
+#define CGRU_LOWP_FMA_KERNELS(SFX, WT, LOAD)                                         \
+    static ATTR(T_2) void tile_##SFX(ptrdiff_t Kp, const void* const a[4],              \
+                                     const void* const w[4], const cgru_lowp_aux* aux,  \
+                                     float* out)                                        \
+    {                                                                                   \
+        const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];                     \
+        ptrdiff_t k;                                                                    \
+        int p, r;                                                                       \
+        (void)aux;                                                                      \
+        for (p = 0; p < 4; p++) {                                                       \
+            const WT* wp = w[p];                                                        \
+            __m256 s[4][2];                                                             \
+            for (r = 0; r < 4; r++)                                                     \
+                s[r][0] = s[r][1] = _mm256_setzero_ps();                                \
+            for (k = 0; k < Kp; k++) {                                                  \
+                __m256 v0 = LOAD(wp + 16 * k), v1 = LOAD(wp + 16 * k + 8);              \
+                __m256 x0 = _mm256_broadcast_ss(a0 + k), x1 = _mm256_broadcast_ss(a1 + k); \
+                __m256 x2 = _mm256_broadcast_ss(a2 + k), x3 = _mm256_broadcast_ss(a3 + k); \
+                s[0][0] = _mm256_fmadd_ps(x0, v0, s[0][0]);                             \
+                s[0][1] = _mm256_fmadd_ps(x0, v1, s[0][1]);                             \
+                s[1][0] = _mm256_fmadd_ps(x1, v0, s[1][0]);                             \
+                s[1][1] = _mm256_fmadd_ps(x1, v1, s[1][1]);                             \
+                s[2][0] = _mm256_fmadd_ps(x2, v0, s[2][0]);                             \
+                s[2][1] = _mm256_fmadd_ps(x2, v1, s[2][1]);                             \
+                s[3][0] = _mm256_fmadd_ps(x3, v0, s[3][0]);                             \
+                s[3][1] = _mm256_fmadd_ps(x3, v1, s[3][1]);                             \
+            }                                                                           \
+            for (r = 0; r < 4; r++) {                                                   \
+                _mm256_storeu_ps(out + r * 64 + p * 16, s[r][0]);                       \
+                _mm256_storeu_ps(out + r * 64 + p * 16 + 8, s[r][1]);                   \
+            }                                                                           \
+        }                                                                               \
+    }                                                                                   \
+    static ATTR(T_2) void row_##SFX(ptrdiff_t Kp, const void* a_, const void* const w[4], \
+                                    const cgru_lowp_aux* aux, float* out)               \
+    {                                                                                   \
+        const float* a = a_;                                                            \
+        __m256 s[8];                                                                    \
+        ptrdiff_t k;                                                                    \
+        int p;                                                                          \
+        (void)aux;                                                                      \
+        for (p = 0; p < 8; p++)                                                         \
+            s[p] = _mm256_setzero_ps();                                                 \
+        for (k = 0; k < Kp; k++) {                                                      \
+            __m256 x = _mm256_broadcast_ss(a + k);                                      \
+            for (p = 0; p < 8; p++)                                                     \
+                s[p] = _mm256_fmadd_ps(                                                 \
+                    x, LOAD((const WT*)w[p / 2] + 16 * k + 8 * (p % 2)), s[p]);         \
+        }                                                                               \
+        for (p = 0; p < 8; p++)                                                         \
+            _mm256_storeu_ps(out + 8 * p, s[p]);                                        \
     }
-}
 
-static ATTR(T_2) void row_f16(ptrdiff_t Kp, const void* a_, const void* const w[4],
-                              const cgru_lowp_aux* aux, float* out)
-{
-    const float* a = a_;
-    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    __m256 s[8];
-    ptrdiff_t k;
-    int p;
-    (void)aux;
-    for (p = 0; p < 8; p++)
-        s[p] = _mm256_setzero_ps();
-    for (k = 0; k < Kp; k++) {
-        __m256 x = _mm256_broadcast_ss(a + k);
-        s[0] = _mm256_fmadd_ps(x, LOADH(w0 + 16 * k), s[0]);
-        s[1] = _mm256_fmadd_ps(x, LOADH(w0 + 16 * k + 8), s[1]);
-        s[2] = _mm256_fmadd_ps(x, LOADH(w1 + 16 * k), s[2]);
-        s[3] = _mm256_fmadd_ps(x, LOADH(w1 + 16 * k + 8), s[3]);
-        s[4] = _mm256_fmadd_ps(x, LOADH(w2 + 16 * k), s[4]);
-        s[5] = _mm256_fmadd_ps(x, LOADH(w2 + 16 * k + 8), s[5]);
-        s[6] = _mm256_fmadd_ps(x, LOADH(w3 + 16 * k), s[6]);
-        s[7] = _mm256_fmadd_ps(x, LOADH(w3 + 16 * k + 8), s[7]);
-    }
-    for (p = 0; p < 8; p++)
-        _mm256_storeu_ps(out + 8 * p, s[p]);
-}
+CGRU_LOWP_FMA_KERNELS(f32, float, LOADF)
+CGRU_LOWP_FMA_KERNELS(f16, uint16_t, LOADH)
 
 /* --------------------------------------------------------------- bfloat16 */
 

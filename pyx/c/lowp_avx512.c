@@ -28,127 +28,74 @@ static inline ATTR(T_F) void store_tile(__m512 s[4][4], float* out)
             _mm512_storeu_ps(out + r * 64 + p * 16, s[r][p]);
 }
 
-/* ---------------------------------------------------------------- float32 */
+/* ------------------------------------------------- float32 and float16 */
+/* The same two kernels for both: only how 16 weights are loaded differs
+   (LOAD(p): 16 float32 values from 16 stored weights at p). */
 
-static ATTR(T_F) void tile_f32(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
-                                const cgru_lowp_aux* aux, float* out)
-{
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    __m512 s[4][4];
-    ptrdiff_t k;
-    int r, p;
-    (void)aux;
-    for (r = 0; r < 4; r++)
-        for (p = 0; p < 4; p++)
-            s[r][p] = _mm512_setzero_ps();
-    for (k = 0; k < Kp; k++) {
-        __m512 v[4], x[4];
-        v[0] = _mm512_loadu_ps(w0 + 16 * k); v[1] = _mm512_loadu_ps(w1 + 16 * k);
-        v[2] = _mm512_loadu_ps(w2 + 16 * k); v[3] = _mm512_loadu_ps(w3 + 16 * k);
-        x[0] = _mm512_set1_ps(a0[k]); x[1] = _mm512_set1_ps(a1[k]);
-        x[2] = _mm512_set1_ps(a2[k]); x[3] = _mm512_set1_ps(a3[k]);
-        for (r = 0; r < 4; r++)
-            for (p = 0; p < 4; p++)
-                s[r][p] = _mm512_fmadd_ps(x[r], v[p], s[r][p]);
-    }
-    store_tile(s, out);
-}
-
-static ATTR(T_F) void row_f32(ptrdiff_t Kp, const void* a_, const void* const w[4],
-                               const cgru_lowp_aux* aux, float* out)
-{
-    const float* a = a_;
-    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    __m512 s[2][4];
-    ptrdiff_t k;
-    int p;
-    (void)aux;
-    for (p = 0; p < 4; p++)
-        s[0][p] = s[1][p] = _mm512_setzero_ps();
-    for (k = 0; k + 1 < Kp; k += 2) {
-        __m512 x = _mm512_set1_ps(a[k]), y = _mm512_set1_ps(a[k + 1]);
-        s[0][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w0 + 16 * k), s[0][0]);
-        s[0][1] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w1 + 16 * k), s[0][1]);
-        s[0][2] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w2 + 16 * k), s[0][2]);
-        s[0][3] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w3 + 16 * k), s[0][3]);
-        s[1][0] = _mm512_fmadd_ps(y, _mm512_loadu_ps(w0 + 16 * k + 16), s[1][0]);
-        s[1][1] = _mm512_fmadd_ps(y, _mm512_loadu_ps(w1 + 16 * k + 16), s[1][1]);
-        s[1][2] = _mm512_fmadd_ps(y, _mm512_loadu_ps(w2 + 16 * k + 16), s[1][2]);
-        s[1][3] = _mm512_fmadd_ps(y, _mm512_loadu_ps(w3 + 16 * k + 16), s[1][3]);
-    }
-    if (k < Kp) {
-        __m512 x = _mm512_set1_ps(a[k]);
-        s[0][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w0 + 16 * k), s[0][0]);
-        s[0][1] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w1 + 16 * k), s[0][1]);
-        s[0][2] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w2 + 16 * k), s[0][2]);
-        s[0][3] = _mm512_fmadd_ps(x, _mm512_loadu_ps(w3 + 16 * k), s[0][3]);
-    }
-    for (p = 0; p < 4; p++)
-        _mm512_storeu_ps(out + 16 * p, _mm512_add_ps(s[0][p], s[1][p]));
-}
-
-/* ---------------------------------------------------------------- float16 */
-
+#define LOADF(ptr) _mm512_loadu_ps(ptr)
 #define LOADH(ptr) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(ptr)))
 
-static ATTR(T_F) void tile_f16(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
-                                const cgru_lowp_aux* aux, float* out)
-{
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    __m512 s[4][4];
-    ptrdiff_t k;
-    int r, p;
-    (void)aux;
-    for (r = 0; r < 4; r++)
-        for (p = 0; p < 4; p++)
-            s[r][p] = _mm512_setzero_ps();
-    for (k = 0; k < Kp; k++) {
-        __m512 v[4], x[4];
-        v[0] = LOADH(w0 + 16 * k); v[1] = LOADH(w1 + 16 * k);
-        v[2] = LOADH(w2 + 16 * k); v[3] = LOADH(w3 + 16 * k);
-        x[0] = _mm512_set1_ps(a0[k]); x[1] = _mm512_set1_ps(a1[k]);
-        x[2] = _mm512_set1_ps(a2[k]); x[3] = _mm512_set1_ps(a3[k]);
-        for (r = 0; r < 4; r++)
-            for (p = 0; p < 4; p++)
-                s[r][p] = _mm512_fmadd_ps(x[r], v[p], s[r][p]);
+#define CGRU_LOWP_FMA_KERNELS(SFX, WT, LOAD)                                         \
+    static ATTR(T_F) void tile_##SFX(ptrdiff_t Kp, const void* const a[4],              \
+                                     const void* const w[4], const cgru_lowp_aux* aux,  \
+                                     float* out)                                        \
+    {                                                                                   \
+        const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];                     \
+        const WT *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];                        \
+        __m512 s[4][4];                                                                 \
+        ptrdiff_t k;                                                                    \
+        int r, p;                                                                       \
+        (void)aux;                                                                      \
+        for (r = 0; r < 4; r++)                                                         \
+            for (p = 0; p < 4; p++)                                                     \
+                s[r][p] = _mm512_setzero_ps();                                          \
+        for (k = 0; k < Kp; k++) {                                                      \
+            __m512 v[4], x[4];                                                          \
+            v[0] = LOAD(w0 + 16 * k); v[1] = LOAD(w1 + 16 * k);                         \
+            v[2] = LOAD(w2 + 16 * k); v[3] = LOAD(w3 + 16 * k);                         \
+            x[0] = _mm512_set1_ps(a0[k]); x[1] = _mm512_set1_ps(a1[k]);                 \
+            x[2] = _mm512_set1_ps(a2[k]); x[3] = _mm512_set1_ps(a3[k]);                 \
+            for (r = 0; r < 4; r++)                                                     \
+                for (p = 0; p < 4; p++)                                                 \
+                    s[r][p] = _mm512_fmadd_ps(x[r], v[p], s[r][p]);                     \
+        }                                                                               \
+        store_tile(s, out);                                                             \
+    }                                                                                   \
+    static ATTR(T_F) void row_##SFX(ptrdiff_t Kp, const void* a_, const void* const w[4], \
+                                    const cgru_lowp_aux* aux, float* out)               \
+    {                                                                                   \
+        const float* a = a_;                                                            \
+        const WT *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];                        \
+        __m512 s[2][4];                                                                 \
+        ptrdiff_t k;                                                                    \
+        int p;                                                                          \
+        (void)aux;                                                                      \
+        for (p = 0; p < 4; p++)                                                         \
+            s[0][p] = s[1][p] = _mm512_setzero_ps();                                    \
+        for (k = 0; k + 1 < Kp; k += 2) {                                               \
+            __m512 x = _mm512_set1_ps(a[k]), y = _mm512_set1_ps(a[k + 1]);              \
+            s[0][0] = _mm512_fmadd_ps(x, LOAD(w0 + 16 * k), s[0][0]);                   \
+            s[0][1] = _mm512_fmadd_ps(x, LOAD(w1 + 16 * k), s[0][1]);                   \
+            s[0][2] = _mm512_fmadd_ps(x, LOAD(w2 + 16 * k), s[0][2]);                   \
+            s[0][3] = _mm512_fmadd_ps(x, LOAD(w3 + 16 * k), s[0][3]);                   \
+            s[1][0] = _mm512_fmadd_ps(y, LOAD(w0 + 16 * k + 16), s[1][0]);              \
+            s[1][1] = _mm512_fmadd_ps(y, LOAD(w1 + 16 * k + 16), s[1][1]);              \
+            s[1][2] = _mm512_fmadd_ps(y, LOAD(w2 + 16 * k + 16), s[1][2]);              \
+            s[1][3] = _mm512_fmadd_ps(y, LOAD(w3 + 16 * k + 16), s[1][3]);              \
+        }                                                                               \
+        if (k < Kp) {                                                                   \
+            __m512 x = _mm512_set1_ps(a[k]);                                            \
+            s[0][0] = _mm512_fmadd_ps(x, LOAD(w0 + 16 * k), s[0][0]);                   \
+            s[0][1] = _mm512_fmadd_ps(x, LOAD(w1 + 16 * k), s[0][1]);                   \
+            s[0][2] = _mm512_fmadd_ps(x, LOAD(w2 + 16 * k), s[0][2]);                   \
+            s[0][3] = _mm512_fmadd_ps(x, LOAD(w3 + 16 * k), s[0][3]);                   \
+        }                                                                               \
+        for (p = 0; p < 4; p++)                                                         \
+            _mm512_storeu_ps(out + 16 * p, _mm512_add_ps(s[0][p], s[1][p]));            \
     }
-    store_tile(s, out);
-}
 
-static ATTR(T_F) void row_f16(ptrdiff_t Kp, const void* a_, const void* const w[4],
-                               const cgru_lowp_aux* aux, float* out)
-{
-    const float* a = a_;
-    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    __m512 s[2][4];
-    ptrdiff_t k;
-    int p;
-    (void)aux;
-    for (p = 0; p < 4; p++)
-        s[0][p] = s[1][p] = _mm512_setzero_ps();
-    for (k = 0; k + 1 < Kp; k += 2) {
-        __m512 x = _mm512_set1_ps(a[k]), y = _mm512_set1_ps(a[k + 1]);
-        s[0][0] = _mm512_fmadd_ps(x, LOADH(w0 + 16 * k), s[0][0]);
-        s[0][1] = _mm512_fmadd_ps(x, LOADH(w1 + 16 * k), s[0][1]);
-        s[0][2] = _mm512_fmadd_ps(x, LOADH(w2 + 16 * k), s[0][2]);
-        s[0][3] = _mm512_fmadd_ps(x, LOADH(w3 + 16 * k), s[0][3]);
-        s[1][0] = _mm512_fmadd_ps(y, LOADH(w0 + 16 * k + 16), s[1][0]);
-        s[1][1] = _mm512_fmadd_ps(y, LOADH(w1 + 16 * k + 16), s[1][1]);
-        s[1][2] = _mm512_fmadd_ps(y, LOADH(w2 + 16 * k + 16), s[1][2]);
-        s[1][3] = _mm512_fmadd_ps(y, LOADH(w3 + 16 * k + 16), s[1][3]);
-    }
-    if (k < Kp) {
-        __m512 x = _mm512_set1_ps(a[k]);
-        s[0][0] = _mm512_fmadd_ps(x, LOADH(w0 + 16 * k), s[0][0]);
-        s[0][1] = _mm512_fmadd_ps(x, LOADH(w1 + 16 * k), s[0][1]);
-        s[0][2] = _mm512_fmadd_ps(x, LOADH(w2 + 16 * k), s[0][2]);
-        s[0][3] = _mm512_fmadd_ps(x, LOADH(w3 + 16 * k), s[0][3]);
-    }
-    for (p = 0; p < 4; p++)
-        _mm512_storeu_ps(out + 16 * p, _mm512_add_ps(s[0][p], s[1][p]));
-}
+CGRU_LOWP_FMA_KERNELS(f32, float, LOADF)
+CGRU_LOWP_FMA_KERNELS(f16, uint16_t, LOADH)
 
 /* --------------------------------------------------------------- bfloat16 */
 
