@@ -22,6 +22,18 @@ class cgru_activation(enum.IntEnum):
     CGRU_SOFTSIGN = 9
     CGRU_SOFTPLUS = 10
 
+class cgru_weight_format(enum.IntEnum):
+    """How a layer stores its weights (cgru_layer_*.weight_format)."""
+
+    CGRU_WEIGHTS_NATIVE = 0
+    CGRU_WEIGHTS_FLOAT16 = 1
+    CGRU_WEIGHTS_BFLOAT16 = 2
+    CGRU_WEIGHTS_INT8 = 3
+
+def weight_paths() -> dict[str, str]:
+    """The kernel path each reduced-precision weight format runs with the current ISA."""
+    ...
+
 def isa() -> str:
     """The instruction set the kernels run with: 'baseline', 'avx2' or 'avx512'."""
     ...
