@@ -332,3 +332,19 @@ def test_dask_runs_the_stored_format(fmt, rng):
     cy, ch = dask.compute(y, h, scheduler="processes", num_workers=2)
     per_chunk = np.concatenate([q(xn[:, i:i + 3])[0] for i in range(0, 8, 3)], axis=1)
     assert np.array_equal(cy, per_chunk)
+
+
+@pytest.mark.parametrize("fmt", ("bfloat16", "int8"))
+def test_onnx_export_is_float32(fmt, rng):
+    """to_onnx exports the stored values as float32: onnxruntime runs the model
+    the stored weights make, in float32 (the operand rounding is not exported)."""
+    from conftest import need
+    need("onnx")
+    ort = need("onnxruntime")
+    q = _model(rng, L=2).with_weights(fmt)
+    proto = q.to_onnx()
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = _x(rng, 7, 3, q.input_size)
+    y = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    y32, _ = q.with_weights("float32")(x)
+    assert y.dtype == np.float32 and _err(y, y32) <= 1e-5
