@@ -42,7 +42,16 @@ static uint16_t f32_to_f16(float f)
     return (uint16_t)(o | (sign >> 16));
 }
 
-/* binary16 -> float32, exact, branch-free (vectorizable) */
+/* binary16 -> float32, exact: the hardware conversion where the compiler has
+   _Float16 on ARM (fcvt, vectorized), else branch-free bit arithmetic */
+#if defined(__aarch64__) && defined(__FLT16_MAX__)
+static inline float f16_to_f32(uint16_t h)
+{
+    _Float16 v;
+    memcpy(&v, &h, 2);
+    return (float)v;
+}
+#else
 static inline float f16_to_f32(uint16_t h)
 {
     uint32_t em = h & 0x7fffu;
@@ -52,6 +61,7 @@ static inline float f16_to_f32(uint16_t h)
     r = em < 0x0400u ? sub : r;                         /* subnormal, zero */
     return u2f(r | ((uint32_t)(h & 0x8000u) << 16));
 }
+#endif
 
 /* ----------------------------------------------------------------- layout */
 
@@ -554,7 +564,7 @@ static void tile_bf16(ptrdiff_t Kp, const void* const a[4], const void* const w[
 static void tile_i8(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
                     const cgru_lowp_aux* aux, float* out)
 {
-    int p, r, i, e;
+    int p, r, i;
     ptrdiff_t k0, kq, c;
     (void)aux;   /* the row sums: only the vpdpbusd offset needs them */
     for (p = 0; p < 4; p++) {
@@ -563,15 +573,17 @@ static void tile_i8(ptrdiff_t Kp, const void* const a[4], const void* const w[4]
         for (c = 0, k0 = 0; k0 < Kp; c++, k0 += CGRU_LOWP_KCHUNK) {
             ptrdiff_t k1 = Kp - k0 < CGRU_LOWP_KCHUNK ? Kp : k0 + CGRU_LOWP_KCHUNK;
             int32_t acc[4][P] = {{0}};
-            for (kq = k0 / 4; kq < k1 / 4; kq++)
+            for (kq = k0 / 4; kq < k1 / 4; kq++) {
+                const int8_t* q = wp + kq * 4 * P;
                 for (r = 0; r < 4; r++) {
                     const uint8_t* ar = (const uint8_t*)a[r] + 4 * kq;
-                    for (e = 0; e < 4; e++) {
-                        int32_t x = (int32_t)ar[e] - 128;
-                        for (i = 0; i < P; i++)
-                            acc[r][i] += x * (int32_t)wp[(kq * P + i) * 4 + e];
-                    }
+                    int32_t x0 = (int32_t)ar[0] - 128, x1 = (int32_t)ar[1] - 128;
+                    int32_t x2 = (int32_t)ar[2] - 128, x3 = (int32_t)ar[3] - 128;
+                    for (i = 0; i < P; i++)
+                        acc[r][i] += x0 * q[4 * i] + x1 * q[4 * i + 1] + x2 * q[4 * i + 2] +
+                                     x3 * q[4 * i + 3];
                 }
+            }
             for (r = 0; r < 4; r++)
                 for (i = 0; i < P; i++)
                     s[r][i] += (float)acc[r][i];
@@ -581,20 +593,118 @@ static void tile_i8(ptrdiff_t Kp, const void* const a[4], const void* const w[4]
     }
 }
 
-/* the row kernels: the tile with the one row four times, keeping row 0 */
-#define CGRU_LOWP_ROW_FROM_TILE(NAME, TILE)                                       \
-    static void NAME(ptrdiff_t Kp, const void* a, const void* const w[4],         \
-                     const cgru_lowp_aux* aux, float* out)                        \
-    {                                                                             \
-        const void* rows[4] = {a, a, a, a};                                       \
-        float t[256];                                                             \
-        TILE(Kp, rows, w, aux, t);                                                \
-        memcpy(out, t, 64 * sizeof(float));                                       \
+/* the row kernels: one operand row, the 4 panels one after the other */
+
+#if defined(__GNUC__) || defined(__clang__)
+/* GCC/Clang vector extensions: 16 outputs in four 4-float vectors (SSE2, NEON)
+   that stay in registers; other compilers get the plain loops */
+typedef float cgru_lowp_v4 __attribute__((vector_size(16)));
+#define ROW_ACC cgru_lowp_v4 s[4] = {{0}}
+#define ROW_FMA(x, wrow)                                                          \
+    do {                                                                          \
+        cgru_lowp_v4 w_[4];                                                       \
+        int q_;                                                                   \
+        memcpy(w_, (wrow), sizeof w_);                                            \
+        for (q_ = 0; q_ < 4; q_++)                                                \
+            s[q_] += (x) * w_[q_];                                                \
+    } while (0)
+#else
+#define ROW_ACC float s[P] = {0}
+#define ROW_FMA(x, wrow)                                                          \
+    do {                                                                          \
+        int q_;                                                                   \
+        for (q_ = 0; q_ < P; q_++)                                                \
+            s[q_] += (x) * (wrow)[q_];                                            \
+    } while (0)
+#endif
+
+static void row_f32(ptrdiff_t Kp, const void* a_, const void* const w[4],
+                    const cgru_lowp_aux* aux, float* out)
+{
+    const float* a = a_;
+    int p;
+    ptrdiff_t k;
+    (void)aux;
+    for (p = 0; p < 4; p++) {
+        const float* wp = (const float*)w[p];
+        ROW_ACC;
+        for (k = 0; k < Kp; k++)
+            ROW_FMA(a[k], wp + k * P);
+        memcpy(out + p * P, s, sizeof s);
     }
-CGRU_LOWP_ROW_FROM_TILE(row_f32, tile_f32)
-CGRU_LOWP_ROW_FROM_TILE(row_f16, tile_f16)
-CGRU_LOWP_ROW_FROM_TILE(row_bf16, tile_bf16)
-CGRU_LOWP_ROW_FROM_TILE(row_i8, tile_i8)
+}
+
+static void row_f16(ptrdiff_t Kp, const void* a_, const void* const w[4],
+                    const cgru_lowp_aux* aux, float* out)
+{
+    const float* a = a_;
+    int p, i;
+    ptrdiff_t k;
+    (void)aux;
+    for (p = 0; p < 4; p++) {
+        const uint16_t* wp = (const uint16_t*)w[p];
+        float wk[P];
+        ROW_ACC;
+        for (k = 0; k < Kp; k++) {
+            for (i = 0; i < P; i++)
+                wk[i] = f16_to_f32(wp[k * P + i]);
+            ROW_FMA(a[k], wk);
+        }
+        memcpy(out + p * P, s, sizeof s);
+    }
+}
+
+static void row_bf16(ptrdiff_t Kp, const void* a_, const void* const w[4],
+                     const cgru_lowp_aux* aux, float* out)
+{
+    const uint16_t* a = a_;
+    int p, i;
+    ptrdiff_t kk;
+    (void)aux;
+    for (p = 0; p < 4; p++) {
+        const uint16_t* wp = (const uint16_t*)w[p];
+        float w0[P], w1[P];
+        ROW_ACC;
+        for (kk = 0; kk < Kp / 2; kk++) {
+            for (i = 0; i < P; i++) {
+                w0[i] = bf16_to_f32(wp[(kk * P + i) * 2]);
+                w1[i] = bf16_to_f32(wp[(kk * P + i) * 2 + 1]);
+            }
+            /* as vdpbf16ps: the odd product first (each product is exact) */
+            ROW_FMA(bf16_to_f32(a[2 * kk + 1]), w1);
+            ROW_FMA(bf16_to_f32(a[2 * kk]), w0);
+        }
+        memcpy(out + p * P, s, sizeof s);
+    }
+}
+
+static void row_i8(ptrdiff_t Kp, const void* a_, const void* const w[4],
+                   const cgru_lowp_aux* aux, float* out)
+{
+    const uint8_t* a = a_;
+    int p, i;
+    ptrdiff_t k0, kq;
+    (void)aux;
+    for (p = 0; p < 4; p++) {
+        const int8_t* wp = (const int8_t*)w[p];
+        float s[P] = {0};
+        for (k0 = 0; k0 < Kp; k0 += CGRU_LOWP_KCHUNK) {
+            ptrdiff_t k1 = Kp - k0 < CGRU_LOWP_KCHUNK ? Kp : k0 + CGRU_LOWP_KCHUNK;
+            int32_t acc[P] = {0};
+            for (kq = k0 / 4; kq < k1 / 4; kq++) {
+                int32_t x0 = (int32_t)a[4 * kq] - 128, x1 = (int32_t)a[4 * kq + 1] - 128;
+                int32_t x2 = (int32_t)a[4 * kq + 2] - 128, x3 = (int32_t)a[4 * kq + 3] - 128;
+                const int8_t* q = wp + kq * 4 * P;
+                for (i = 0; i < P; i++)
+                    acc[i] += x0 * q[4 * i] + x1 * q[4 * i + 1] + x2 * q[4 * i + 2] +
+                              x3 * q[4 * i + 3];
+            }
+            for (i = 0; i < P; i++)
+                s[i] += (float)acc[i];
+        }
+        memcpy(out + p * P, s, sizeof s);
+    }
+}
 
 #undef P
 
