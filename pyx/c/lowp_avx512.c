@@ -5,8 +5,10 @@
  *   float16   vcvtph2ps + vfmadd231ps
  *   bfloat16  vdpbf16ps (AVX512-BF16): 32 multiply-adds per 64-byte load
  *   int8      vpdpbusd (AVX512-VNNI): 64 multiply-adds per 64-byte load
- * The row kernels (one operand row) keep 4 panels x 2 k-interleaved
- * accumulators: 8 independent chains over a stream read once. */
+ * The row kernels (one operand row) compute exactly the tile's sums for that
+ * row, in the same order, so a row's result does not depend on how many rows
+ * a call has (threads may split a product by rows: the same bits); int8's
+ * integer sums are exact in any order and keep 8 interleaved chains. */
 #include "lowp_impl.h"
 
 #if CGRU_LOWP_X86
@@ -64,34 +66,23 @@ static inline ATTR(T_F) void store_tile(__m512 s[4][4], float* out)
     static ATTR(T_F) void row_##SFX(ptrdiff_t Kp, const void* a_, const void* const w[4], \
                                     const cgru_lowp_aux* aux, float* out)               \
     {                                                                                   \
+        /* the tile's sums for one row, in the tile's order (bit-identical) */          \
         const float* a = a_;                                                            \
         const WT *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];                        \
-        __m512 s[2][4];                                                                 \
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                     \
         ptrdiff_t k;                                                                    \
-        int p;                                                                          \
         (void)aux;                                                                      \
-        for (p = 0; p < 4; p++)                                                         \
-            s[0][p] = s[1][p] = _mm512_setzero_ps();                                    \
-        for (k = 0; k + 1 < Kp; k += 2) {                                               \
-            __m512 x = _mm512_set1_ps(a[k]), y = _mm512_set1_ps(a[k + 1]);              \
-            s[0][0] = _mm512_fmadd_ps(x, LOAD(w0 + 16 * k), s[0][0]);                   \
-            s[0][1] = _mm512_fmadd_ps(x, LOAD(w1 + 16 * k), s[0][1]);                   \
-            s[0][2] = _mm512_fmadd_ps(x, LOAD(w2 + 16 * k), s[0][2]);                   \
-            s[0][3] = _mm512_fmadd_ps(x, LOAD(w3 + 16 * k), s[0][3]);                   \
-            s[1][0] = _mm512_fmadd_ps(y, LOAD(w0 + 16 * k + 16), s[1][0]);              \
-            s[1][1] = _mm512_fmadd_ps(y, LOAD(w1 + 16 * k + 16), s[1][1]);              \
-            s[1][2] = _mm512_fmadd_ps(y, LOAD(w2 + 16 * k + 16), s[1][2]);              \
-            s[1][3] = _mm512_fmadd_ps(y, LOAD(w3 + 16 * k + 16), s[1][3]);              \
-        }                                                                               \
-        if (k < Kp) {                                                                   \
+        for (k = 0; k < Kp; k++) {                                                      \
             __m512 x = _mm512_set1_ps(a[k]);                                            \
-            s[0][0] = _mm512_fmadd_ps(x, LOAD(w0 + 16 * k), s[0][0]);                   \
-            s[0][1] = _mm512_fmadd_ps(x, LOAD(w1 + 16 * k), s[0][1]);                   \
-            s[0][2] = _mm512_fmadd_ps(x, LOAD(w2 + 16 * k), s[0][2]);                   \
-            s[0][3] = _mm512_fmadd_ps(x, LOAD(w3 + 16 * k), s[0][3]);                   \
+            s0 = _mm512_fmadd_ps(x, LOAD(w0 + 16 * k), s0);                             \
+            s1 = _mm512_fmadd_ps(x, LOAD(w1 + 16 * k), s1);                             \
+            s2 = _mm512_fmadd_ps(x, LOAD(w2 + 16 * k), s2);                             \
+            s3 = _mm512_fmadd_ps(x, LOAD(w3 + 16 * k), s3);                             \
         }                                                                               \
-        for (p = 0; p < 4; p++)                                                         \
-            _mm512_storeu_ps(out + 16 * p, _mm512_add_ps(s[0][p], s[1][p]));            \
+        _mm512_storeu_ps(out, s0);                                                      \
+        _mm512_storeu_ps(out + 16, s1);                                                 \
+        _mm512_storeu_ps(out + 32, s2);                                                 \
+        _mm512_storeu_ps(out + 48, s3);                                                 \
     }
 
 CGRU_LOWP_FMA_KERNELS(f32, float, LOADF)
@@ -136,34 +127,23 @@ static ATTR(T_BF) void tile_bf16(ptrdiff_t Kp, const void* const a[4], const voi
 static ATTR(T_BF) void row_bf16(ptrdiff_t Kp, const void* a_, const void* const w[4],
                                  const cgru_lowp_aux* aux, float* out)
 {
+    /* the tile's sums for one row, in the tile's order (bit-identical) */
     const uint16_t* a = a_;
     const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    __m512 s[2][4];
-    ptrdiff_t kk, KK = Kp / 2;
-    int p;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    ptrdiff_t kk;
     (void)aux;
-    for (p = 0; p < 4; p++)
-        s[0][p] = s[1][p] = _mm512_setzero_ps();
-    for (kk = 0; kk + 1 < KK; kk += 2) {
-        __m512bh x = pair(a, kk), y = pair(a, kk + 1);
-        s[0][0] = _mm512_dpbf16_ps(s[0][0], x, LOADB(w0 + 32 * kk));
-        s[0][1] = _mm512_dpbf16_ps(s[0][1], x, LOADB(w1 + 32 * kk));
-        s[0][2] = _mm512_dpbf16_ps(s[0][2], x, LOADB(w2 + 32 * kk));
-        s[0][3] = _mm512_dpbf16_ps(s[0][3], x, LOADB(w3 + 32 * kk));
-        s[1][0] = _mm512_dpbf16_ps(s[1][0], y, LOADB(w0 + 32 * kk + 32));
-        s[1][1] = _mm512_dpbf16_ps(s[1][1], y, LOADB(w1 + 32 * kk + 32));
-        s[1][2] = _mm512_dpbf16_ps(s[1][2], y, LOADB(w2 + 32 * kk + 32));
-        s[1][3] = _mm512_dpbf16_ps(s[1][3], y, LOADB(w3 + 32 * kk + 32));
-    }
-    if (kk < KK) {
+    for (kk = 0; kk < Kp / 2; kk++) {
         __m512bh x = pair(a, kk);
-        s[0][0] = _mm512_dpbf16_ps(s[0][0], x, LOADB(w0 + 32 * kk));
-        s[0][1] = _mm512_dpbf16_ps(s[0][1], x, LOADB(w1 + 32 * kk));
-        s[0][2] = _mm512_dpbf16_ps(s[0][2], x, LOADB(w2 + 32 * kk));
-        s[0][3] = _mm512_dpbf16_ps(s[0][3], x, LOADB(w3 + 32 * kk));
+        s0 = _mm512_dpbf16_ps(s0, x, LOADB(w0 + 32 * kk));
+        s1 = _mm512_dpbf16_ps(s1, x, LOADB(w1 + 32 * kk));
+        s2 = _mm512_dpbf16_ps(s2, x, LOADB(w2 + 32 * kk));
+        s3 = _mm512_dpbf16_ps(s3, x, LOADB(w3 + 32 * kk));
     }
-    for (p = 0; p < 4; p++)
-        _mm512_storeu_ps(out + 16 * p, _mm512_add_ps(s[0][p], s[1][p]));
+    _mm512_storeu_ps(out, s0);
+    _mm512_storeu_ps(out + 16, s1);
+    _mm512_storeu_ps(out + 32, s2);
+    _mm512_storeu_ps(out + 48, s3);
 }
 
 /* ------------------------------------------------------------------- int8 */
