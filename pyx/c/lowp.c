@@ -443,25 +443,28 @@ size_t cgru_lowp_scratch_bytes(ptrdiff_t N, ptrdiff_t K)
 
 static char* align64(void* p) { return (char*)p + (64 - (size_t)p % 64) % 64; }
 
-void cgru_lowp_matmul(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H, int g0,
-                      int g1, const float* a, ptrdiff_t lda, const void* packed, float* c,
-                      ptrdiff_t ldc, void* scratch, size_t scratch_bytes)
+void cgru_lowp_matmul_range(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H,
+                            int g0, int g1, ptrdiff_t j0, ptrdiff_t j1, const float* a,
+                            ptrdiff_t lda, const void* packed, float* c, ptrdiff_t ldc,
+                            void* scratch, size_t scratch_bytes)
 {
     /* operand rows per chunk: up to CGRU_LOWP_CHUNK bytes of them (the weights
        are read once per chunk), in the caller's scratch, else in a stack block,
-       else (large chunks) in one heap block per call */
+       else (large chunks) in one heap block per call; small products (M <= 8,
+       a step's) take the stack block with fewer rows at a time rather than the
+       heap */
     double block[CGRU_LOWP_STACK / sizeof(double) + 8];
     ptrdiff_t want = cgru_lowp_chunk_rows(fmt, K), m, m0, n, j;
     void* heap = NULL;
     char* buf;
-    if (M <= 0 || !cgru_lowp_kgroup(fmt))
+    if (M <= 0 || j1 <= j0 || !cgru_lowp_kgroup(fmt))
         return;
     want = want > M ? M : want;
     m = scratch ? rows_in(fmt, K, scratch_bytes - (size_t)(align64(scratch) - (char*)scratch), M)
                 : 0;
     if (scratch && (m >= want || m >= M)) {
         buf = align64(scratch);
-    } else if ((m = rows_in(fmt, K, CGRU_LOWP_STACK, M)) >= want) {
+    } else if ((m = rows_in(fmt, K, CGRU_LOWP_STACK, M)) >= want || (M <= 8 && m >= 1)) {
         buf = align64(block);
     } else {
         heap = malloc(cgru_lowp_act_bytes(fmt, want, K) + 64);
@@ -473,16 +476,25 @@ void cgru_lowp_matmul(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t 
         } else {                           /* not even one row: never a stale answer */
             for (n = 0; n < M; n++)
                 for (j = (ptrdiff_t)g0 * H; j < (ptrdiff_t)g1 * H; j++)
-                    c[n * ldc + j] = NAN;
+                    if (j % H >= j0 && j % H < j1)
+                        c[n * ldc + j] = NAN;
             return;
         }
     }
     for (m0 = 0; m0 < M; m0 += m) {
         ptrdiff_t rows = M - m0 < m ? M - m0 : m;
         cgru_lowp_act(fmt, rows, K, a + m0 * lda, lda, buf);
-        cgru_lowp_gemm(fmt, rows, K, G, H, g0, g1, 0, H, buf, packed, c + m0 * ldc, ldc);
+        cgru_lowp_gemm(fmt, rows, K, G, H, g0, g1, j0, j1, buf, packed, c + m0 * ldc, ldc);
     }
     free(heap);
+}
+
+void cgru_lowp_matmul(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H, int g0,
+                      int g1, const float* a, ptrdiff_t lda, const void* packed, float* c,
+                      ptrdiff_t ldc, void* scratch, size_t scratch_bytes)
+{
+    cgru_lowp_matmul_range(fmt, M, K, G, H, g0, g1, 0, H, a, lda, packed, c, ldc, scratch,
+                           scratch_bytes);
 }
 
 /* ------------------------------------------------------- portable kernels */

@@ -117,6 +117,15 @@ size_t cgru_lowp_scratch_bytes(ptrdiff_t N, ptrdiff_t K);
 void cgru_lowp_matmul(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H, int g0,
                       int g1, const float* a, ptrdiff_t lda, const void* packed, float* c,
                       ptrdiff_t ldc, void* scratch, size_t scratch_bytes);
+/* The same for outputs j0 <= j < j1 of each gate only (j0 a multiple of 16):
+   a thread's share of a product split by hidden units.  Every output is
+   computed exactly as by the whole product, and every row exactly as alone
+   (the same bits however a product is split by rows or units).  Small
+   products (M <= 8) never touch the heap while one row fits the stack block. */
+void cgru_lowp_matmul_range(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H,
+                            int g0, int g1, ptrdiff_t j0, ptrdiff_t j1, const float* a,
+                            ptrdiff_t lda, const void* packed, float* c, ptrdiff_t ldc,
+                            void* scratch, size_t scratch_bytes);
 
 /* Paths.  Levels: 0 portable C, 1 AVX2+FMA+F16C (+ AVX-VNNI for int8),
    2 AVX-512 F/BW/VL (+ AVX512-BF16, AVX512-VNNI where the CPU has them).
