@@ -48,24 +48,25 @@ def x86_64_target(environ=os.environ, host_platform=None, sys_platform=sys.platf
             and all(a.lower() in ("x86_64", "amd64") for a in arches))
 
 
-# the reduced-precision kernels (pyx/c/lowp*.c): plain C, SIMD paths chosen at
-# run time; linked into every kernels build and into _binding (the packer)
+INCLUDE = [np.get_include(), "pyx", "src/cgru"]     # pyx/c/*.h, include/cgru.h
+# the reduced-precision kernels (plain C; their SIMD paths are chosen at run time,
+# docs/weights.md): in every core build, in cgru.kernels (workspace sizes) and in
+# cgru._compiled (the packer)
 LOWP = ["pyx/c/lowp.c", "pyx/c/lowp_avx2.c", "pyx/c/lowp_avx512.c"]
-INCLUDE = [np.get_include(), "pyx/c"]
 
 
-def ext(name, source):
-    return Extension(name, [source] + LOWP, include_dirs=INCLUDE,
-                     define_macros=macros, extra_compile_args=cflags)
+def ext(name, source, flags=(), lowp=False):
+    return Extension(name, [source] + (LOWP if lowp else []), include_dirs=INCLUDE,
+                     define_macros=macros, extra_compile_args=cflags + list(flags))
 
 
 extensions = [
-    ext("cgru.kernels", "pyx/kernels.pyx"),
-    ext("cgru._binding", "pyx/_binding.pyx"),
-    Extension("cgru.capi", ["pyx/capi.pyx"], include_dirs=INCLUDE, define_macros=macros,
-              extra_compile_args=cflags),
+    ext("cgru.kernels", "pyx/kernels.pyx", lowp=True),
+    ext("cgru._compiled", "pyx/_compiled.pyx", lowp=True),
+    ext("cgru.capi", "pyx/capi.pyx"),
+    ext("cgru._core_baseline", "pyx/_core_baseline.pyx", lowp=True),
 ]
-# x86-64 with GCC/Clang: the kernels again for AVX2+FMA and for AVX-512
+# x86-64 with GCC/Clang: the kernel core again for AVX2+FMA and for AVX-512
 # (x86-64-v4); cgru.kernels picks the best the CPU runs at import
 # (cgru.kernels.isa()).  Other platforms run the baseline build.
 VARIANTS = {
@@ -74,10 +75,7 @@ VARIANTS = {
 }
 if sys.platform != "win32" and not DEBUG and x86_64_target():
     for isa, flags in VARIANTS.items():
-        extensions.append(Extension(
-            f"cgru._kernels_{isa}", [f"pyx/_kernels_{isa}.pyx"] + LOWP,
-            include_dirs=INCLUDE, define_macros=macros + [("CGRU_VARIANT", "1")],
-            extra_compile_args=cflags + flags))
+        extensions.append(ext(f"cgru._core_{isa}", f"pyx/_core_{isa}.pyx", flags, lowp=True))
 
 setup(
     ext_modules=cythonize(extensions, include_path=["src"], compiler_directives=directives,

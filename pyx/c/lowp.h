@@ -51,13 +51,19 @@
 extern "C" {
 #endif
 
-/* weight formats (the layer's weight-format field) */
-enum cgru_weights {
-    CGRU_WEIGHTS_FLOAT32 = 0,
+/* weight formats: the layer's weight_format, enum cgru_weight_format of
+   cgru.h (the reference; repeated here, guarded, so this header stands alone).
+   NATIVE is float32 here: panels of the plain float32 product (a reference). */
+#ifndef CGRU_WEIGHT_FORMAT_DEFINED
+#define CGRU_WEIGHT_FORMAT_DEFINED
+enum cgru_weight_format {
+    CGRU_WEIGHTS_NATIVE = 0,
     CGRU_WEIGHTS_FLOAT16 = 1,
     CGRU_WEIGHTS_BFLOAT16 = 2,
     CGRU_WEIGHTS_INT8 = 3
 };
+#endif
+#define CGRU_WEIGHTS_FLOAT32 CGRU_WEIGHTS_NATIVE
 #define CGRU_LOWP_NUM_FORMATS 4
 #define CGRU_LOWP_P 16           /* outputs per panel */
 #define CGRU_LOWP_KCHUNK 65536   /* int8: k's per exact int32 partial sum */

@@ -23,7 +23,7 @@ class cgru_activation(enum.IntEnum):
     CGRU_SOFTPLUS = 10
 
 class cgru_weight_format(enum.IntEnum):
-    """How a layer stores its weights (cgru_layer_*.weight_format)."""
+    """How a layer stores its weights (cgru.h)."""
 
     CGRU_WEIGHTS_NATIVE = 0
     CGRU_WEIGHTS_FLOAT16 = 1
