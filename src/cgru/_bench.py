@@ -1,20 +1,25 @@
-"""cgru's benchmark suite: cgru against PyTorch, onnxruntime and OpenVINO on one core.
+"""cgru's benchmark suite: cgru against PyTorch, onnxruntime and OpenVINO.
 
 Run it as ``cgru bench`` or ``python -m cgru._bench`` (``--help`` for options).
-Every contender runs on one thread (cgru's BLAS limited with threadpoolctl,
-``torch.set_num_threads(1)``, onnxruntime with one intra-op and one inter-op
-thread), all in this process, interleaved round by round; the best round
-counts.  Before timing, every scenario checks that cgru's outputs agree with
-PyTorch's (and onnxruntime's with PyTorch's): a fast wrong answer is worthless.
-Every contender's error against torch float32 is reported; scenarios with
-reduced-precision weights (``weights``) and OpenVINO's default precision (bf16
-on CPUs with AVX512-BF16 or AMX) are checked against per-format bounds.
+Every contender runs with the same number of threads, ``--threads N`` (default
+1): ``cgru.threads(N)`` (which also limits BLAS), ``torch.set_num_threads(N)``,
+onnxruntime with N intra-op threads and one inter-op thread, OpenVINO with
+``INFERENCE_NUM_THREADS=N`` and float32 inference precision.  All run in this
+process, interleaved round by round; the best round counts.  Before timing,
+every scenario checks that cgru's outputs agree with PyTorch's (and the other
+contenders' with PyTorch's): a fast wrong answer is worthless.  OpenVINO is
+optional: without the package it is left out; with it, it runs twice, at float32
+(``openvino-f32``) and at its default precision (``openvino``: bf16 on CPUs with
+AVX512-BF16 or AMX; the table prints which).  Every contender's error against
+torch float32 is reported; scenarios with reduced-precision weights
+(``weights``) and OpenVINO's default precision are checked against per-format
+bounds (FORMAT_TOLERANCE).
 
 ``quick=True`` runs every scenario with tiny repeat counts: it checks the
 agreement and that every contender runs, not speed.
 
-PyTorch, onnx, onnxruntime, openvino and matplotlib are imported here only,
-inside functions; ``import cgru`` never imports this module.
+PyTorch, onnx and onnxruntime are imported here only, inside functions; ``import
+cgru`` never imports this module.
 """
 
 import argparse
@@ -91,6 +96,7 @@ del _fmt, _tag
 # OpenVINO's default precision (bf16 inference): the same bounds as the tests
 # (docs/weights.md has the measured values).
 FORMAT_TOLERANCE = {"float16": 2e-3, "bfloat16": 1.5e-2, "int8": 3e-2}
+
 
 
 # ------------------------------------------------------------------ helpers
@@ -178,13 +184,27 @@ def _onnx_gru_model(torch_gru, dtype, step):
     return model.SerializeToString()
 
 
-def _openvino_model(model_bytes, precision=None):
-    """OpenVINO's CPU plugin on the ONNX graph, one thread, one stream; precision
-    None: its default (bf16 on CPUs with AVX512-BF16 or AMX), "f32": float32.
-    Returns (compiled model, the inference precision it runs)."""
-    import openvino as ov
+def _ort_session(model_bytes, threads=1):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
+
+
+def _openvino_model(model_bytes, threads=1, precision="f32"):
+    """OpenVINO's CPU plugin on the ONNX graph (N threads, latency hint);
+    precision "f32", or None for its default (bf16 on CPUs with AVX512-BF16 or
+    AMX).  Returns (compiled model, the inference precision it runs), or
+    (None, None) when openvino is not installed."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return None, None
     core = ov.Core()
-    cfg = {"INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+    cfg = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
     if precision:
         cfg["INFERENCE_PRECISION_HINT"] = precision
     compiled = core.compile_model(core.read_model(model_bytes), "CPU", cfg)
@@ -192,21 +212,22 @@ def _openvino_model(model_bytes, precision=None):
     return compiled, getattr(used, "get_type_name", lambda: str(used))()
 
 
-def _ort_session(model_bytes):
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
+def _openvino_request(model_bytes, threads=1, precision="f32"):
+    """(an infer request of _openvino_model, its precision), or (None, None)."""
+    compiled, used = _openvino_model(model_bytes, threads, precision)
+    return (None, None) if compiled is None else (compiled.create_infer_request(), used)
+
+
+OPENVINO_CONTENDERS = (("openvino-f32", "f32"), ("openvino", None))   # name, precision
 
 
 # --------------------------------------------------------------- contenders
 
-def _make_contenders(sc, seed=0):
-    """Callables (one call = one step or one sequence) for cgru, torch and ORT,
-    plus the agreement checks.  Returns (contenders: dict name -> fn, checks)."""
+def _make_contenders(sc, seed=0, threads=1):
+    """Callables (one call = one step or one sequence) for cgru, torch, ORT and
+    OpenVINO, plus the agreement checks.  Returns (contenders: dict name -> fn,
+    checks, tolerance).  ``threads``: for the ORT and OpenVINO sessions (cgru and
+    torch take theirs from the caller's settings)."""
     import torch
     import cgru
     torch.manual_seed(seed)
@@ -221,9 +242,8 @@ def _make_contenders(sc, seed=0):
     rng = np.random.default_rng(seed)
     checks = {}
     contenders = {}
+    precisions, ov_reqs = {}, {}
     ort_ok = sc.dtype == np.float32
-    openvino = _openvino_available() if ort_ok else None
-    precisions, ov_models = {}, {}
 
     if sc.step:
         # a short stream of inputs, cycled through while timing
@@ -264,7 +284,8 @@ def _make_contenders(sc, seed=0):
         contenders["cgru"] = run_cgru
         contenders["torch"] = run_torch
         if ort_ok:
-            sess = _ort_session(_onnx_gru_model(tgru, sc.dtype, step=True))
+            onnx_model = _onnx_gru_model(tgru, sc.dtype, step=True)
+            sess = _ort_session(onnx_model, threads)
             oh = [np.zeros((L, N, H), dtype=sc.dtype)]
             xs_o = [xs[k][None] for k in range(K)]
             run = sess.run
@@ -275,10 +296,12 @@ def _make_contenders(sc, seed=0):
                     h = run(["Y_h"], {"X": xs_o[i % K], "initial_h": h})[0]
                 oh[0] = h
             contenders["onnxruntime"] = run_ort
-            for cname, prec in (("openvino-f32", "f32"), ("openvino", None)) if openvino else ():
-                ov_models[cname], precisions[cname] = _openvino_model(
-                    _onnx_gru_model(tgru, sc.dtype, step=True), prec)
-                contenders[cname] = _ov_step_runner(ov_models[cname], xs, L, N, H)
+            for cname, prec in OPENVINO_CONTENDERS:
+                ov_req, used = _openvino_request(onnx_model, threads, prec)
+                if ov_req is None:
+                    break
+                ov_reqs[cname], precisions[cname] = ov_req, used
+                contenders[cname] = _ov_step_runner(ov_req, xs_o, L, N, H, sc.dtype)
 
         # agreement: K steps from zero state, compare the final top-layer state
         stream.reset()
@@ -291,10 +314,10 @@ def _make_contenders(sc, seed=0):
         if ort_ok:
             yo = sess.run(["Y_h"], {"X": xs, "initial_h": np.zeros((L, N, H), sc.dtype)})[0]
             checks["onnxruntime-vs-torch"] = float(np.max(np.abs(yo[-1].reshape(out.shape) - ref)))
-        for cname, ov_model in ov_models.items():
-            yo = ov_model({"X": xs, "initial_h": np.zeros((L, N, H), sc.dtype)})
-            yo = yo[ov_model.outputs[1]]
-            checks[f"{cname}-vs-torch"] = float(np.max(np.abs(yo[-1].reshape(out.shape) - ref)))
+            for cname, ov_req in ov_reqs.items():
+                ov_req.infer({"X": xs, "initial_h": np.zeros((L, N, H), sc.dtype)})
+                yv = ov_req.get_tensor("Y_h").data
+                checks[f"{cname}-vs-torch"] = float(np.max(np.abs(yv[-1].reshape(out.shape) - ref)))
         # then time from a fresh state (the state stays bounded: GRU states are in (-1, 1))
         stream.reset()
         tol_T = K
@@ -318,7 +341,8 @@ def _make_contenders(sc, seed=0):
         checks["cgru-vs-torch"] = float(max(np.max(np.abs(y - yr.numpy())),
                                             np.max(np.abs(hn - hr.numpy()))))
         if ort_ok:
-            sess = _ort_session(_onnx_gru_model(tgru, sc.dtype, step=False))
+            onnx_model = _onnx_gru_model(tgru, sc.dtype, step=False)
+            sess = _ort_session(onnx_model, threads)
             run = sess.run
 
             def run_ort(reps):
@@ -327,50 +351,50 @@ def _make_contenders(sc, seed=0):
             contenders["onnxruntime"] = run_ort
             yo, _ = sess.run(None, {"X": x})
             checks["onnxruntime-vs-torch"] = float(np.max(np.abs(yo - yr.numpy())))
-            for cname, prec in (("openvino-f32", "f32"), ("openvino", None)) if openvino else ():
-                ov_model, precisions[cname] = _openvino_model(
-                    _onnx_gru_model(tgru, sc.dtype, step=False), prec)
-                request = ov_model.create_infer_request()
-                yo = request.infer({"X": x})[ov_model.outputs[0]]
-                checks[f"{cname}-vs-torch"] = float(np.max(np.abs(yo - yr.numpy())))
-                contenders[cname] = _ov_sequence_runner(request, x)
+            for cname, prec in OPENVINO_CONTENDERS:
+                ov_req, used = _openvino_request(onnx_model, threads, prec)
+                if ov_req is None:
+                    break
+                precisions[cname] = used
+                contenders[cname] = _ov_sequence_runner(ov_req, x)
+                ov_req.infer({"X": x})
+                yv = ov_req.get_tensor(ov_req.model_outputs[0]).data
+                checks[f"{cname}-vs-torch"] = float(np.max(np.abs(yv - yr.numpy())))
         tol_T = T
+    if threads > 1:
+        # cgru on one thread too, interleaved with the rest: the speed-up of the threads
+        one = contenders["cgru"]
+
+        def run_cgru_1(reps):
+            with cgru.threads(1):
+                one(reps)
+        contenders["cgru-1thread"] = run_cgru_1
     tol = _tol(sc.dtype, tol_T * L, sc.weights)
     # each check against its own bound: OpenVINO's default precision may be bf16
-    tols = {k: (FORMAT_TOLERANCE["bfloat16"] if k.startswith("openvino-vs")
+    tols = {k: (FORMAT_TOLERANCE["bfloat16"] if k == "openvino-vs-torch"
                 and precisions.get("openvino") != "f32" else
                 tol if k.startswith("cgru") else _tol(sc.dtype, tol_T * L))
             for k in checks}
     return contenders, checks, tols, precisions
 
 
-def _openvino_available():
-    try:
-        import openvino  # noqa: F401
-        return True
-    except ImportError:
-        return False
-
-
-def _ov_step_runner(ov_model, xs, L, N, H):
-    request = ov_model.create_infer_request()
-    out_h = ov_model.outputs[1]
-    K = xs.shape[0]
-    xs_o = [xs[k][None] for k in range(K)]
-    state = [np.zeros((L, N, H), dtype=xs.dtype)]
+def _ov_step_runner(ov_req, xs_o, L, N, H, dtype):
+    K = len(xs_o)
+    state = [np.zeros((L, N, H), dtype=dtype)]
 
     def run_ov(reps):
         h = state[0]
         for i in range(reps):
-            h = request.infer({"X": xs_o[i % K], "initial_h": h})[out_h].copy()
+            ov_req.infer({"X": xs_o[i % K], "initial_h": h})
+            h = ov_req.get_tensor("Y_h").data.copy()
         state[0] = h
     return run_ov
 
 
-def _ov_sequence_runner(request, x):
+def _ov_sequence_runner(ov_req, x):
     def run_ov(reps):
         for _ in range(reps):
-            request.infer({"X": x})
+            ov_req.infer({"X": x})
     return run_ov
 
 
@@ -411,17 +435,25 @@ def _time_interleaved(contenders, rounds, min_time, quick, clock="cpu"):
 
 
 def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None, out=None,
-        clock="cpu"):
+        clock=None, threads=1):
     """Run the suite; returns the results as a dict (also written to ``json_path``).
 
     scenarios: names (or name prefixes) to run, default all.  quick: tiny repeats
     (agreement and smoke test, timings meaningless).  out: a text stream for the
-    table (default sys.stdout; False prints nothing).  clock: 'cpu' (this
-    thread's CPU time, robust on a shared machine) or 'wall'."""
+    table (default sys.stdout; False prints nothing).  threads: the thread count
+    of every contender.  clock: 'cpu' (this thread's CPU time, robust on a shared
+    machine; the default with one thread) or 'wall' (the default, and the only
+    meaningful clock, with several threads)."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    if clock is None:
+        clock = "cpu" if threads == 1 else "wall"
     if clock not in CLOCKS:
         raise ValueError(f"clock must be one of {list(CLOCKS)}, got {clock!r}")
+    if clock == "cpu" and threads > 1:
+        raise ValueError("clock 'cpu' counts the calling thread only: use clock='wall' "
+                         f"with threads={threads}")
     import torch
-    from threadpoolctl import threadpool_limits
     import cgru
 
     if out is None:
@@ -435,14 +467,15 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
         if not chosen:
             raise ValueError(f"scenarios: no scenario matches {list(scenarios)}; "
                              f"known: {[s.name for s in SCENARIOS]}")
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass   # already set in this process
     results = {
         "cgru_version": cgru.__version__, "quick": bool(quick), "rounds": rounds,
-        "clock": clock, "isa": _cgru_isa(),
+        "clock": clock, "isa": _cgru_isa(), "threads": threads,
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "python": sys.version.split()[0], "numpy": np.__version__, "torch": torch.__version__,
         "platform": platform.platform(), "machine": platform.machine(),
         "cpu": _cpu_name(), "env": {k: os.environ.get(k) for k in
@@ -457,20 +490,23 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
     try:
         import openvino
         results["openvino"] = openvino.__version__
-    except ImportError:   # OpenVINO is an optional contender
+    except ImportError:
         results["openvino"] = None
     results["weight_paths"] = _weight_paths()
-    with threadpool_limits(limits=1, user_api="blas"):
+    with cgru.threads(1):       # the peak: one core (BLAS limited to one thread too)
         results["openblas"] = _openblas_info()
         if not quick:
             results["peak_gflops"] = {"float32": measure_peak(np.float32),
                                       "float64": measure_peak(np.float64)}
         else:
             results["peak_gflops"] = {"float32": None, "float64": None}
+    with cgru.threads(threads):
+        results["openblas_in_run"] = _openblas_info()
         for sc in chosen:
-            contenders, checks, tol, precisions = _make_contenders(sc)
+            contenders, checks, tol, precisions = _make_contenders(sc, threads=threads)
             best = _time_interleaved(contenders, rounds, min_time, quick, clock)
             peak = results["peak_gflops"][sc.dtype.name]
+            peak = peak * threads if peak else peak     # share of N cores' peak
             gflops = {k: sc.flops() / t / 1e9 for k, t in best.items()}
             row = {
                 "name": sc.name, "I": sc.I, "H": sc.H, "N": sc.N, "T": sc.T,
@@ -531,12 +567,13 @@ def _print_row(row, out, header, results):
         print(f"cgru {results['cgru_version']}  torch {results['torch']}  onnxruntime "
               f"{results['onnxruntime']}  openvino {results.get('openvino')}  numpy "
               f"{results['numpy']}", file=out)
-        print(f"CPU: {results['cpu']}  cgru kernels: {results['isa']}  clock: {results['clock']}"
-              f"  rounds: {results['rounds']} (best)", file=out)
+        print(f"CPU: {results['cpu']} ({results['cpus']} usable)  cgru kernels: {results['isa']}"
+              f"  clock: {results['clock']}  rounds: {results['rounds']} (best)  threads per "
+              f"contender: {results['threads']}", file=out)
         if results.get("weight_paths"):
             print("cgru weight formats: " + ", ".join(f"{k} {v}" for k, v in
                                                        results["weight_paths"].items()), file=out)
-        for d in ob:
+        for d in results["openblas_in_run"]:
             print(f"BLAS: {d['internal_api']} {d['version']} kernel={d['architecture']} "
                   f"threads={d['num_threads']} ({os.path.basename(d['filepath'] or '')})", file=out)
         pk = results["peak_gflops"]
@@ -550,7 +587,9 @@ def _print_row(row, out, header, results):
               file=out)
         print(f"{'scenario':<24}{'I,H,N,T':<18}{'weights':<9}{'cgru':>11}{'torch':>11}"
               f"{'ORT':>11}{'OV32':>11}{'OV':>16}{'x torch':>9}{'x ORT':>8}{'x OV32':>8}"
-              f"{'x OV':>8}{'GFLOP/s':>9}{'%peak':>7}  agree  err cgru/ORT/OV", file=out)
+              f"{'x OV':>8}{'GFLOP/s':>9}{'%peak':>7}"
+              f"{'  x 1 thread' if results['threads'] > 1 else ''}  agree  err cgru/ORT/OV",
+              file=out)
     t = row["seconds_per_call"]
     sp = row["speedup"]
     share = row["peak_share"]["cgru"]
@@ -569,7 +608,8 @@ def _print_row(row, out, header, results):
           f"{sp.get('torch', float('nan')):>8.2f}x{ratio('onnxruntime'):>8}"
           f"{ratio('openvino-f32'):>8}{ratio('openvino'):>8}"
           f"{row['gflops']['cgru']:>9.2f}"
-          f"{(format(share * 100, '6.1f')) if share else '     -':>7}  "
+          f"{(format(share * 100, '6.1f')) if share else '     -':>7}"
+          f"{format(sp['cgru-1thread'], '11.2f') + 'x' if 'cgru-1thread' in sp else ''}  "
           f"{'yes' if row['agree'] else 'NO ':<5}  {err('cgru-vs-torch')}/"
           f"{err('onnxruntime-vs-torch')}/{err('openvino-vs-torch')}",
           file=out, flush=True)
@@ -585,7 +625,7 @@ def plot(results, path):
     except ImportError as e:
         raise ImportError(f"--plot needs matplotlib (pip install 'cgru[plot]'): {e}") from None
     rows = results["scenarios"]
-    names = [n for n in ("torch", "onnxruntime", "openvino-f32", "openvino")
+    names = [n for n in ("torch", "onnxruntime", "openvino-f32", "openvino", "cgru-1thread")
              if any(n in r["speedup"] for r in rows)]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(rows) * max(1, len(names))), 4.5))
     width = 0.8 / max(1, len(names))
@@ -597,7 +637,8 @@ def plot(results, path):
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))])
     ax.set_xticklabels([r["name"] for r in rows], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("speed-up (contender time / cgru time)")
-    ax.set_title(f"cgru {results['cgru_version']} on {results['cpu']}, one thread")
+    ax.set_title(f"cgru {results['cgru_version']} on {results['cpu']}, "
+                 f"{results['threads']} thread(s) per contender")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
@@ -611,8 +652,9 @@ def _label(row):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="cgru bench", description=(
-        "Benchmark cgru against torch.nn.GRU/GRUCell and onnxruntime's GRU, one thread "
-        "each, interleaved in one process. For meaningful numbers run on an idle machine."))
+        "Benchmark cgru against torch.nn.GRU/GRUCell, onnxruntime's GRU and OpenVINO, the "
+        "same number of threads each, interleaved in one process. For meaningful numbers "
+        "run on an idle machine."))
     p.add_argument("--quick", action="store_true",
                    help="tiny repeats: check agreement and that everything runs, not speed")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
@@ -622,9 +664,13 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7)")
     p.add_argument("--min-time", type=float, default=None,
                    help="seconds per timed block (default 0.02)")
-    p.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
-                   help="cpu: this thread's CPU time (default; every contender runs on the "
-                        "calling thread); wall: elapsed time")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="threads per contender (default 1): cgru.threads(N), "
+                        "torch.set_num_threads(N), onnxruntime intra_op_num_threads=N, "
+                        "OpenVINO INFERENCE_NUM_THREADS=N")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default=None,
+                   help="cpu: this thread's CPU time (the default with --threads 1); wall: "
+                        "elapsed time (the default, and required, with more threads)")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.add_argument("--plot", metavar="FILE",
                    help="also draw the speed-ups as a bar chart to FILE (.png, .svg, .pdf; "
@@ -645,9 +691,12 @@ def main(argv=None):
             return 2
     try:
         res = run(quick=a.quick, json_path=a.json, scenarios=a.scenario, rounds=a.rounds,
-                  min_time=a.min_time, clock=a.clock)
+                  min_time=a.min_time, clock=a.clock, threads=a.threads)
     except ImportError as e:
         print(f"cgru bench needs torch, onnx, onnxruntime and threadpoolctl: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:                   # --threads, --clock, --scenario
+        print(f"cgru bench: {e}", file=sys.stderr)
         return 2
     if a.plot:
         plot(res, a.plot)
