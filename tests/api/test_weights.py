@@ -348,3 +348,23 @@ def test_onnx_export_is_float32(fmt, rng):
     y = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     y32, _ = q.with_weights("float32")(x)
     assert y.dtype == np.float32 and _err(y, y32) <= 1e-5
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_threads_give_the_same_bits(fmt, rng):
+    """cgru.threads(n): a reduced-precision model's outputs do not depend on n
+    (its projections are split by rows, each row computed as alone)."""
+    q = _model(rng, I=256, H=256, L=2, bidirectional=True).with_weights(fmt)
+    x = _x(rng, 60, 16, 256)
+    with cgru.threads(1):
+        y1, h1 = q(x)
+    for n in (2, 3):
+        with cgru.threads(n):
+            y, h = q(x)
+        assert np.array_equal(y, y1) and np.array_equal(h, h1), n
+    u = _model(rng, I=256, H=256, L=2).with_weights(fmt)
+    s1, s2 = u.stream(8), u.stream(8)
+    with cgru.threads(2):
+        a = [s2.step(x[t, :8]) for t in range(5)]
+    b = [s1.step(x[t, :8]) for t in range(5)]
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
