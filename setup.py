@@ -6,6 +6,7 @@ import sys
 import sysconfig
 
 import numpy as np
+from Cython import __version__ as cython_version
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -20,8 +21,11 @@ directives = {
     "cdivision": True,
     "nonecheck": False,
     "embedsignature": True,
-    "freethreading_compatible": False,
 }
+# Cython >= 3.1 knows free-threaded CPython (the default, False, is said
+# explicitly); 3.0 (pyproject's minimum 3.0.8, Debian 13's 3.0.11) rejects the name.
+if tuple(int(p) for p in re.findall(r"\d+", cython_version)[:2]) >= (3, 1):
+    directives["freethreading_compatible"] = False
 
 if sys.platform == "win32":
     cflags = [] if DEBUG else ["/O2"]

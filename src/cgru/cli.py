@@ -253,6 +253,11 @@ def cmd_convert(args, out):
         kind = {".onnx": "onnx", ".keras": "keras"}.get(ext, "torch")
     kw = {} if args.dtype is None else {"dtype": np.dtype(args.dtype)}
     _check_writable(args.output, "-o")
+    if args.format == "auto" and kind == "torch" and zipfile.is_zipfile(src):
+        with zipfile.ZipFile(src) as z:     # torch.save files are zip archives too
+            if "__config__.npy" in z.namelist():
+                raise CLIError(f"{src} is a cgru model already (GRU.save): cgru run and cgru "
+                               f"info take it as is (cgru run --batch-first sets the layout)")
     try:
         if kind == "onnx":
             from cgru.convert.onnx import gru_from_onnx
