@@ -31,7 +31,7 @@ def _torch_ref(tgru, x):
 
 def _openvino(tgru, x):
     from cgru._bench import _onnx_gru_model, _openvino_model
-    model, prec = _openvino_model(_onnx_gru_model(tgru, np.float32, step=False))
+    model, prec = _openvino_model(_onnx_gru_model(tgru, np.float32, step=False), precision=None)
     return model({"X": x})[model.outputs[0]], prec
 
 

@@ -23,7 +23,8 @@ def test_bfloat16_error_within_openvino_bf16(I, H, N, T, torch):
     x = np.random.default_rng(0).standard_normal((T, N, I)).astype(np.float32)
     with torch.inference_mode():
         ref = tgru(torch.from_numpy(x))[0].numpy()
-    model, precision = _openvino_model(_onnx_gru_model(tgru, np.float32, step=False))
+    model, precision = _openvino_model(_onnx_gru_model(tgru, np.float32, step=False),
+                                       precision=None)   # its default
     if precision != "bf16":
         pytest.skip(f"OpenVINO runs {precision} on this CPU, not bf16")
     ov = np.abs(model({"X": x})[model.outputs[0]] - ref)
