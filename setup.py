@@ -54,23 +54,27 @@ def x86_64_target(environ=os.environ, host_platform=None, sys_platform=sys.platf
             and all(a.lower() in ("x86_64", "amd64") for a in arches))
 
 
-INCLUDE = [np.get_include(), "pyx", "src/cgru"]
-THREAD_FLAGS = [] if sys.platform == "win32" else ["-pthread"]     # pyx/c/*.h, include/cgru.h
+INCLUDE = [np.get_include(), "pyx", "src/cgru"]     # pyx/c/*.h, include/cgru.h
+THREAD_FLAGS = [] if sys.platform == "win32" else ["-pthread"]
+# the reduced-precision kernels (plain C; their SIMD paths are chosen at run time,
+# docs/weights.md): in every core build, in cgru.kernels (workspace sizes) and in
+# cgru._compiled (the packer)
+LOWP = ["pyx/c/lowp.c", "pyx/c/lowp_avx2.c", "pyx/c/lowp_avx512.c"]
 
 
-def ext(name, source, flags=()):
-    return Extension(name, [source], include_dirs=INCLUDE, define_macros=macros,
-                     extra_compile_args=cflags + list(flags))
+def ext(name, source, flags=(), lowp=False):
+    return Extension(name, [source] + (LOWP if lowp else []), include_dirs=INCLUDE,
+                     define_macros=macros, extra_compile_args=cflags + list(flags))
 
 
 extensions = [
     # the thread pool (one per process) lives with the dispatching entry points
-    Extension("cgru.kernels", ["pyx/kernels.pyx", "pyx/c/pool.c"], include_dirs=INCLUDE,
+    Extension("cgru.kernels", ["pyx/kernels.pyx", "pyx/c/pool.c"] + LOWP, include_dirs=INCLUDE,
               define_macros=macros, extra_compile_args=cflags + THREAD_FLAGS,
               extra_link_args=THREAD_FLAGS),
-    ext("cgru._compiled", "pyx/_compiled.pyx"),
+    ext("cgru._compiled", "pyx/_compiled.pyx", lowp=True),
     ext("cgru.capi", "pyx/capi.pyx"),
-    ext("cgru._core_baseline", "pyx/_core_baseline.pyx"),
+    ext("cgru._core_baseline", "pyx/_core_baseline.pyx", lowp=True),
 ]
 # x86-64 with GCC/Clang: the kernel core again for AVX2+FMA and for AVX-512
 # (x86-64-v4); cgru.kernels picks the best the CPU runs at import
@@ -81,7 +85,7 @@ VARIANTS = {
 }
 if sys.platform != "win32" and not DEBUG and x86_64_target():
     for isa, flags in VARIANTS.items():
-        extensions.append(ext(f"cgru._core_{isa}", f"pyx/_core_{isa}.pyx", flags))
+        extensions.append(ext(f"cgru._core_{isa}", f"pyx/_core_{isa}.pyx", flags, lowp=True))
 
 setup(
     ext_modules=cythonize(extensions, include_path=["src"], compiler_directives=directives,
