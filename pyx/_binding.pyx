@@ -20,6 +20,8 @@ from cgru.kernels cimport (
     cgru_cell, cgru_layer_f32, cgru_layer_f64, cgru_step_workspace, cgru_sequence_workspace,
     cgru_input_projection_f32, cgru_input_projection_f64,
     cgru_recurrence_f32, cgru_recurrence_f64, cgru_step_f32, cgru_step_f64,
+    cgru_recurrence_gates_f32, cgru_recurrence_gates_f64, cgru_step_gates_f32,
+    cgru_step_gates_f64,
     cgru_activate_f32, cgru_activate_f64, CGRU_SIGMOID, CGRU_TANH,
 )
 
@@ -219,10 +221,36 @@ cdef class _Net:
         else:
             cgru_step_f64(&self.l64[k], N, <const double*>x, ldx, <double*>h, <double*>work)
 
-    def forward(self, cnp.ndarray x, cnp.ndarray h, lengths, bint batch_first):
+    # the same kernels, also writing r, z, n into gate planes (kernels.pxd)
+    cdef void _recur_gates(self, int k, Py_ssize_t T, Py_ssize_t N, int batch_first,
+                           const char* gx, char* h, char* y, Py_ssize_t ldy,
+                           const int64_t* lengths, int reverse, char* work, char* gates,
+                           Py_ssize_t ldg, Py_ssize_t gplane) noexcept nogil:
+        if self.l32 != NULL:
+            cgru_recurrence_gates_f32(&self.l32[k], T, N, batch_first, <const float*>gx,
+                                      <float*>h, <float*>y, ldy, lengths, reverse,
+                                      <float*>work, <float*>gates, ldg, gplane)
+        else:
+            cgru_recurrence_gates_f64(&self.l64[k], T, N, batch_first, <const double*>gx,
+                                      <double*>h, <double*>y, ldy, lengths, reverse,
+                                      <double*>work, <double*>gates, ldg, gplane)
+
+    cdef void _step_gates(self, int k, Py_ssize_t N, const char* x, Py_ssize_t ldx, char* h,
+                          char* work, char* gates, Py_ssize_t ldg,
+                          Py_ssize_t gplane) noexcept nogil:
+        if self.l32 != NULL:
+            cgru_step_gates_f32(&self.l32[k], N, <const float*>x, ldx, <float*>h,
+                                <float*>work, <float*>gates, ldg, gplane)
+        else:
+            cgru_step_gates_f64(&self.l64[k], N, <const double*>x, ldx, <double*>h,
+                                <double*>work, <double*>gates, ldg, gplane)
+
+    def forward(self, cnp.ndarray x, cnp.ndarray h, lengths, bint batch_first, gates=None):
         """Run all layers.  x: C-contiguous (T, N, I) or (N, T, I) in the net's
         dtype; h: C-contiguous (L*D, N, H), overwritten with h_n; lengths: None
-        or C-contiguous int64 (N,).  Returns y, (T, N, D*H) or (N, T, D*H)."""
+        or C-contiguous int64 (N,).  Returns y, (T, N, D*H) or (N, T, D*H).
+        gates: None, or a C-contiguous writeable (3, L, *y.shape) array that
+        receives r, z, n of every layer, step and direction (zeros past lengths)."""
         cdef Py_ssize_t T, N, H = self.hidden_size, D = self.num_directions
         cdef Py_ssize_t G = 3 * H, M, itemsize = self.dtype.itemsize
         cdef int layer, d, k, bf = batch_first
@@ -244,6 +272,11 @@ cdef class _Net:
                 raise ValueError(f"lengths must be in [0, {T}]")
         M = T * N
         shape = (N, T, D * H) if batch_first else (T, N, D * H)
+        cdef char* pg = NULL
+        if gates is not None:
+            _check_net_array(gates, "gates", self.dtype, (3, self.num_layers) + shape,
+                             writeable=True)
+            pg = <char*>cnp.PyArray_DATA(<cnp.ndarray>gates)
         y = np.empty(shape, dtype=self.dtype)
         if M == 0:
             return y
@@ -261,6 +294,7 @@ cdef class _Net:
         cdef Py_ssize_t wsize = wlen * itemsize
         cdef const char* inp
         cdef Py_ssize_t ldin
+        cdef Py_ssize_t gplane = self.num_layers * M * D * H     # one gate of all layers
         with nogil:
             for layer in range(self.num_layers):
                 inp = px if layer == 0 else py
@@ -269,9 +303,17 @@ cdef class _Net:
                     self._project(layer * D + d, M, inp, ldin, pgx + d * M * G * itemsize)
                 for d in range(D):
                     k = layer * D + d
-                    self._recur(k, T, N, bf, pgx + d * M * G * itemsize,
-                                ph + k * N * H * itemsize, py + d * H * itemsize, D * H,
-                                lens, d == 1 or self.reverse_only, pw + d * wsize)
+                    if pg == NULL:
+                        self._recur(k, T, N, bf, pgx + d * M * G * itemsize,
+                                    ph + k * N * H * itemsize, py + d * H * itemsize, D * H,
+                                    lens, d == 1 or self.reverse_only, pw + d * wsize)
+                    else:
+                        self._recur_gates(k, T, N, bf, pgx + d * M * G * itemsize,
+                                          ph + k * N * H * itemsize, py + d * H * itemsize,
+                                          D * H, lens, d == 1 or self.reverse_only,
+                                          pw + d * wsize,
+                                          pg + (layer * M * D + d) * H * itemsize, D * H,
+                                          gplane)
         return y
 
     cdef const cgru_cell* _cell(self, int k) noexcept nogil:
@@ -417,9 +459,11 @@ cdef class Stream:
             return False
         return cnp.PyArray_DIMS(arr)[ndim - 1] == last
 
-    def step(self, x, out=None):
+    def step(self, x, out=None, gates=None):
         """One step: x (N, I), or (I,) when batch_size is 1 -> top-layer output
-        (N, H) or (H,), written into ``out`` when given (no allocation)."""
+        (N, H) or (H,), written into ``out`` when given (no allocation).
+        ``gates``: None, or a writeable C-contiguous array (3, num_layers, N, H)
+        ((3, num_layers, H) for an unbatched x) that receives this step's r, z, n."""
         cdef Py_ssize_t N = self.batch_size, H = self.net.hidden_size
         cdef Py_ssize_t I = self.net.input_size
         cdef int ndim
@@ -438,11 +482,27 @@ cdef class Stream:
             shape = (<object>N, <object>H) if ndim == 2 else (<object>H,)
             raise ValueError(f"step: out must be a writeable C-contiguous {self.net.dtype} "
                              f"array of shape {shape}")
+        cdef char* pg = NULL
+        if gates is not None:
+            pg = self._gate_buffer(gates, ndim)
         self._run_step(<const char*>cnp.PyArray_DATA(<cnp.ndarray>x),
-                       <char*>cnp.PyArray_DATA(<cnp.ndarray>out))
+                       <char*>cnp.PyArray_DATA(<cnp.ndarray>out), pg)
         return out
 
-    cdef _run_step(self, const char* px, char* pout):
+    cdef char* _gate_buffer(self, gates, int ndim) except NULL:
+        """The data of a step's gate buffer, checked: (3, L, N, H), unbatched (3, L, H)."""
+        cdef object L = self.net.num_layers, N = self.batch_size, H = self.net.hidden_size
+        shape = (3, L, N, H) if ndim == 2 else (3, L, H)
+        if not (isinstance(gates, np.ndarray) and gates.dtype == self.net.dtype
+                and gates.shape == shape and cnp.PyArray_ISCARRAY(<cnp.ndarray>gates)
+                and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>gates)):
+            raise ValueError(f"step: gates must be a writeable C-contiguous {self.net.dtype} "
+                             f"array of shape {shape} (r, z, n per layer), got "
+                             f"{getattr(gates, 'dtype', type(gates).__name__)} "
+                             f"{getattr(gates, 'shape', '')}")
+        return <char*>cnp.PyArray_DATA(<cnp.ndarray>gates)
+
+    cdef _run_step(self, const char* px, char* pout, char* pg):
         cdef Py_ssize_t N = self.batch_size, H = self.net.hidden_size
         cdef Py_ssize_t I = self.net.input_size, isz = self.net.dtype.itemsize
         cdef int layer, L = self.net.num_layers
@@ -453,10 +513,17 @@ cdef class Stream:
         self._busy = True
         try:
             with nogil:
-                self.net._step(0, N, px, I, ph, pw)
-                for layer in range(1, L):
-                    self.net._step(layer, N, ph + (layer - 1) * N * H * isz, H,
-                                   ph + layer * N * H * isz, pw)
+                if pg == NULL:
+                    self.net._step(0, N, px, I, ph, pw)
+                    for layer in range(1, L):
+                        self.net._step(layer, N, ph + (layer - 1) * N * H * isz, H,
+                                       ph + layer * N * H * isz, pw)
+                else:       # r, z, n of layer l at pg + l*N*H, planes L*N*H apart
+                    for layer in range(L):
+                        self.net._step_gates(layer, N, px if layer == 0 else
+                                             ph + (layer - 1) * N * H * isz,
+                                             I if layer == 0 else H, ph + layer * N * H * isz,
+                                             pw, pg + layer * N * H * isz, H, L * N * H)
                 memcpy(pout, ph + (L - 1) * N * H * isz, N * H * isz)
         finally:
             self._busy = False

@@ -75,6 +75,16 @@ ctypedef void (*_step_f32_t)(const cgru_layer_f32*, Py_ssize_t, const float*, Py
                              float*, float*) noexcept nogil
 ctypedef void (*_step_f64_t)(const cgru_layer_f64*, Py_ssize_t, const double*, Py_ssize_t,
                              double*, double*) noexcept nogil
+ctypedef void (*_recurrence_gates_f32_t)(const cgru_layer_f32*, Py_ssize_t, Py_ssize_t, int,
+        const float*, float*, float*, Py_ssize_t, const int64_t*, int, float*, float*,
+        Py_ssize_t, Py_ssize_t) noexcept nogil
+ctypedef void (*_recurrence_gates_f64_t)(const cgru_layer_f64*, Py_ssize_t, Py_ssize_t, int,
+        const double*, double*, double*, Py_ssize_t, const int64_t*, int, double*, double*,
+        Py_ssize_t, Py_ssize_t) noexcept nogil
+ctypedef void (*_step_gates_f32_t)(const cgru_layer_f32*, Py_ssize_t, const float*, Py_ssize_t,
+                                   float*, float*, float*, Py_ssize_t, Py_ssize_t) noexcept nogil
+ctypedef void (*_step_gates_f64_t)(const cgru_layer_f64*, Py_ssize_t, const double*, Py_ssize_t,
+                                   double*, double*, double*, Py_ssize_t, Py_ssize_t) noexcept nogil
 
 ctypedef void (*_projection_f32_t)(const cgru_layer_f32*, Py_ssize_t, const float*,
                                    Py_ssize_t, float*) noexcept nogil
@@ -92,6 +102,10 @@ ctypedef struct _Isa:
     _step_f64_t step_f64
     _projection_f32_t input_projection_f32
     _projection_f64_t input_projection_f64
+    _recurrence_gates_f32_t recurrence_gates_f32
+    _recurrence_gates_f64_t recurrence_gates_f64
+    _step_gates_f32_t step_gates_f32
+    _step_gates_f64_t step_gates_f64
 
 cdef _Isa _isa               # all NULL: the code in this module
 cdef str _isa_name = "baseline"
@@ -622,11 +636,12 @@ cdef inline void _update(Py_ssize_t n, const floating* z, const floating* nn,
 
 cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
         const floating* gx, floating* gh, const floating* bx,
-        const floating* bhn, floating* h, floating* y) noexcept nogil:
+        const floating* bhn, floating* h, floating* y, bint keep) noexcept nogil:
     """reset_after=True, one sample:  gx = W_i x, gh = W_h h (all 3H); gh is scratch.
 
     r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z)
     n = g(gx_n + b_in + r * (gh_n + b_hn));  h = n + z * (h - n)
+    Afterwards gh holds r, z, n (the plain path always; the generic one when keep).
     """
     cdef Py_ssize_t j
     cdef double r, z, n, ar, az, an, cl
@@ -648,15 +663,21 @@ cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
             an = gx[2 * H + j] + bx[2 * H + j] + r * (gh[2 * H + j] + bhn[j])
             n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
             h[j] = <floating>(n + z * (h[j] - n))
+            if keep:
+                gh[j] = <floating>r
+                gh[H + j] = <floating>z
+                gh[2 * H + j] = <floating>n
     if y != NULL:
         memcpy(y, h, H * sizeof(floating))
 
 
 cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
-        floating* gh, const floating* bx, const floating* h, floating* rh) noexcept nogil:
+        floating* gh, const floating* bx, const floating* h, floating* rh,
+        bint keep) noexcept nogil:
     """reset_after=False, first half, one sample:  gh = W_h[r,z] h (2H).
 
     r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z);  rh = r * h;  z kept in gh_z
+    (and r in gh_r: the plain path always, the generic one when keep)
     """
     cdef Py_ssize_t j
     cdef double r, z, ar, az, cl
@@ -674,13 +695,15 @@ cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
             z = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(az, -cl), cl) if az == az else az)
             rh[j] = <floating>(r * h[j])
             gh[H + j] = <floating>z
+            if keep:
+                gh[j] = <floating>r
 
 
 cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
-        floating* gh, const floating* bx, floating* h, floating* y) noexcept nogil:
+        floating* gh, const floating* bx, floating* h, floating* y, bint keep) noexcept nogil:
     """reset_after=False, second half, one sample:  gh_n = W_hn (r * h), z in gh_z.
 
-    n = g(gx_n + b_in + b_hn + gh_n);  h = n + z * (h - n)
+    n = g(gx_n + b_in + b_hn + gh_n);  h = n + z * (h - n);  n kept in gh_n (generic: when keep)
     """
     cdef Py_ssize_t j
     cdef double z, n, an, cl
@@ -695,8 +718,22 @@ cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
             an = gx[2 * H + j] + bx[2 * H + j] + gh[2 * H + j]
             n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
             h[j] = <floating>(n + z * (h[j] - n))
+            if keep:
+                gh[2 * H + j] = <floating>n
     if y != NULL:
         memcpy(y, h, H * sizeof(floating))
+
+
+cdef inline void _store_gates(floating* g, Py_ssize_t gplane, const floating* rzn,
+                              Py_ssize_t H) noexcept nogil:
+    """The gates of one sample and step out of gh (r, z, n, H each) into the
+    caller's planes: r at g, z at g + gplane, n at g + 2 gplane; rzn NULL: zeros."""
+    cdef int k
+    for k in range(3):
+        if rzn != NULL:
+            memcpy(g + k * gplane, rzn + k * H, H * sizeof(floating))
+        else:
+            memset(g + k * gplane, 0, H * sizeof(floating))
 
 
 # ================================================================ recurrence
@@ -750,7 +787,10 @@ cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
 cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
         const floating* w_hh_p, const floating* bx, const floating* bhn, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const floating* gx, floating* h, floating* y, Py_ssize_t ldy,
-        const int64_t* lengths, int reverse, floating* work) noexcept nogil:
+        const int64_t* lengths, int reverse, floating* work, floating* gates, Py_ssize_t ldg,
+        Py_ssize_t gplane) noexcept nogil:
+    """gates: NULL (the normal path: every `gates` branch folds away), or planes
+    that receive r, z, n of each row (rows as y's, ldg apart; see _store_gates)."""
     cdef Py_ssize_t H = c.hidden_size
     cdef Py_ssize_t G = 3 * H
     cdef floating* gh = work            # (N, 3H)
@@ -765,6 +805,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
     if N <= 0 or H <= 0:
         return
     cdef bint own = w_hh_p != NULL
+    cdef bint keep = gates != NULL
     # one sample, the default maths: r, z gates overlapped with the W_hn product
     cdef bint fused = own and N == 1 and c.reset_after and _is_plain(c)
     for s in range(T):
@@ -775,6 +816,8 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 _step_overlap_one(H, w_hh_p, gx + t * G, gh, bx, bhn, h)
                 if y != NULL:
                     memcpy(y + t * ldy, h, H * sizeof(floating))
+                if keep:
+                    _store_gates(gates + t * ldg, gplane, gh, H)
                 continue
         # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
         if own:
@@ -793,15 +836,20 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 if y != NULL:   # each step t in [L, T) is zeroed once, at s = t
                     row = (b * T + s) if batch_first else (s * N + b)
                     memset(y + row * ldy, 0, H * sizeof(floating))
+                if keep:
+                    row = (b * T + s) if batch_first else (s * N + b)
+                    _store_gates(gates + row * ldg, gplane, NULL, H)
                 if not c.reset_after:
                     memset(rh + b * H, 0, H * sizeof(floating))
                 continue
             gxb = gx + row * G
             yb = (y + row * ldy) if y != NULL else NULL
             if c.reset_after:
-                _gates_reset_after(c, H, gxb, gh + b * G, bx, bhn, hb, yb)
+                _gates_reset_after(c, H, gxb, gh + b * G, bx, bhn, hb, yb, keep)
+                if keep:
+                    _store_gates(gates + row * ldg, gplane, gh + b * G, H)
             else:
-                _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H)
+                _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H, keep)
         if not c.reset_after:
             # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
             if own:
@@ -815,7 +863,9 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 t = (L - 1 - s) if reverse else s
                 row = (b * T + t) if batch_first else (t * N + b)
                 yb = (y + row * ldy) if y != NULL else NULL
-                _gates_n(c, H, gx + row * G, gh + b * G, bx, h + b * H, yb)
+                _gates_n(c, H, gx + row * G, gh + b * G, bx, h + b * H, yb, keep)
+                if keep:
+                    _store_gates(gates + row * ldg, gplane, gh + b * G, H)
 
 
 # ========================================================= public functions
@@ -843,7 +893,7 @@ cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t 
         _isa.recurrence_f32(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
         return
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
-                lengths, reverse, work)
+                lengths, reverse, work, NULL, 0, 0)
 
 
 cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
@@ -853,7 +903,7 @@ cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t 
         _isa.recurrence_f64(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
         return
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
-                lengths, reverse, work)
+                lengths, reverse, work, NULL, 0, 0)
 
 
 cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
@@ -865,7 +915,7 @@ cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
-                lengths, reverse, work + 3 * M * L.cell.hidden_size)
+                lengths, reverse, work + 3 * M * L.cell.hidden_size, NULL, 0, 0)
 
 
 cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
@@ -877,7 +927,7 @@ cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
-                lengths, reverse, work + 3 * M * L.cell.hidden_size)
+                lengths, reverse, work + 3 * M * L.cell.hidden_size, NULL, 0, 0)
 
 
 cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
@@ -887,7 +937,7 @@ cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
         return
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
-                NULL, 0, work + 3 * N * L.cell.hidden_size)
+                NULL, 0, work + 3 * N * L.cell.hidden_size, NULL, 0, 0)
 
 
 cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
@@ -897,7 +947,56 @@ cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
         return
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
-                NULL, 0, work + 3 * N * L.cell.hidden_size)
+                NULL, 0, work + 3 * N * L.cell.hidden_size, NULL, 0, 0)
+
+
+# The same, writing r, z, n of every step into the caller's gate planes (see
+# _recurrence; kernels.pxd): one implementation, the gates kept as computed.
+
+cdef void cgru_recurrence_gates_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const float* gx, float* h, float* y, Py_ssize_t ldy,
+        const int64_t* lengths, int reverse, float* work, float* gates, Py_ssize_t ldg,
+        Py_ssize_t gplane) noexcept nogil:
+    if _isa.recurrence_gates_f32 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.recurrence_gates_f32(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work,
+                                  gates, ldg, gplane)
+        return
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
+                lengths, reverse, work, gates, ldg, gplane)
+
+
+cdef void cgru_recurrence_gates_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const double* gx, double* h, double* y, Py_ssize_t ldy,
+        const int64_t* lengths, int reverse, double* work, double* gates, Py_ssize_t ldg,
+        Py_ssize_t gplane) noexcept nogil:
+    if _isa.recurrence_gates_f64 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.recurrence_gates_f64(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work,
+                                  gates, ldg, gplane)
+        return
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
+                lengths, reverse, work, gates, ldg, gplane)
+
+
+cdef void cgru_step_gates_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
+        Py_ssize_t ldx, float* h, float* work, float* gates, Py_ssize_t ldg,
+        Py_ssize_t gplane) noexcept nogil:
+    if _isa.step_gates_f32 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.step_gates_f32(L, N, x, ldx, h, work, gates, ldg, gplane)
+        return
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
+                NULL, 0, work + 3 * N * L.cell.hidden_size, gates, ldg, gplane)
+
+
+cdef void cgru_step_gates_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
+        Py_ssize_t ldx, double* h, double* work, double* gates, Py_ssize_t ldg,
+        Py_ssize_t gplane) noexcept nogil:
+    if _isa.step_gates_f64 != NULL:      # runtime ISA dispatch (see the end)
+        _isa.step_gates_f64(L, N, x, ldx, h, work, gates, ldg, gplane)
+        return
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
+                NULL, 0, work + 3 * N * L.cell.hidden_size, gates, ldg, gplane)
 
 
 # ============================================================ ISA dispatch
@@ -914,7 +1013,8 @@ from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_GetName
 _ISA_LEVEL = {"baseline": 0, "avx2": 1, "avx512": 2}
 _ISA_SLOTS = ["activate_f32", "activate_f64", "recurrence_f32", "recurrence_f64",
               "sequence_f32", "sequence_f64", "step_f32", "step_f64",
-              "input_projection_f32", "input_projection_f64"]   # _Isa field order
+              "input_projection_f32", "input_projection_f64", "recurrence_gates_f32",
+              "recurrence_gates_f64", "step_gates_f32", "step_gates_f64"]   # _Isa field order
 
 
 def isa():

@@ -8,10 +8,10 @@
 import os as _os
 
 from cgru._threads import threads
-from cgru.gru import GRU, GRUCell, Stream, load
+from cgru.gru import GRU, GRUCell, Gates, Stream, load
 
 __version__ = "0.1.0"
-__all__ = ["GRU", "GRUCell", "Stream", "load", "threads", "get_include", "__version__"]
+__all__ = ["GRU", "GRUCell", "Gates", "Stream", "load", "threads", "get_include", "__version__"]
 
 
 def get_include():

@@ -133,6 +133,26 @@ cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
 cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
         Py_ssize_t ldx, double* h, double* work) noexcept nogil
 
+# The recurrence and the step again, also writing the gates of every step they
+# compute: r of row `row` (as y's above; the step: row = n) at gates + row*ldg, z at
+# gates + gplane + row*ldg, n at gates + 2*gplane + row*ldg (H elements each); rows
+# of steps past a sample's length are zeroed.  The same kernels as above, y and h
+# identical; the functions without `_gates` run the normal path untouched.
+cdef void cgru_recurrence_gates_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const float* gx, float* h, float* y, Py_ssize_t ldy,
+        const int64_t* lengths, int reverse, float* work, float* gates, Py_ssize_t ldg,
+        Py_ssize_t gplane) noexcept nogil
+cdef void cgru_recurrence_gates_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const double* gx, double* h, double* y, Py_ssize_t ldy,
+        const int64_t* lengths, int reverse, double* work, double* gates, Py_ssize_t ldg,
+        Py_ssize_t gplane) noexcept nogil
+cdef void cgru_step_gates_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
+        Py_ssize_t ldx, float* h, float* work, float* gates, Py_ssize_t ldg,
+        Py_ssize_t gplane) noexcept nogil
+cdef void cgru_step_gates_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
+        Py_ssize_t ldx, double* h, double* work, double* gates, Py_ssize_t ldg,
+        Py_ssize_t gplane) noexcept nogil
+
 # Elementwise activation, out may equal x (used by tests and converters).
 cdef void cgru_activate_f32(int kind, double alpha, double beta, const float* x,
         float* out, Py_ssize_t n) noexcept nogil
