@@ -17,6 +17,28 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+# ONNX's activation functions by (lower-case) name, f(x, alpha, beta)
+ACTIVATIONS = {
+    "sigmoid": lambda x, a, b: sigmoid(x),
+    "tanh": lambda x, a, b: np.tanh(x),
+    "relu": lambda x, a, b: np.maximum(x, 0),
+    "affine": lambda x, a, b: a * x + b,
+    "leakyrelu": lambda x, a, b: np.where(x >= 0, x, a * x),
+    "thresholdedrelu": lambda x, a, b: np.where(x > a, x, 0.0),
+    "scaledtanh": lambda x, a, b: a * np.tanh(b * x),
+    "hardsigmoid": lambda x, a, b: np.clip(a * x + b, 0, 1),
+    "elu": lambda x, a, b: np.where(x >= 0, x, a * np.expm1(np.minimum(x, 0))),
+    "softsign": lambda x, a, b: x / (1 + np.abs(x)),
+    "softplus": lambda x, a, b: np.logaddexp(0, x),
+}
+
+
+def activation(name, alpha=None, beta=None):
+    """The function ``x -> f(x)`` of an ONNX activation name (any case)."""
+    f = ACTIVATIONS[name.lower()]
+    return lambda x: f(x, alpha, beta)
+
+
 def cell(x, h, w_ih, w_hh, b_ih, b_hh, reset_after=True, f=sigmoid, g=np.tanh, clip=None):
     """One step for a batch: x (N, I), h (N, H) -> h' (N, H)."""
     return cell_gates(x, h, w_ih, w_hh, b_ih, b_hh, reset_after, f, g, clip)[0]
