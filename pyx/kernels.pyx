@@ -983,7 +983,7 @@ cdef void cgru_step_gates_f32(const cgru_layer_f32* L, Py_ssize_t N, const float
     if _isa.step_gates_f32 != NULL:      # runtime ISA dispatch (see the end)
         _isa.step_gates_f32(L, N, x, ldx, h, work, gates, ldg, gplane)
         return
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
+    cgru_input_projection_f32(L, N, x, ldx, work)     # a call: the normal step keeps its inlining
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size, gates, ldg, gplane)
 
@@ -994,7 +994,7 @@ cdef void cgru_step_gates_f64(const cgru_layer_f64* L, Py_ssize_t N, const doubl
     if _isa.step_gates_f64 != NULL:      # runtime ISA dispatch (see the end)
         _isa.step_gates_f64(L, N, x, ldx, h, work, gates, ldg, gplane)
         return
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
+    cgru_input_projection_f64(L, N, x, ldx, work)     # a call: the normal step keeps its inlining
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
                 NULL, 0, work + 3 * N * L.cell.hidden_size, gates, ldg, gplane)
 
