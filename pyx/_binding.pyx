@@ -491,16 +491,21 @@ cdef class Stream:
 
     cdef char* _gate_buffer(self, gates, int ndim) except NULL:
         """The data of a step's gate buffer, checked: (3, L, N, H), unbatched (3, L, H)."""
-        cdef object L = self.net.num_layers, N = self.batch_size, H = self.net.hidden_size
-        shape = (3, L, N, H) if ndim == 2 else (3, L, H)
-        if not (isinstance(gates, np.ndarray) and gates.dtype == self.net.dtype
-                and gates.shape == shape and cnp.PyArray_ISCARRAY(<cnp.ndarray>gates)
-                and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>gates)):
-            raise ValueError(f"step: gates must be a writeable C-contiguous {self.net.dtype} "
-                             f"array of shape {shape} (r, z, n per layer), got "
-                             f"{getattr(gates, 'dtype', type(gates).__name__)} "
-                             f"{getattr(gates, 'shape', '')}")
-        return <char*>cnp.PyArray_DATA(<cnp.ndarray>gates)
+        cdef cnp.ndarray a
+        cdef cnp.npy_intp* d
+        cdef Py_ssize_t L = self.net.num_layers, N = self.batch_size, H = self.net.hidden_size
+        if type(gates) is cnp.ndarray:
+            a = <cnp.ndarray>gates
+            if cnp.PyArray_TYPE(a) == self.type_num and cnp.PyArray_ISCARRAY(a) and \
+                    cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_NDIM(a) == ndim + 2:
+                d = cnp.PyArray_DIMS(a)
+                if d[0] == 3 and d[1] == L and d[ndim + 1] == H and (ndim == 1 or d[2] == N):
+                    return <char*>cnp.PyArray_DATA(a)
+        shape = (3, L, N, H) if ndim == 2 else (3, <object>L, <object>H)
+        raise ValueError(f"step: gates must be a writeable C-contiguous {self.net.dtype} "
+                         f"array of shape {shape} (r, z, n per layer), got "
+                         f"{getattr(gates, 'dtype', type(gates).__name__)} "
+                         f"{getattr(gates, 'shape', '')}")
 
     cdef _run_step(self, const char* px, char* pout, char* pg):
         cdef Py_ssize_t N = self.batch_size, H = self.net.hidden_size

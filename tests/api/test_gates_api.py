@@ -141,3 +141,13 @@ def test_stream_step_bad_gate_buffers(rng):
             s.step(x, gates=buf)
         np.testing.assert_array_equal(s.state, state)    # nothing ran
     s.step(x, gates=np.zeros((3, 2, 2, 5), np.float32))
+
+
+def test_gates_too_big_for_memory_fail_before_running(rng, monkeypatch):
+    from cgru import _validate
+    g = cgru.GRU(1, 64)
+    x = np.zeros((90_000, 1, 1), np.float32)         # gates: 3 * 90000 * 64 floats = 69 MB
+    monkeypatch.setattr(_validate, "physical_memory", lambda: 50 * 2**20)
+    with pytest.raises(MemoryError, match="return_gates for x of shape"):
+        g(x, return_gates=True)
+    assert g(x)[0].shape == (90_000, 1, 64)          # without gates: no such need
