@@ -40,17 +40,6 @@ def assert_gates_close(gates, want, dtype, what=""):
         assert err <= tol, f"{what} {name}: max abs error {err:.3g} > {tol:.0e}"
 
 
-def _runnable(isa):
-    old = kernels.isa()
-    try:
-        kernels._set_isa(isa)
-        return True
-    except ValueError:
-        return False
-    finally:
-        kernels._set_isa(old)
-
-
 CONFIGS = list(itertools.product((True, False), (1, 2, 3), (False, True), (False, True),
                                  (np.float32, np.float64), (1, 4)))
 
@@ -73,14 +62,17 @@ def test_gates_match_reference(rng, reset_after, L, bi, bf, dtype, N):
         np.testing.assert_allclose(y, ry, atol=GATE_TOL[np.dtype(dtype)] * 10, rtol=0)
 
 
-@pytest.mark.parametrize("isa", [i for i in ISAS if _runnable(i)])
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("reset_after", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("H,N", [(1, 1), (17, 1), (33, 3), (20, 6)])
 def test_gates_in_every_isa_build(rng, isa, reset_after, dtype, H, N):
     """Partial panels (H not a multiple of 16), 1-3 leftover samples of a block."""
     old = kernels.isa()
-    kernels._set_isa(isa)
+    try:
+        kernels._set_isa(isa)
+    except ValueError as e:         # this CPU or build has no such kernels
+        pytest.skip(str(e))
     try:
         g = randomize(cgru.GRU(4, H, 2, bidirectional=True, reset_after=reset_after,
                                dtype=dtype), rng)
