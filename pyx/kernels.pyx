@@ -596,6 +596,19 @@ cdef Py_ssize_t cgru_sequence_workspace(const cgru_cell* cell, Py_ssize_t T,
     return 3 * T * N * cell.hidden_size + 4 * N * cell.hidden_size
 
 
+# return_gates as a compile-time choice: each gate loop and the recurrence come in a
+# _NoGates and a _Gates specialization (a fused type, like floating), so the normal
+# path is the code without any gates branch; _Gates also keeps r, z, n of the
+# generic loops in gh.  (Pass a NULL pointer of the mode's type.)
+cdef struct _NoGates:
+    char unused
+cdef struct _Gates:
+    char unused
+ctypedef fused _mode:
+    _NoGates
+    _Gates
+
+
 cdef inline bint _is_plain(const cgru_cell* c) noexcept nogil:
     return c.f_kind == CGRU_SIGMOID and c.g_kind == CGRU_TANH and not c.clip > 0.0
 
@@ -636,12 +649,12 @@ cdef inline void _update(Py_ssize_t n, const floating* z, const floating* nn,
 
 cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
         const floating* gx, floating* gh, const floating* bx,
-        const floating* bhn, floating* h, floating* y, bint keep) noexcept nogil:
+        const floating* bhn, floating* h, floating* y, _mode* m) noexcept nogil:
     """reset_after=True, one sample:  gx = W_i x, gh = W_h h (all 3H); gh is scratch.
 
     r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z)
     n = g(gx_n + b_in + r * (gh_n + b_hn));  h = n + z * (h - n)
-    Afterwards gh holds r, z, n (the plain path always; the generic one when keep).
+    Afterwards gh holds r, z, n (the plain path always; the generic one in _Gates).
     """
     cdef Py_ssize_t j
     cdef double r, z, n, ar, az, an, cl
@@ -663,7 +676,7 @@ cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
             an = gx[2 * H + j] + bx[2 * H + j] + r * (gh[2 * H + j] + bhn[j])
             n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
             h[j] = <floating>(n + z * (h[j] - n))
-            if keep:
+            if _mode is _Gates:
                 gh[j] = <floating>r
                 gh[H + j] = <floating>z
                 gh[2 * H + j] = <floating>n
@@ -673,11 +686,11 @@ cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
 
 cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
         floating* gh, const floating* bx, const floating* h, floating* rh,
-        bint keep) noexcept nogil:
+        _mode* m) noexcept nogil:
     """reset_after=False, first half, one sample:  gh = W_h[r,z] h (2H).
 
     r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z);  rh = r * h;  z kept in gh_z
-    (and r in gh_r: the plain path always, the generic one when keep)
+    (and r in gh_r: the plain path always, the generic one in _Gates)
     """
     cdef Py_ssize_t j
     cdef double r, z, ar, az, cl
@@ -695,15 +708,15 @@ cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
             z = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(az, -cl), cl) if az == az else az)
             rh[j] = <floating>(r * h[j])
             gh[H + j] = <floating>z
-            if keep:
+            if _mode is _Gates:
                 gh[j] = <floating>r
 
 
 cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
-        floating* gh, const floating* bx, floating* h, floating* y, bint keep) noexcept nogil:
+        floating* gh, const floating* bx, floating* h, floating* y, _mode* m) noexcept nogil:
     """reset_after=False, second half, one sample:  gh_n = W_hn (r * h), z in gh_z.
 
-    n = g(gx_n + b_in + b_hn + gh_n);  h = n + z * (h - n);  n kept in gh_n (generic: when keep)
+    n = g(gx_n + b_in + b_hn + gh_n);  h = n + z * (h - n);  n kept in gh_n (generic: in _Gates)
     """
     cdef Py_ssize_t j
     cdef double z, n, an, cl
@@ -718,7 +731,7 @@ cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
             an = gx[2 * H + j] + bx[2 * H + j] + gh[2 * H + j]
             n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
             h[j] = <floating>(n + z * (h[j] - n))
-            if keep:
+            if _mode is _Gates:
                 gh[2 * H + j] = <floating>n
     if y != NULL:
         memcpy(y, h, H * sizeof(floating))
@@ -740,7 +753,7 @@ cdef inline void _store_gates(floating* g, Py_ssize_t gplane, const floating* rz
 
 cdef inline void _step_overlap_one(Py_ssize_t H, const floating* w_hh_p,
         const floating* gx, floating* gh, const floating* bx, const floating* bhn,
-        floating* h) noexcept nogil:
+        floating* h, floating* g, Py_ssize_t gplane, _mode* m) noexcept nogil:
     """One step of one sample, reset_after=True, sigmoid/tanh, no clip, W_hh packed:
     the r, z gates (arithmetic-bound) are interleaved with the W_hn product
     (load-bound), panel by panel, so that the core overlaps the two.
@@ -767,6 +780,8 @@ cdef inline void _step_overlap_one(Py_ssize_t H, const floating* w_hh_p,
     # n = tanh(gx_n + b_in + r * (gh_n + b_hn)), kept in gh_n;  h = n + z * (h - n)
     _candidate(H, gx + 2 * H, bx + 2 * H, gh, gh + 2 * H, bhn)
     _update(H, gh + H, gh + 2 * H, h)
+    if _mode is _Gates:     # r, z, n of this step to the caller's planes at g
+        _store_gates(g, gplane, gh, H)
 
 
 cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
@@ -788,9 +803,9 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
         const floating* w_hh_p, const floating* bx, const floating* bhn, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const floating* gx, floating* h, floating* y, Py_ssize_t ldy,
         const int64_t* lengths, int reverse, floating* work, floating* gates, Py_ssize_t ldg,
-        Py_ssize_t gplane) noexcept nogil:
-    """gates: NULL (the normal path: every `gates` branch folds away), or planes
-    that receive r, z, n of each row (rows as y's, ldg apart; see _store_gates)."""
+        Py_ssize_t gplane, _mode* m) noexcept nogil:
+    """_NoGates: the normal path; _Gates: r, z, n of each row into the planes at
+    gates (rows as y's, ldg apart; see _store_gates)."""
     cdef Py_ssize_t H = c.hidden_size
     cdef Py_ssize_t G = 3 * H
     cdef floating* gh = work            # (N, 3H)
@@ -805,7 +820,6 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
     if N <= 0 or H <= 0:
         return
     cdef bint own = w_hh_p != NULL
-    cdef bint keep = gates != NULL
     # one sample, the default maths: r, z gates overlapped with the W_hn product
     cdef bint fused = own and N == 1 and c.reset_after and _is_plain(c)
     for s in range(T):
@@ -813,11 +827,10 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
             L = T if lengths == NULL else lengths[0]
             if s < L:
                 t = (L - 1 - s) if reverse else s      # row t of gx and y (N = 1)
-                _step_overlap_one(H, w_hh_p, gx + t * G, gh, bx, bhn, h)
+                _step_overlap_one(H, w_hh_p, gx + t * G, gh, bx, bhn, h, gates + t * ldg,
+                                  gplane, m)
                 if y != NULL:
                     memcpy(y + t * ldy, h, H * sizeof(floating))
-                if keep:
-                    _store_gates(gates + t * ldg, gplane, gh, H)
                 continue
         # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
         if own:
@@ -836,7 +849,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 if y != NULL:   # each step t in [L, T) is zeroed once, at s = t
                     row = (b * T + s) if batch_first else (s * N + b)
                     memset(y + row * ldy, 0, H * sizeof(floating))
-                if keep:
+                if _mode is _Gates:
                     row = (b * T + s) if batch_first else (s * N + b)
                     _store_gates(gates + row * ldg, gplane, NULL, H)
                 if not c.reset_after:
@@ -845,11 +858,11 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
             gxb = gx + row * G
             yb = (y + row * ldy) if y != NULL else NULL
             if c.reset_after:
-                _gates_reset_after(c, H, gxb, gh + b * G, bx, bhn, hb, yb, keep)
-                if keep:
+                _gates_reset_after(c, H, gxb, gh + b * G, bx, bhn, hb, yb, m)
+                if _mode is _Gates:
                     _store_gates(gates + row * ldg, gplane, gh + b * G, H)
             else:
-                _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H, keep)
+                _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H, m)
         if not c.reset_after:
             # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
             if own:
@@ -863,8 +876,8 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 t = (L - 1 - s) if reverse else s
                 row = (b * T + t) if batch_first else (t * N + b)
                 yb = (y + row * ldy) if y != NULL else NULL
-                _gates_n(c, H, gx + row * G, gh + b * G, bx, h + b * H, yb, keep)
-                if keep:
+                _gates_n(c, H, gx + row * G, gh + b * G, bx, h + b * H, yb, m)
+                if _mode is _Gates:
                     _store_gates(gates + row * ldg, gplane, gh + b * G, H)
 
 
@@ -893,7 +906,8 @@ cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t 
         _isa.recurrence_f32(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
         return
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
-                lengths, reverse, work, NULL, 0, 0)
+                lengths, reverse, work, NULL, 0, 0,
+                <_NoGates*>NULL)
 
 
 cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
@@ -903,7 +917,8 @@ cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t 
         _isa.recurrence_f64(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
         return
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
-                lengths, reverse, work, NULL, 0, 0)
+                lengths, reverse, work, NULL, 0, 0,
+                <_NoGates*>NULL)
 
 
 cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
@@ -915,7 +930,8 @@ cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
-                lengths, reverse, work + 3 * M * L.cell.hidden_size, NULL, 0, 0)
+                lengths, reverse, work + 3 * M * L.cell.hidden_size, NULL, 0, 0,
+                <_NoGates*>NULL)
 
 
 cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
@@ -927,7 +943,8 @@ cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
     cdef Py_ssize_t M = T * N
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
-                lengths, reverse, work + 3 * M * L.cell.hidden_size, NULL, 0, 0)
+                lengths, reverse, work + 3 * M * L.cell.hidden_size, NULL, 0, 0,
+                <_NoGates*>NULL)
 
 
 cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
@@ -937,7 +954,8 @@ cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
         return
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
-                NULL, 0, work + 3 * N * L.cell.hidden_size, NULL, 0, 0)
+                NULL, 0, work + 3 * N * L.cell.hidden_size, NULL, 0, 0,
+                <_NoGates*>NULL)
 
 
 cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
@@ -947,7 +965,8 @@ cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
         return
     _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
-                NULL, 0, work + 3 * N * L.cell.hidden_size, NULL, 0, 0)
+                NULL, 0, work + 3 * N * L.cell.hidden_size, NULL, 0, 0,
+                <_NoGates*>NULL)
 
 
 # The same, writing r, z, n of every step into the caller's gate planes (see
@@ -962,7 +981,7 @@ cdef void cgru_recurrence_gates_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ss
                                   gates, ldg, gplane)
         return
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
-                lengths, reverse, work, gates, ldg, gplane)
+                lengths, reverse, work, gates, ldg, gplane, <_Gates*>NULL)
 
 
 cdef void cgru_recurrence_gates_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
@@ -974,7 +993,7 @@ cdef void cgru_recurrence_gates_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ss
                                   gates, ldg, gplane)
         return
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
-                lengths, reverse, work, gates, ldg, gplane)
+                lengths, reverse, work, gates, ldg, gplane, <_Gates*>NULL)
 
 
 cdef void cgru_step_gates_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
@@ -985,7 +1004,8 @@ cdef void cgru_step_gates_f32(const cgru_layer_f32* L, Py_ssize_t N, const float
         return
     cgru_input_projection_f32(L, N, x, ldx, work)     # a call: the normal step keeps its inlining
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
-                NULL, 0, work + 3 * N * L.cell.hidden_size, gates, ldg, gplane)
+                NULL, 0, work + 3 * N * L.cell.hidden_size, gates, ldg, gplane,
+                <_Gates*>NULL)
 
 
 cdef void cgru_step_gates_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
@@ -996,7 +1016,8 @@ cdef void cgru_step_gates_f64(const cgru_layer_f64* L, Py_ssize_t N, const doubl
         return
     cgru_input_projection_f64(L, N, x, ldx, work)     # a call: the normal step keeps its inlining
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
-                NULL, 0, work + 3 * N * L.cell.hidden_size, gates, ldg, gplane)
+                NULL, 0, work + 3 * N * L.cell.hidden_size, gates, ldg, gplane,
+                <_Gates*>NULL)
 
 
 # ============================================================ ISA dispatch
