@@ -129,8 +129,7 @@ def test_reverse_only_direction(rng):
     g = randomize(cgru.GRU(3, 4, dtype=np.float64), rng)
     x = rng.standard_normal((6, 2, 3))
     _, _, forward = g(x[::-1], return_gates=True)
-    g._reverse_only = True
-    g._compile()
+    g._configure(reverse_only=True)
     _, _, gates = g(x, return_gates=True)
     for name in "rzn":
         np.testing.assert_allclose(getattr(gates, name), getattr(forward, name)[:, ::-1],

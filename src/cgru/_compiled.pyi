@@ -1,4 +1,4 @@
-"""Type stubs for the compiled module ``cgru._binding``."""
+"""Type stubs for the compiled module ``cgru._compiled`` (compiled weights and streams)."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -42,7 +42,6 @@ class _Net:
         self, x: _Array, h: _Array, lengths: npt.NDArray[np.int64] | None, batch_first: bool,
         gates: _Array | None = None,
     ) -> _Array: ...
-    def activate(self, kind: int, alpha: float, beta: float, x: _Array) -> _Array: ...
 
 def activate(kind: int, alpha: float, beta: float, x: npt.ArrayLike) -> _Array:
     """Apply activation ``kind`` elementwise to a float32 or float64 array."""
