@@ -38,7 +38,7 @@ macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 # gate loops' activations become calls (callgrind: +20 % instructions on the
 # generic-activation path after adding the return_gates entry points).  A higher
 # limit keeps the kernels fully inlined whatever is added to them.
-GCC_KERNEL_FLAGS = ["--param=inline-unit-growth=100"]
+GCC_KERNEL_FLAGS = ["--param=inline-unit-growth=200"]
 
 
 def _is_gcc(cc):

@@ -44,7 +44,7 @@ from cgru.kernels cimport (
     CGRU_AFFINE, CGRU_LEAKY_RELU, CGRU_THRESHOLDED_RELU, CGRU_SCALED_TANH,
     CGRU_HARD_SIGMOID, CGRU_ELU, CGRU_SOFTSIGN, CGRU_SOFTPLUS,
 )
-from cgru._core cimport cgru_kernel_table
+from cgru._core cimport cgru_kernel_table, _NoGates, _Gates, _mode
 
 cdef extern from "c/fastmath.h":
     double _pow2_of_rounded "cgru_pow2_of_rounded"(double t, double r) noexcept nogil
@@ -305,19 +305,10 @@ cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, 
             p0 += P
 
 
-# return_gates as a compile-time choice: each gate loop and the recurrence come in a
-# _NoGates and a _Gates specialization (a fused type, like floating), so the normal
-# path is the code without any gates branch, and each specialization keeps one call
-# site (GCC inlines them as in a build without gates).  _Gates also keeps r, z, n of
-# the generic loops in gh and copies them out.  (Pass a NULL pointer of the mode.)
-cdef struct _NoGates:
-    char unused
-cdef struct _Gates:
-    char unused
-ctypedef fused _mode:
-    _NoGates
-    _Gates
-
+# return_gates as a compile-time choice (_mode, in _core.pxd): each gate loop and the
+# recurrence come in a _NoGates and a _Gates specialization, like floating, so the
+# normal path is the code without any gates branch.  _Gates also keeps r, z, n of the
+# generic loops in gh and copies them out.  (Pass a NULL pointer of the mode.)
 
 cdef inline bint _is_plain(const cgru_cell* c) noexcept nogil:
     return c.f_kind == CGRU_SIGMOID and c.g_kind == CGRU_TANH and not c.clip > 0.0
@@ -649,13 +640,12 @@ cdef void _step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x, Py_ss
 cdef void _step_gates_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
         Py_ssize_t ldx, float* h, float* work, float* gates, Py_ssize_t g_n,
         Py_ssize_t gplane) noexcept nogil:
-    """_step with the gates of sample b to gates + b*g_n (a call to the projection:
-    the normal step keeps its inlining)."""
+    """_step with the gates of sample b to gates + b*g_n: calls to the projection and
+    the gates recurrence (one copy of each in the build)."""
     cdef Py_ssize_t H = L.cell.hidden_size
     _projection_f32(L, N, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, work, 3 * N * H, 3 * H,
-                h, NULL, 0, 0, NULL, 0, work + 3 * N * H, gates, 0, g_n, gplane,
-                <_Gates*>NULL)
+    _recurrence_gates_f32(L, 1, N, work, 3 * N * H, 3 * H, h, NULL, 0, 0, NULL, 0,
+                         work + 3 * N * H, gates, 0, g_n, gplane)
 
 cdef void _step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x, Py_ssize_t ldx,
                     double* h, double* work) noexcept nogil:
@@ -665,13 +655,12 @@ cdef void _step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x, Py_s
 cdef void _step_gates_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
         Py_ssize_t ldx, double* h, double* work, double* gates, Py_ssize_t g_n,
         Py_ssize_t gplane) noexcept nogil:
-    """_step with the gates of sample b to gates + b*g_n (a call to the projection:
-    the normal step keeps its inlining)."""
+    """_step with the gates of sample b to gates + b*g_n: calls to the projection and
+    the gates recurrence (one copy of each in the build)."""
     cdef Py_ssize_t H = L.cell.hidden_size
     _projection_f64(L, N, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, work, 3 * N * H, 3 * H,
-                h, NULL, 0, 0, NULL, 0, work + 3 * N * H, gates, 0, g_n, gplane,
-                <_Gates*>NULL)
+    _recurrence_gates_f64(L, 1, N, work, 3 * N * H, 3 * H, h, NULL, 0, 0, NULL, 0,
+                         work + 3 * N * H, gates, 0, g_n, gplane)
 
 
 cdef cgru_kernel_table _table

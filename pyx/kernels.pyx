@@ -14,7 +14,7 @@ from libc.string cimport memcpy
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 
-from cgru._core cimport cgru_kernel_table
+from cgru._core cimport cgru_kernel_table, _NoGates, _Gates, _mode
 
 cdef extern from "c/cpu.h":
     int _cpu_level "cgru_cpu_level"() noexcept nogil
@@ -66,14 +66,14 @@ cdef inline void _strides(Py_ssize_t T, Py_ssize_t N, int batch_first, Py_ssize_
 
 cdef void _recurrence(const void* L, Py_ssize_t T, Py_ssize_t N, int batch_first,
         const floating* gx, floating* h, floating* y, Py_ssize_t ldy,
-        const int64_t* lengths, int reverse, floating* work, floating* gates=NULL,
-        Py_ssize_t ldg=0, Py_ssize_t gplane=0) noexcept nogil:
-    """gates: NULL, or r, z, n planes gplane apart, rows as y's ldg apart."""
+        const int64_t* lengths, int reverse, floating* work, floating* gates,
+        Py_ssize_t ldg, Py_ssize_t gplane, _mode* mode) noexcept nogil:
+    """_Gates: r, z, n into planes at gates, gplane apart, rows as y's ldg apart."""
     cdef Py_ssize_t H = (<const cgru_cell*>L).hidden_size
     cdef Py_ssize_t gx_t, gx_n, y_t, y_n, g_t, g_n
     _strides(T, N, batch_first, 3 * H, &gx_t, &gx_n)
     _strides(T, N, batch_first, ldy, &y_t, &y_n)
-    if gates != NULL:
+    if _mode is _Gates:
         _strides(T, N, batch_first, ldg, &g_t, &g_n)
         if floating is float:
             _k.recurrence_gates_f32(<const cgru_layer_f32*>L, T, N, gx, gx_t, gx_n, h, y, y_t,
@@ -92,13 +92,15 @@ cdef void _recurrence(const void* L, Py_ssize_t T, Py_ssize_t N, int batch_first
 cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* gx, float* h, float* y, Py_ssize_t ldy,
         const int64_t* lengths, int reverse, float* work) noexcept nogil:
-    _recurrence(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
+    _recurrence(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work, NULL, 0, 0,
+                <_NoGates*>NULL)
 
 
 cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* gx, double* h, double* y, Py_ssize_t ldy,
         const int64_t* lengths, int reverse, double* work) noexcept nogil:
-    _recurrence(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
+    _recurrence(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work, NULL, 0, 0,
+                <_NoGates*>NULL)
 
 
 cdef void _sequence(const void* L, Py_ssize_t T, Py_ssize_t N, int batch_first,
@@ -111,7 +113,7 @@ cdef void _sequence(const void* L, Py_ssize_t T, Py_ssize_t N, int batch_first,
     else:
         _k.input_projection_f64(<const cgru_layer_f64*>L, M, x, ldx, work)
     _recurrence(L, T, N, batch_first, work, h, y, ldy, lengths, reverse,
-                work + 3 * M * (<const cgru_cell*>L).hidden_size)
+                work + 3 * M * (<const cgru_cell*>L).hidden_size, NULL, 0, 0, <_NoGates*>NULL)
 
 
 cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
@@ -151,8 +153,8 @@ cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
 
 cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int batch_first,
         const floating* x, floating* h, floating* y, const int64_t* lengths,
-        floating* work, floating* gates=NULL) noexcept nogil:
-    """gates: NULL, or (3, num_layers, *y's shape): r, z, n of every layer and step."""
+        floating* work, floating* gates, _mode* mode) noexcept nogil:
+    """_Gates: gates (3, num_layers, *y's shape) receives r, z, n of every layer and step."""
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, M = T * N
     cdef Py_ssize_t G = 3 * H, ldin
     cdef floating* scratch = work + D * M * G      # per direction (N, 4H)
@@ -179,27 +181,28 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
             reverse = d == 1 or m.reverse_only
             _recurrence(lay, T, N, batch_first, <const floating*>(work + d * M * G),
                         h + k * N * H, y + d * H, D * H, lengths, reverse,
-                        scratch + d * 4 * N * H,
-                        NULL if gates == NULL else gates + (layer * M * D + d) * H, D * H,
-                        m.num_layers * M * D * H)
+                        scratch + d * 4 * N * H, gates + (layer * M * D + d) * H, D * H,
+                        m.num_layers * M * D * H, mode)
     return 0
 
 
 cdef int cgru_model_sequence_f32(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* x, float* h, float* y, const int64_t* lengths,
         float* work) noexcept nogil:
-    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, NULL,
+                           <_NoGates*>NULL)
 
 
 cdef int cgru_model_sequence_f64(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* x, double* h, double* y, const int64_t* lengths,
         double* work) noexcept nogil:
-    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, NULL,
+                           <_NoGates*>NULL)
 
 
 cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, floating* h,
-                     floating* y, floating* work, floating* gates=NULL) noexcept nogil:
-    """gates: NULL, or (3, num_layers, N, H): r, z, n of this step."""
+                     floating* y, floating* work, floating* gates, _mode* mode) noexcept nogil:
+    """_Gates: gates (3, num_layers, N, H) receives r, z, n of this step."""
     cdef Py_ssize_t H = m.hidden_size, gplane = m.num_layers * N * H
     cdef int layer
     if m.itemsize != sizeof(floating) or m.num_directions != 1 or m.reverse_only:
@@ -207,7 +210,7 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
     if N <= 0:
         return 0
     for layer in range(m.num_layers):
-        if gates != NULL:
+        if _mode is _Gates:
             if floating is float:
                 _k.step_gates_f32(&m.layers_f32[layer], N, x if layer == 0 else
                                   h + (layer - 1) * N * H, m.input_size if layer == 0 else H,
@@ -229,12 +232,12 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
 
 cdef int cgru_model_step_f32(const cgru_model* m, Py_ssize_t N, const float* x, float* h,
         float* y, float* work) noexcept nogil:
-    return _model_step(m, N, x, h, y, work)
+    return _model_step(m, N, x, h, y, work, NULL, <_NoGates*>NULL)
 
 
 cdef int cgru_model_step_f64(const cgru_model* m, Py_ssize_t N, const double* x, double* h,
         double* y, double* work) noexcept nogil:
-    return _model_step(m, N, x, h, y, work)
+    return _model_step(m, N, x, h, y, work, NULL, <_NoGates*>NULL)
 
 
 # The same whole-model calls, also writing the gates r, z, n that the kernels
@@ -243,23 +246,25 @@ cdef int cgru_model_step_f64(const cgru_model* m, Py_ssize_t N, const double* x,
 cdef int cgru_model_sequence_gates_f32(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* x, float* h, float* y, const int64_t* lengths,
         float* work, float* gates) noexcept nogil:
-    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, gates)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, gates,
+                           <_Gates*>NULL)
 
 
 cdef int cgru_model_sequence_gates_f64(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* x, double* h, double* y, const int64_t* lengths,
         double* work, double* gates) noexcept nogil:
-    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, gates)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, gates,
+                           <_Gates*>NULL)
 
 
 cdef int cgru_model_step_gates_f32(const cgru_model* m, Py_ssize_t N, const float* x,
         float* h, float* y, float* work, float* gates) noexcept nogil:
-    return _model_step(m, N, x, h, y, work, gates)
+    return _model_step(m, N, x, h, y, work, gates, <_Gates*>NULL)
 
 
 cdef int cgru_model_step_gates_f64(const cgru_model* m, Py_ssize_t N, const double* x,
         double* h, double* y, double* work, double* gates) noexcept nogil:
-    return _model_step(m, N, x, h, y, work, gates)
+    return _model_step(m, N, x, h, y, work, gates, <_Gates*>NULL)
 
 
 # ============================================================ ISA dispatch

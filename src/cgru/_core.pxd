@@ -56,3 +56,15 @@ ctypedef struct cgru_kernel_table:
     void (*packed_product_f64)(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, int g1,
                                Py_ssize_t j0, Py_ssize_t j1, const double* a, Py_ssize_t lda,
                                const double* wp, double* c, Py_ssize_t ldc) noexcept nogil
+
+
+# return_gates as a compile-time specialization (like floating): functions taking a
+# ``_mode*`` (pass <_NoGates*>NULL or <_Gates*>NULL) come in a normal version without
+# any gates code and a version that also writes r, z, n (``if _mode is _Gates:``).
+cdef struct _NoGates:
+    char unused
+cdef struct _Gates:
+    char unused
+ctypedef fused _mode:
+    _NoGates
+    _Gates
