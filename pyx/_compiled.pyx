@@ -22,6 +22,8 @@ from libc.stdint cimport int64_t
 from cgru.kernels cimport (
     cgru_cell, cgru_layer_f32, cgru_layer_f64, cgru_model, cgru_model_workspace,
     cgru_model_sequence_f32, cgru_model_sequence_f64, cgru_model_step_f32, cgru_model_step_f64,
+    cgru_model_sequence_gates_f32, cgru_model_sequence_gates_f64, cgru_model_step_gates_f32,
+    cgru_model_step_gates_f64,
     cgru_activate_f32, cgru_activate_f64,
 )
 
@@ -314,10 +316,12 @@ cdef class _Net:
         return &self._m.layers_f32[k].cell if self._m.itemsize == 4 else \
             &self._m.layers_f64[k].cell
 
-    def forward(self, cnp.ndarray x, cnp.ndarray h, lengths, bint batch_first):
+    def forward(self, cnp.ndarray x, cnp.ndarray h, lengths, bint batch_first, gates=None):
         """Run all layers.  x: C-contiguous (T, N, I) or (N, T, I) in the net's
         dtype; h: C-contiguous (L*D, N, H), overwritten with h_n; lengths: None
-        or C-contiguous int64 (N,).  Returns y, (T, N, D*H) or (N, T, D*H)."""
+        or C-contiguous int64 (N,).  Returns y, (T, N, D*H) or (N, T, D*H).
+        gates: None, or a C-contiguous writeable (3, L, *y.shape) array that
+        receives r, z, n of every layer, step and direction (zeros past lengths)."""
         cdef Py_ssize_t T, N, H = self.hidden_size, D = self.num_directions
         cdef int bf = batch_first
         cdef const int64_t* lens = NULL
@@ -337,6 +341,11 @@ cdef class _Net:
             if N and (lengths.min() < 0 or lengths.max() > T):
                 raise ValueError(f"lengths must be in [0, {T}]")
         shape = (N, T, D * H) if batch_first else (T, N, D * H)
+        cdef void* pg = NULL
+        if gates is not None:
+            _check_net_array(gates, "gates", self.dtype, (3, self.num_layers) + shape,
+                             writeable=True)
+            pg = cnp.PyArray_DATA(<cnp.ndarray>gates)
         y = np.empty(shape, dtype=self.dtype)
         if T * N == 0:
             return y
@@ -350,7 +359,16 @@ cdef class _Net:
         cdef void* ph = cnp.PyArray_DATA(h)
         cdef void* pw = cnp.PyArray_DATA(work)
         with nogil:
-            if self._m.itemsize == 4:
+            if pg != NULL:        # the same kernels, also writing the gates
+                if self._m.itemsize == 4:
+                    cgru_model_sequence_gates_f32(&m, T, N, bf, <const float*>px,
+                                                  <float*>ph, <float*>py, lens, <float*>pw,
+                                                  <float*>pg)
+                else:
+                    cgru_model_sequence_gates_f64(&m, T, N, bf, <const double*>px,
+                                                  <double*>ph, <double*>py, lens, <double*>pw,
+                                                  <double*>pg)
+            elif self._m.itemsize == 4:
                 cgru_model_sequence_f32(&m, T, N, bf, <const float*>px, <float*>ph,
                                         <float*>py, lens, <float*>pw)
             else:
@@ -487,9 +505,11 @@ cdef class Stream:
             return False
         return cnp.PyArray_DIMS(arr)[ndim - 1] == last
 
-    def step(self, x, out=None):
+    def step(self, x, out=None, gates=None):
         """One step: x (N, I), or (I,) when batch_size is 1 -> top-layer output
-        (N, H) or (H,), written into ``out`` when given (no allocation)."""
+        (N, H) or (H,), written into ``out`` when given (no allocation).
+        ``gates``: None, or a writeable C-contiguous array (3, num_layers, N, H)
+        ((3, num_layers, H) for an unbatched x) that receives this step's r, z, n."""
         cdef Py_ssize_t N = self.batch_size, H = self.net.hidden_size
         cdef Py_ssize_t I = self.net.input_size
         cdef int ndim
@@ -508,10 +528,32 @@ cdef class Stream:
             shape = (<object>N, <object>H) if ndim == 2 else (<object>H,)
             raise ValueError(f"step: out must be a writeable C-contiguous {self.net.dtype} "
                              f"array of shape {shape}")
-        self._run_step(cnp.PyArray_DATA(<cnp.ndarray>x), cnp.PyArray_DATA(<cnp.ndarray>out))
+        cdef void* pg = NULL
+        if gates is not None:
+            pg = self._gate_buffer(gates, ndim)
+        self._run_step(cnp.PyArray_DATA(<cnp.ndarray>x), cnp.PyArray_DATA(<cnp.ndarray>out),
+                       pg)
         return out
 
-    cdef _run_step(self, const void* px, void* pout):
+    cdef void* _gate_buffer(self, gates, int ndim) except NULL:
+        """The data of a step's gate buffer, checked: (3, L, N, H), unbatched (3, L, H)."""
+        cdef cnp.ndarray a
+        cdef cnp.npy_intp* d
+        cdef Py_ssize_t L = self.net.num_layers, N = self.batch_size, H = self.net.hidden_size
+        if type(gates) is cnp.ndarray:
+            a = <cnp.ndarray>gates
+            if cnp.PyArray_TYPE(a) == self.type_num and cnp.PyArray_ISCARRAY(a) and \
+                    cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_NDIM(a) == ndim + 2:
+                d = cnp.PyArray_DIMS(a)
+                if d[0] == 3 and d[1] == L and d[ndim + 1] == H and (ndim == 1 or d[2] == N):
+                    return cnp.PyArray_DATA(a)
+        shape = (3, L, N, H) if ndim == 2 else (3, <object>L, <object>H)
+        raise ValueError(f"step: gates must be a writeable C-contiguous {self.net.dtype} "
+                         f"array of shape {shape} (r, z, n per layer), got "
+                         f"{getattr(gates, 'dtype', type(gates).__name__)} "
+                         f"{getattr(gates, 'shape', '')}")
+
+    cdef _run_step(self, const void* px, void* pout, void* pg):
         cdef Py_ssize_t N = self.batch_size
         cdef cgru_model mt = self.net._m      # this call's copy: its own thread count
         mt.num_threads = _num_threads() if self._may_split else 1
@@ -523,7 +565,14 @@ cdef class Stream:
         self._busy = True
         try:
             with nogil:
-                if m.itemsize == 4:
+                if pg != NULL:    # the same kernels, also writing the gates
+                    if m.itemsize == 4:
+                        cgru_model_step_gates_f32(m, N, <const float*>px, <float*>ph,
+                                                  <float*>pout, <float*>pw, <float*>pg)
+                    else:
+                        cgru_model_step_gates_f64(m, N, <const double*>px, <double*>ph,
+                                                  <double*>pout, <double*>pw, <double*>pg)
+                elif m.itemsize == 4:
                     cgru_model_step_f32(m, N, <const float*>px, <float*>ph, <float*>pout,
                                         <float*>pw)
                 else:

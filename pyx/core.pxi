@@ -44,7 +44,7 @@ from cgru.kernels cimport (
     CGRU_AFFINE, CGRU_LEAKY_RELU, CGRU_THRESHOLDED_RELU, CGRU_SCALED_TANH,
     CGRU_HARD_SIGMOID, CGRU_ELU, CGRU_SOFTSIGN, CGRU_SOFTPLUS,
 )
-from cgru._core cimport cgru_kernel_table, cgru_units
+from cgru._core cimport cgru_kernel_table, cgru_units, _NoGates, _Gates, _mode
 
 # ========================================================= reduced precision
 # Float32 layers with float16 / bfloat16 / int8 weights (weight_format != 0)
@@ -340,6 +340,11 @@ cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, 
             p0 += P
 
 
+# return_gates as a compile-time choice (_mode, in _core.pxd): each gate loop and the
+# recurrence come in a _NoGates and a _Gates specialization, like floating, so the
+# normal path is the code without any gates branch.  _Gates also keeps r, z, n of the
+# generic loops in gh and copies them out.  (Pass a NULL pointer of the mode.)
+
 cdef inline bint _is_plain(const cgru_cell* c) noexcept nogil:
     return c.f_kind == CGRU_SIGMOID and c.g_kind == CGRU_TANH and not c.clip > 0.0
 
@@ -380,11 +385,12 @@ cdef inline void _update(Py_ssize_t n, const floating* z, const floating* nn,
 
 cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
         const floating* gx, floating* gh, const floating* bx,
-        const floating* bhn, floating* h, floating* y) noexcept nogil:
+        const floating* bhn, floating* h, floating* y, _mode* m) noexcept nogil:
     """reset_after=True, one sample:  gx = W_i x, gh = W_h h (all 3H); gh is scratch.
 
     r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z)
     n = g(gx_n + b_in + r * (gh_n + b_hn));  h = n + z * (h - n)
+    Afterwards gh holds r, z, n (the plain path always; the generic one in _Gates).
     """
     cdef Py_ssize_t j
     cdef double r, z, n, ar, az, an, cl
@@ -406,15 +412,21 @@ cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
             an = gx[2 * H + j] + bx[2 * H + j] + r * (gh[2 * H + j] + bhn[j])
             n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
             h[j] = <floating>(n + z * (h[j] - n))
+            if _mode is _Gates:
+                gh[j] = <floating>r
+                gh[H + j] = <floating>z
+                gh[2 * H + j] = <floating>n
     if y != NULL:
         memcpy(y, h, H * sizeof(floating))
 
 
 cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
-        floating* gh, const floating* bx, const floating* h, floating* rh) noexcept nogil:
+        floating* gh, const floating* bx, const floating* h, floating* rh,
+        _mode* m) noexcept nogil:
     """reset_after=False, first half, one sample:  gh = W_h[r,z] h (2H).
 
     r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z);  rh = r * h;  z kept in gh_z
+    (and r in gh_r: the plain path always, the generic one in _Gates)
     """
     cdef Py_ssize_t j
     cdef double r, z, ar, az, cl
@@ -432,13 +444,15 @@ cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
             z = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(az, -cl), cl) if az == az else az)
             rh[j] = <floating>(r * h[j])
             gh[H + j] = <floating>z
+            if _mode is _Gates:
+                gh[j] = <floating>r
 
 
 cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
-        floating* gh, const floating* bx, floating* h, floating* y) noexcept nogil:
+        floating* gh, const floating* bx, floating* h, floating* y, _mode* m) noexcept nogil:
     """reset_after=False, second half, one sample:  gh_n = W_hn (r * h), z in gh_z.
 
-    n = g(gx_n + b_in + b_hn + gh_n);  h = n + z * (h - n)
+    n = g(gx_n + b_in + b_hn + gh_n);  h = n + z * (h - n);  n kept in gh_n (generic: in _Gates)
     """
     cdef Py_ssize_t j
     cdef double z, n, an, cl
@@ -453,15 +467,29 @@ cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
             an = gx[2 * H + j] + bx[2 * H + j] + gh[2 * H + j]
             n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
             h[j] = <floating>(n + z * (h[j] - n))
+            if _mode is _Gates:
+                gh[2 * H + j] = <floating>n
     if y != NULL:
         memcpy(y, h, H * sizeof(floating))
+
+
+cdef inline void _store_gates(floating* g, Py_ssize_t gplane, const floating* rzn,
+                              Py_ssize_t H) noexcept nogil:
+    """The gates of one sample and step out of gh (r, z, n, H each) into the
+    caller's planes: r at g, z at g + gplane, n at g + 2 gplane; rzn NULL: zeros."""
+    cdef int k
+    for k in range(3):
+        if rzn != NULL:
+            memcpy(g + k * gplane, rzn + k * H, H * sizeof(floating))
+        else:
+            memset(g + k * gplane, 0, H * sizeof(floating))
 
 
 # ================================================================ recurrence
 
 cdef inline void _step_overlap_one(Py_ssize_t H, const floating* w_hh_p,
         const floating* gx, floating* gh, const floating* bx, const floating* bhn,
-        floating* h) noexcept nogil:
+        floating* h, floating* g, Py_ssize_t gplane, _mode* m) noexcept nogil:
     """One step of one sample, reset_after=True, sigmoid/tanh, no clip, W_hh packed:
     the r, z gates (arithmetic-bound) are interleaved with the W_hn product
     (load-bound), panel by panel, so that the core overlaps the two.
@@ -488,6 +516,8 @@ cdef inline void _step_overlap_one(Py_ssize_t H, const floating* w_hh_p,
     # n = tanh(gx_n + b_in + r * (gh_n + b_hn)), kept in gh_n;  h = n + z * (h - n)
     _candidate(H, gx + 2 * H, bx + 2 * H, gh, gh + 2 * H, bhn)
     _update(H, gh + H, gh + 2 * H, h)
+    if _mode is _Gates:     # r, z, n of this step to the caller's planes at g
+        _store_gates(g, gplane, gh, H)
 
 
 cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
@@ -539,10 +569,13 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
         const floating* w_hh_p, const floating* bx, const floating* bhn, Py_ssize_t T,
         Py_ssize_t N, const floating* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, floating* h,
         floating* y, Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse,
-        floating* work, int wf, const void* w_hh_q) noexcept nogil:
+        floating* work, int wf, const void* w_hh_q, floating* gates, Py_ssize_t g_t,
+        Py_ssize_t g_n, Py_ssize_t gplane, _mode* m) noexcept nogil:
     """T steps for samples 0 <= b < N: row (t, b) of gx at gx + t*gx_t + b*gx_n, of y
     at y + t*y_t + b*y_n; h (N, H); work (N, 3H) gh + (N, H) r*h + the
-    reduced-precision operands (cgru_lowp_scratch_bytes(N, H) bytes)."""
+    reduced-precision operands (cgru_lowp_scratch_bytes(N, H) bytes).  _Gates: r, z, n
+    of row (t, b) to gates + t*g_t + b*g_n and gplane, 2*gplane after (_store_gates);
+    _NoGates: gates unused."""
     cdef Py_ssize_t H = c.hidden_size
     cdef Py_ssize_t G = 3 * H
     cdef floating* gh = work            # (N, 3H)
@@ -561,7 +594,8 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
             L = T if lengths == NULL else lengths[0]
             if s < L:
                 t = (L - 1 - s) if reverse else s      # row t of gx and y (N = 1)
-                _step_overlap_one(H, w_hh_p, gx + t * gx_t, gh, bx, bhn, h)
+                _step_overlap_one(H, w_hh_p, gx + t * gx_t, gh, bx, bhn, h, gates + t * g_t,
+                                  gplane, m)
                 if y != NULL:
                     memcpy(y + t * y_t, h, H * sizeof(floating))
                 continue
@@ -576,15 +610,19 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 # past this sample's length: state kept, zeros in y
                 if y != NULL:   # each step t in [L, T) is zeroed once, at s = t
                     memset(y + s * y_t + b * y_n, 0, H * sizeof(floating))
+                if _mode is _Gates:
+                    _store_gates(gates + s * g_t + b * g_n, gplane, NULL, H)
                 if not c.reset_after:
                     memset(rh + b * H, 0, H * sizeof(floating))
                 continue
             gxb = gx + t * gx_t + b * gx_n
             yb = (y + t * y_t + b * y_n) if y != NULL else NULL
             if c.reset_after:
-                _gates_reset_after(c, H, gxb, gh + b * G, bx, bhn, hb, yb)
+                _gates_reset_after(c, H, gxb, gh + b * G, bx, bhn, hb, yb, m)
+                if _mode is _Gates:
+                    _store_gates(gates + t * g_t + b * g_n, gplane, gh + b * G, H)
             else:
-                _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H)
+                _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H, m)
         if not c.reset_after:
             # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
             _recurrent_product(c, w_hh, w_hh_p, N, 2, 3, rh, gh, wf, w_hh_q, lowp)
@@ -594,7 +632,9 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                     continue
                 t = (L - 1 - s) if reverse else s
                 yb = (y + t * y_t + b * y_n) if y != NULL else NULL
-                _gates_n(c, H, gx + t * gx_t + b * gx_n, gh + b * G, bx, h + b * H, yb)
+                _gates_n(c, H, gx + t * gx_t + b * gx_n, gh + b * G, bx, h + b * H, yb, m)
+                if _mode is _Gates:
+                    _store_gates(gates + t * g_t + b * g_n, gplane, gh + b * G, H)
 
 
 cdef inline void _step(const cgru_cell* c, const floating* w_ih, const floating* w_ih_p,
@@ -608,7 +648,8 @@ cdef inline void _step(const cgru_cell* c, const floating* w_ih, const floating*
     _input_projection(c, w_ih, w_ih_p, N, x, ldx, work, wf, w_ih_q, <void*>(work + 7 * N * H),
                       cgru_lowp_scratch_bytes(N, max(c.input_size, H)))
     _recurrence(c, w_hh, w_hh_p, bx, bhn, 1, N, work, 3 * N * H, 3 * H,
-                h, NULL, 0, 0, NULL, 0, work + 3 * N * H, wf, w_hh_q)
+                h, NULL, 0, 0, NULL, 0, work + 3 * N * H, wf, w_hh_q, NULL, 0, 0, 0,
+                <_NoGates*>NULL)
 
 
 # ============================================== one step for a range of units
@@ -694,24 +735,62 @@ cdef void _recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse,
         float* work) noexcept nogil:
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, gx, gx_t, gx_n, h, y,
-                y_t, y_n, lengths, reverse, work, L.weight_format, L.w_hh_q)
+                y_t, y_n, lengths, reverse, work, L.weight_format, L.w_hh_q, NULL, 0, 0, 0,
+                <_NoGates*>NULL)
+
+cdef void _recurrence_gates_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
+        const float* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, float* h, float* y,
+        Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse, float* work,
+        float* gates, Py_ssize_t g_t, Py_ssize_t g_n, Py_ssize_t gplane) noexcept nogil:
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, gx, gx_t, gx_n, h, y,
+                y_t, y_n, lengths, reverse, work, L.weight_format, L.w_hh_q, gates, g_t, g_n,
+                gplane, <_Gates*>NULL)
 
 cdef void _recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         const double* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, double* h, double* y,
         Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse,
         double* work) noexcept nogil:
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, gx, gx_t, gx_n, h, y,
-                y_t, y_n, lengths, reverse, work, L.weight_format, L.w_hh_q)
+                y_t, y_n, lengths, reverse, work, L.weight_format, L.w_hh_q, NULL, 0, 0, 0,
+                <_NoGates*>NULL)
+
+cdef void _recurrence_gates_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
+        const double* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, double* h, double* y,
+        Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse, double* work,
+        double* gates, Py_ssize_t g_t, Py_ssize_t g_n, Py_ssize_t gplane) noexcept nogil:
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, gx, gx_t, gx_n, h, y,
+                y_t, y_n, lengths, reverse, work, L.weight_format, L.w_hh_q, gates, g_t, g_n,
+                gplane, <_Gates*>NULL)
 
 cdef void _step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x, Py_ssize_t ldx,
                     float* h, float* work) noexcept nogil:
     _step(&L.cell, L.w_ih, L.w_ih_packed, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, N, x, ldx,
           h, work, L.weight_format, L.w_ih_q, L.w_hh_q)
 
+cdef void _step_gates_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
+        Py_ssize_t ldx, float* h, float* work, float* gates, Py_ssize_t g_n,
+        Py_ssize_t gplane) noexcept nogil:
+    """_step with the gates of sample b to gates + b*g_n: calls to the projection and
+    the gates recurrence (one copy of each in the build)."""
+    cdef Py_ssize_t H = L.cell.hidden_size
+    _projection_f32(L, N, x, ldx, work)
+    _recurrence_gates_f32(L, 1, N, work, 3 * N * H, 3 * H, h, NULL, 0, 0, NULL, 0,
+                         work + 3 * N * H, gates, 0, g_n, gplane)
+
 cdef void _step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x, Py_ssize_t ldx,
                     double* h, double* work) noexcept nogil:
     _step(&L.cell, L.w_ih, L.w_ih_packed, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, N, x, ldx,
           h, work, L.weight_format, L.w_ih_q, L.w_hh_q)
+
+cdef void _step_gates_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
+        Py_ssize_t ldx, double* h, double* work, double* gates, Py_ssize_t g_n,
+        Py_ssize_t gplane) noexcept nogil:
+    """_step with the gates of sample b to gates + b*g_n: calls to the projection and
+    the gates recurrence (one copy of each in the build)."""
+    cdef Py_ssize_t H = L.cell.hidden_size
+    _projection_f64(L, N, x, ldx, work)
+    _recurrence_gates_f64(L, 1, N, work, 3 * N * H, 3 * H, h, NULL, 0, 0, NULL, 0,
+                         work + 3 * N * H, gates, 0, g_n, gplane)
 
 
 cdef void _units_f32(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0,
@@ -735,6 +814,10 @@ _table.recurrence_f32 = _recurrence_f32
 _table.recurrence_f64 = _recurrence_f64
 _table.step_f32 = _step_f32
 _table.step_f64 = _step_f64
+_table.recurrence_gates_f32 = _recurrence_gates_f32
+_table.recurrence_gates_f64 = _recurrence_gates_f64
+_table.step_gates_f32 = _step_gates_f32
+_table.step_gates_f64 = _step_gates_f64
 _table.packed_product_f32 = _gemm_packed[float]
 _table.packed_product_f64 = _gemm_packed[double]
 _table.weights_path = cgru_lowp_path

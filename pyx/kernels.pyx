@@ -488,6 +488,98 @@ cdef int cgru_model_step_f64(const cgru_model* m, Py_ssize_t N, const double* x,
     return _model_step(m, N, x, h, y, work)
 
 
+# ------------------------------------------------------------- return_gates
+# The same whole-model calls, also writing the gates r, z, n the kernels computed
+# (the table's recurrence_gates / step_gates: the normal gate loops' _Gates
+# specialization, pyx/core.pxi).  One thread, layer by layer, the workspace as
+# above.  Sequence: gates (3, num_layers, *y's shape), rows as y's (D*H per row),
+# zeros past a sample's length.  Step: gates (3, num_layers, N, H).
+
+cdef int _model_sequence_gates(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const floating* x, floating* h, floating* y,
+        const int64_t* lengths, floating* work, floating* gates) noexcept nogil:
+    cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, M = T * N
+    cdef Py_ssize_t G = 3 * H, ldin, gx_t, gx_n, y_t, y_n, g_t, g_n
+    cdef Py_ssize_t gplane = m.num_layers * M * D * H
+    cdef floating* scratch = work + D * M * G      # per direction (N, 4H)
+    cdef const floating* inp
+    cdef floating* gl
+    cdef int layer, d, k, reverse
+    if m.itemsize != sizeof(floating):
+        return -1
+    if M <= 0:
+        return 0
+    _strides(T, N, batch_first, G, &gx_t, &gx_n)
+    _strides(T, N, batch_first, D * H, &y_t, &y_n)
+    _strides(T, N, batch_first, D * H, &g_t, &g_n)
+    for layer in range(m.num_layers):
+        inp = x if layer == 0 else y
+        ldin = m.input_size if layer == 0 else D * H
+        for d in range(D):         # all projections first: y is then free
+            k = layer * D + d
+            if floating is float:
+                _k.input_projection_f32(&m.layers_f32[k], M, inp, ldin, work + d * M * G)
+            else:
+                _k.input_projection_f64(&m.layers_f64[k], M, inp, ldin, work + d * M * G)
+        for d in range(D):
+            k = layer * D + d
+            reverse = d == 1 or m.reverse_only
+            gl = gates + (layer * M * D + d) * H
+            if floating is float:
+                _k.recurrence_gates_f32(&m.layers_f32[k], T, N, work + d * M * G, gx_t, gx_n,
+                                        h + k * N * H, y + d * H, y_t, y_n, lengths, reverse,
+                                        scratch + d * 4 * N * H, gl, g_t, g_n, gplane)
+            else:
+                _k.recurrence_gates_f64(&m.layers_f64[k], T, N, work + d * M * G, gx_t, gx_n,
+                                        h + k * N * H, y + d * H, y_t, y_n, lengths, reverse,
+                                        scratch + d * 4 * N * H, gl, g_t, g_n, gplane)
+    return 0
+
+
+cdef int _model_step_gates(const cgru_model* m, Py_ssize_t N, const floating* x, floating* h,
+                           floating* y, floating* work, floating* gates) noexcept nogil:
+    cdef Py_ssize_t H = m.hidden_size, gplane = m.num_layers * N * H
+    cdef int layer
+    if m.itemsize != sizeof(floating) or m.num_directions != 1 or m.reverse_only:
+        return -1
+    if N <= 0:
+        return 0
+    for layer in range(m.num_layers):
+        if floating is float:
+            _k.step_gates_f32(&m.layers_f32[layer], N, x if layer == 0 else
+                              h + (layer - 1) * N * H, m.input_size if layer == 0 else H,
+                              h + layer * N * H, work, gates + layer * N * H, H, gplane)
+        else:
+            _k.step_gates_f64(&m.layers_f64[layer], N, x if layer == 0 else
+                              h + (layer - 1) * N * H, m.input_size if layer == 0 else H,
+                              h + layer * N * H, work, gates + layer * N * H, H, gplane)
+    if y != NULL:
+        memcpy(y, h + (m.num_layers - 1) * N * H, N * H * sizeof(floating))
+    return 0
+
+
+cdef int cgru_model_sequence_gates_f32(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const float* x, float* h, float* y, const int64_t* lengths,
+        float* work, float* gates) noexcept nogil:
+    return _model_sequence_gates(m, T, N, batch_first, x, h, y, lengths, work, gates)
+
+
+cdef int cgru_model_sequence_gates_f64(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const double* x, double* h, double* y, const int64_t* lengths,
+        double* work, double* gates) noexcept nogil:
+    return _model_sequence_gates(m, T, N, batch_first, x, h, y, lengths, work, gates)
+
+
+cdef int cgru_model_step_gates_f32(const cgru_model* m, Py_ssize_t N, const float* x,
+        float* h, float* y, float* work, float* gates) noexcept nogil:
+    return _model_step_gates(m, N, x, h, y, work, gates)
+
+
+cdef int cgru_model_step_gates_f64(const cgru_model* m, Py_ssize_t N, const double* x,
+        double* h, double* y, double* work, double* gates) noexcept nogil:
+    return _model_step_gates(m, N, x, h, y, work, gates)
+
+
 # ============================================================ ISA dispatch
 
 _ISA_LEVEL = {"baseline": 0, "avx2": 1, "avx512": 2}

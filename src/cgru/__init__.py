@@ -9,11 +9,11 @@ import os as _os
 import typing as _typing
 
 from cgru._threads import get_num_threads, set_num_threads, threads
-from cgru.gru import GRU, GRUCell, Stream, load
+from cgru.gru import GRU, GRUCell, Gates, Stream, load
 
 __version__ = "0.1.0"
-__all__ = ["GRU", "GRUCell", "Stream", "load", "threads", "get_num_threads", "set_num_threads",
-           "get_include", "__version__"]
+__all__ = ["GRU", "GRUCell", "Gates", "Stream", "load", "threads", "get_num_threads",
+           "set_num_threads", "get_include", "__version__"]
 
 
 def get_include() -> str:

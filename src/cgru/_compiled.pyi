@@ -44,7 +44,8 @@ class _Net:
     ) -> None: ...
     def stored_weights(self, k: int) -> tuple[_Array, _Array, _Array | None, _Array | None]: ...
     def forward(
-        self, x: _Array, h: _Array, lengths: npt.NDArray[np.int64] | None, batch_first: bool
+        self, x: _Array, h: _Array, lengths: npt.NDArray[np.int64] | None, batch_first: bool,
+        gates: _Array | None = None,
     ) -> _Array: ...
 
 def activate(kind: int, alpha: float, beta: float, x: npt.ArrayLike) -> _Array:
@@ -71,7 +72,9 @@ class Stream:
                  batch_first: bool) -> None: ...
     def reset(self, mask: npt.ArrayLike | None = None) -> None:
         """Zero the state, or only the samples where the boolean ``mask`` is True."""
-    def step(self, x: npt.ArrayLike, out: _Array | None = None) -> _Array:
-        """One step: x (N, I), or (I,) when batch_size is 1 -> the top layer's output."""
+    def step(self, x: npt.ArrayLike, out: _Array | None = None,
+             gates: _Array | None = None) -> _Array:
+        """One step: x (N, I), or (I,) when batch_size is 1 -> the top layer's output;
+        ``gates`` (3, num_layers, N, H) (or (3, num_layers, H)) receives r, z, n."""
     def run(self, x: npt.ArrayLike) -> _Array:
         """Run a chunk (T, N, I), continuing the state; returns the top layer's outputs."""

@@ -56,6 +56,24 @@ ctypedef struct cgru_kernel_table:
                      float*) noexcept nogil
     void (*step_f64)(const cgru_layer_f64*, Py_ssize_t, const double*, Py_ssize_t, double*,
                      double*) noexcept nogil
+    # the same, also writing r, z, n of each row (t, b) computed to
+    # gates + t*g_t + b*g_n, gplane and 2*gplane after (zeros past a length)
+    void (*recurrence_gates_f32)(const cgru_layer_f32*, Py_ssize_t T, Py_ssize_t N,
+                                 const float* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, float* h,
+                                 float* y, Py_ssize_t y_t, Py_ssize_t y_n,
+                                 const int64_t* lengths, int reverse, float* work, float* gates,
+                                 Py_ssize_t g_t, Py_ssize_t g_n, Py_ssize_t gplane) noexcept nogil
+    void (*recurrence_gates_f64)(const cgru_layer_f64*, Py_ssize_t T, Py_ssize_t N,
+                                 const double* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, double* h,
+                                 double* y, Py_ssize_t y_t, Py_ssize_t y_n,
+                                 const int64_t* lengths, int reverse, double* work,
+                                 double* gates, Py_ssize_t g_t, Py_ssize_t g_n,
+                                 Py_ssize_t gplane) noexcept nogil
+    void (*step_gates_f32)(const cgru_layer_f32*, Py_ssize_t, const float*, Py_ssize_t, float*,
+                           float*, float* gates, Py_ssize_t g_n, Py_ssize_t gplane) noexcept nogil
+    void (*step_gates_f64)(const cgru_layer_f64*, Py_ssize_t, const double*, Py_ssize_t,
+                           double*, double*, double* gates, Py_ssize_t g_n,
+                           Py_ssize_t gplane) noexcept nogil
     void (*packed_product_f32)(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, int g1,
                                Py_ssize_t j0, Py_ssize_t j1, const float* a, Py_ssize_t lda,
                                const float* wp, float* c, Py_ssize_t ldc) noexcept nogil
@@ -65,3 +83,15 @@ ctypedef struct cgru_kernel_table:
     const char* (*weights_path)(int weight_format) noexcept nogil   # lowp.h cgru_lowp_path
     void (*units_f32)(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil
     void (*units_f64)(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil
+
+
+# return_gates as a compile-time specialization (like floating): functions taking a
+# ``_mode*`` (pass <_NoGates*>NULL or <_Gates*>NULL) come in a normal version without
+# any gates code and a version that also writes r, z, n (``if _mode is _Gates:``).
+cdef struct _NoGates:
+    char unused
+cdef struct _Gates:
+    char unused
+ctypedef fused _mode:
+    _NoGates
+    _Gates

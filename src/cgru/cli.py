@@ -1,13 +1,14 @@
 """The ``cgru`` command.
 
-    cgru [demo]                        run the built-in model (streaming and whole-sequence)
+    cgru [demo] [--plot FILE.png]      run the built-in model (streaming and whole-sequence)
     cgru convert SRC -o model.npz      from .onnx, Keras .keras or a torch.save state_dict
     cgru run model.npz x.npy -o y.npy  run a saved model over an .npy array
     cgru info model.npz                describe a saved model
     cgru bench [ARGS]                  the benchmark suite (cgru._bench)
 
 Exit codes: 0 success, 1 failure (bad file, conversion error, ...), 2 bad usage.
-Only NumPy, SciPy and cgru are needed, except by ``convert`` (the source's framework).
+Only NumPy, SciPy and cgru are needed, except by ``convert`` (the source's framework)
+and ``demo --plot`` (matplotlib: ``pip install 'cgru[plot]'``).
 """
 
 import argparse
@@ -195,7 +196,55 @@ def cmd_demo(args, out):
           f"{args.repeat} passes over {T} steps, Python call included)", file=out)
     print(f"whole sequence: {best_whole * 1e3:.3f} ms for {T} steps "
           f"({best_whole / T * 1e6:.2f} µs per step)", file=out)
+    if args.plot is not None:
+        _plot_demo(args.plot, g, x, pred_stream, truth)
+        print(f"\nplot: {args.plot} (input, forecast and truth; beneath, the mean reset gate r "
+              f"and update gate z of each layer)", file=out)
     return EXIT_OK
+
+
+PLOT_SIZE = (1000, 700)        # pixels of the demo's plot (width, height)
+
+
+def _plot_demo(path, g, x, forecast, truth):
+    """The demo's input, forecast and truth over time; beneath, the mean over the
+    hidden units of the reset gate r and the update gate z of each layer."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")            # files only: no display needed
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise CLIError(f"--plot needs matplotlib (pip install 'cgru[plot]'): {e}") from None
+    _, _, gates = g(x, return_gates=True)      # each (num_layers, T, H)
+    t = np.arange(len(x))
+    dpi = 100
+    fig, (top, mid, low) = plt.subplots(3, 1, sharex=True, dpi=dpi, height_ratios=(2, 1, 1),
+                                        figsize=(PLOT_SIZE[0] / dpi, PLOT_SIZE[1] / dpi))
+    try:
+        top.plot(t, x[:, 0], ".", ms=3, color="0.6", label="noisy input x(t)")
+        top.plot(t, truth, color="k", lw=1, label="truth: clean x(t+1)")
+        top.plot(t, forecast, color="C3", lw=1.2, label="forecast of x(t+1)")
+        top.set_title(f"cgru demo: {g.num_layers}-layer GRU (H={g.hidden_size}) forecasting "
+                      f"a noisy sine, one step at a time")
+        top.margins(y=0.2)               # room for the legend above the signal
+        top.legend(loc="upper right", fontsize="small", ncol=3)
+        for ax, gate, name, hint in ((mid, gates.r, "reset gate r", "r → 0: forget h"),
+                                     (low, gates.z, "update gate z", "z → 1: keep h")):
+            for layer in range(g.num_layers):
+                ax.plot(t, gate[layer].mean(axis=-1), lw=1, label=f"layer {layer + 1}")
+            ax.set_ylabel(f"mean {name[-1]}")
+            ax.set_ylim(0, 1)
+            ax.set_title(f"mean {name} over the {g.hidden_size} hidden units ({hint})",
+                         fontsize="small")
+            ax.legend(loc="upper right", fontsize="small", ncol=g.num_layers)
+        low.set_xlabel("step t")
+        fig.tight_layout()
+        try:
+            fig.savefig(path, dpi=dpi, format="png")
+        except OSError as e:
+            raise CLIError(f"--plot: cannot write {path}: {e}") from None
+    finally:
+        plt.close(fig)
 
 
 # ------------------------------------------------------------------ convert
@@ -330,12 +379,16 @@ def _check_layout(g, x, h0, lengths, how):
 def cmd_run(args, out):
     import cgru
     model = _load_model(args.model)
+    if args.gates is not None and isinstance(model, cgru.GRUCell):
+        raise CLIError("--gates applies to GRU models; this is a GRUCell")
     x = _load_npy(args.input, "input")
     h0 = None if args.h0 is None else _load_npy(args.h0, "--h0")
     lengths = None if args.lengths is None else _load_npy(args.lengths, "--lengths")
     _check_writable(args.output, "-o")
     if args.hn is not None:
         _check_writable(args.hn, "--hn")
+    if args.gates is not None:
+        _check_writable(args.gates, "--gates")
     layout = None
     t0 = time.perf_counter()
     try:
@@ -352,7 +405,10 @@ def cmd_run(args, out):
                 how = f"the model's batch_first={model.batch_first}"
             layout = _layout(model) if np.ndim(x) == 3 else "(T, I) one sequence"
             _check_layout(model, x, h0, lengths, how)
-            y, h_n = _run_gru(model, x, h0, lengths, args.chunk)
+            if args.gates is not None:   # one call: the gates of every step
+                y, h_n, gates = model(x, h0, lengths, return_gates=True)
+            else:
+                y, h_n = _run_gru(model, x, h0, lengths, args.chunk)
     except (ValueError, TypeError) as e:
         raise CLIError(str(e)) from None
     except MemoryError:
@@ -361,6 +417,12 @@ def cmd_run(args, out):
     _save_npy(args.output, y, "output")
     if args.hn is not None:
         _save_npy(args.hn, h_n, "--hn")
+    if args.gates is not None:
+        try:
+            with open(args.gates, "wb") as f:
+                np.savez(f, **gates._asdict())
+        except OSError as e:
+            raise CLIError(f"--gates: cannot write {args.gates}: {e}") from None
     if args.json:
         report = {"model": args.model, "input": args.input, "input_shape": list(x.shape),
                   "layout": layout, "output": args.output, "output_shape": list(y.shape),
@@ -522,6 +584,9 @@ def build_parser():
     d.add_argument("--length", type=_positive, default=400, help="samples (default 400)")
     d.add_argument("--show", type=_nonnegative, default=8, help="rows to print (default 8)")
     d.add_argument("--repeat", type=_positive, default=5, help="timing passes (default 5)")
+    d.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="also draw input, forecast and truth with the mean reset and update "
+                        "gates beneath into FILE.png (needs matplotlib: cgru[plot])")
 
     c = sub.add_parser("convert", help="convert an ONNX / Keras / PyTorch GRU to a cgru .npz",
                        description="Convert a GRU to cgru's .npz format. The source kind is taken "
@@ -557,6 +622,9 @@ def build_parser():
                         "(default: the model's batch_first, as cgru info shows)")
     r.add_argument("--h0", default=None, help=".npy initial state (num_layers*D, N, H)")
     r.add_argument("--hn", default=None, help=".npy file for the final state h_n")
+    r.add_argument("--gates", default=None, metavar="GATES.npz",
+                   help=".npz file for the gates r, z, n of every step, each "
+                        "(num_layers, *y.shape)")
     r.add_argument("--chunk", type=_nonnegative, default=256,
                    help="sequences per call (progress is shown between calls; a few long "
                         "sequences go in chunks of steps; 0: one call)")

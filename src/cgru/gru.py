@@ -3,6 +3,7 @@
 import json
 import math
 import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from cgru._filecheck import check_declared_sizes
 from cgru._compiled import _Net
 from cgru._stream import Stream
 
-__all__ = ["GRU", "GRUCell", "load", "Stream"]
+__all__ = ["GRU", "GRUCell", "Gates", "load", "Stream"]
 
 FORMAT_VERSION = 1
 # (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta): sigmoid gates, tanh candidate
@@ -36,6 +37,18 @@ def _to_numpy(value, key):
     if a.dtype.kind not in "fiu":
         raise TypeError(f"state_dict[{key!r}] must be a real numeric array, got dtype {a.dtype}")
     return a
+
+
+class Gates(NamedTuple):
+    """The gates of every step, from ``g(x, return_gates=True)``: the reset gate r,
+    the update gate z and the candidate n (README, "The two GRU variants").  Each
+    is (num_layers, *y.shape): layer l's gates of step t and sample b at
+    ``[l, t, b]`` ((T, N, D*H) per layer, (N, T, D*H) with batch_first, (T, D*H)
+    unbatched), forward direction first, like y; zeros past a sample's length.
+    ``r, z, n = gates`` unpacks them."""
+    r: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
 
 
 class GRU:
@@ -266,10 +279,12 @@ class GRU:
                              f"dimension, got shape {a.shape}")
         return a
 
-    def __call__(self, x, h0=None, lengths=None, *, hx=None):
+    def __call__(self, x, h0=None, lengths=None, return_gates=False, *, hx=None):
         """Run the GRU.  x: (T, N, I), (N, T, I) with batch_first, or unbatched (T, I).
         Returns y (T, N, D*H) (batch_first: (N, T, D*H); unbatched (T, D*H)) and
-        h_n (num_layers*D, N, H) (unbatched: (num_layers*D, H)).  ``hx`` is
+        h_n (num_layers*D, N, H) (unbatched: (num_layers*D, H)); with
+        ``return_gates=True`` also the ``Gates`` r, z, n of every layer and step,
+        each (num_layers, *y.shape), computed by the same kernels as y.  ``hx`` is
         PyTorch's name for ``h0``."""
         h0 = V.one_of(h0, hx, "h0")
         a = self._check_input(x)
@@ -294,9 +309,22 @@ class GRU:
             if unbatched:
                 raise ValueError("lengths is only supported for batched (3-D) x")
             lengths = V.as_lengths(lengths, N, T)
-        y = self._net.forward(np.ascontiguousarray(a), h, lengths, bf)
+        if not isinstance(return_gates, (bool, np.bool_)):
+            raise TypeError(f"return_gates must be True or False, got {return_gates!r}")
+        gates = None
+        if return_gates:
+            shape = (N, T) if bf else (T, N)
+            nbytes = 3 * self.num_layers * T * N * self.num_directions * H * self.dtype.itemsize
+            if nbytes > 2**26:          # the check reads the system's free memory: big ones only
+                V.check_memory(nbytes, f"return_gates for x of shape {a.shape}")
+            gates = np.empty((3, self.num_layers) + shape + (self.num_directions * H,),
+                             dtype=self.dtype)
+        y = self._net.forward(np.ascontiguousarray(a), h, lengths, bf, gates)
         if unbatched:
-            return y[:, 0, :], h[:, 0, :]
+            y, h = y[:, 0, :], h[:, 0, :]
+            gates = None if gates is None else gates[:, :, :, 0, :]
+        if return_gates:
+            return y, h, Gates(*gates)
         return y, h
 
     forward = __call__

@@ -5,7 +5,7 @@ stubtest and runs ``mypy --strict`` on a script that uses every entry point."""
 
 import os
 from collections.abc import Mapping
-from typing import IO, Any, Literal, TypeAlias
+from typing import IO, Any, Literal, NamedTuple, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -13,7 +13,7 @@ from typing_extensions import Self
 
 from cgru._stream import Stream as Stream
 
-__all__ = ["GRU", "GRUCell", "load", "Stream"]
+__all__ = ["GRU", "GRUCell", "Gates", "load", "Stream"]
 
 FORMAT_VERSION: int
 DEFAULT_ACTIVATIONS: tuple[int, float, float, int, float, float]
@@ -29,6 +29,13 @@ _Activations: TypeAlias = Any   # a (gate, candidate) pair of _ActivationSpec, o
 _Input: TypeAlias = npt.ArrayLike | Any
 
 _Weights: TypeAlias = Literal["float32", "float64", "float16", "bfloat16", "int8"]
+
+class Gates(NamedTuple):
+    """r, z, n of every layer and step, each (num_layers, *y.shape)."""
+
+    r: _Array
+    z: _Array
+    n: _Array
 
 class GRU:
     """A multi-layer GRU with PyTorch's semantics and parameter names."""
@@ -77,14 +84,36 @@ class GRU:
     def clip(self) -> float | None: ...
     def state_dict(self) -> dict[str, _Array]: ...
     def load_state_dict(self, state_dict: Mapping[str, _Input]) -> None: ...
+    @overload
+    def __call__(
+        self,
+        x: _Input,
+        h0: _Input | None = None,
+        lengths: _Input | None = None,
+        return_gates: Literal[False] = False,
+        *,
+        hx: _Input | None = None,
+    ) -> tuple[_Array, _Array]: ...
+    @overload
+    def __call__(
+        self,
+        x: _Input,
+        h0: _Input | None,
+        lengths: _Input | None,
+        return_gates: Literal[True],
+        *,
+        hx: _Input | None = None,
+    ) -> tuple[_Array, _Array, Gates]: ...
+    @overload
     def __call__(
         self,
         x: _Input,
         h0: _Input | None = None,
         lengths: _Input | None = None,
         *,
+        return_gates: Literal[True],
         hx: _Input | None = None,
-    ) -> tuple[_Array, _Array]: ...
+    ) -> tuple[_Array, _Array, Gates]: ...
     forward = __call__
     def stream(self, batch_size: int = 1, h0: _Input | None = None) -> Stream: ...
     def __getstate__(self) -> dict[str, Any]: ...

@@ -131,6 +131,19 @@ cdef int cgru_model_step_f32(const cgru_model* m, Py_ssize_t N, const float* x, 
         float* y, float* work) noexcept nogil
 cdef int cgru_model_step_f64(const cgru_model* m, Py_ssize_t N, const double* x, double* h,
         double* y, double* work) noexcept nogil
+# The same, also writing the gates r, z, n the kernels computed (return_gates):
+# sequence: gates (3, num_layers, *y's shape), C-contiguous (rows as y's, D*H per
+# row; zeros past a sample's length); step: gates (3, num_layers, N, H).
+cdef int cgru_model_sequence_gates_f32(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const float* x, float* h, float* y, const int64_t* lengths,
+        float* work, float* gates) noexcept nogil
+cdef int cgru_model_sequence_gates_f64(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const double* x, double* h, double* y, const int64_t* lengths,
+        double* work, double* gates) noexcept nogil
+cdef int cgru_model_step_gates_f32(const cgru_model* m, Py_ssize_t N, const float* x,
+        float* h, float* y, float* work, float* gates) noexcept nogil
+cdef int cgru_model_step_gates_f64(const cgru_model* m, Py_ssize_t N, const double* x,
+        double* h, double* y, double* work, double* gates) noexcept nogil
 
 
 # ------------------------------------------ one name per operation (fused)

@@ -14,19 +14,7 @@ NAMES = ["Sigmoid", "Tanh", "Relu", "Affine", "LeakyRelu", "ThresholdedRelu", "S
          "HardSigmoid", "Elu", "Softsign", "Softplus"]
 
 # numpy transcriptions of ONNX's activation functions (alpha, beta as given)
-NP_ACT = {
-    "sigmoid": lambda x, a, b: 1 / (1 + np.exp(-x)),
-    "tanh": lambda x, a, b: np.tanh(x),
-    "relu": lambda x, a, b: np.maximum(x, 0),
-    "affine": lambda x, a, b: a * x + b,
-    "leakyrelu": lambda x, a, b: np.where(x >= 0, x, a * x),
-    "thresholdedrelu": lambda x, a, b: np.where(x > a, x, 0.0),
-    "scaledtanh": lambda x, a, b: a * np.tanh(b * x),
-    "hardsigmoid": lambda x, a, b: np.clip(a * x + b, 0, 1),
-    "elu": lambda x, a, b: np.where(x >= 0, x, a * np.expm1(np.minimum(x, 0))),
-    "softsign": lambda x, a, b: x / (1 + np.abs(x)),
-    "softplus": lambda x, a, b: np.logaddexp(0, x),
-}
+NP_ACT = reference.ACTIVATIONS
 DEFAULTS = {"affine": (1.0, 0.0), "leakyrelu": (0.01, 0.0), "thresholdedrelu": (1.0, 0.0),
             "scaledtanh": (1.0, 1.0), "hardsigmoid": (0.2, 0.5), "elu": (1.0, 0.0)}
 TAKES = {"affine": "ab", "leakyrelu": "a", "thresholdedrelu": "a", "scaledtanh": "ab",
