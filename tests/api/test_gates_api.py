@@ -151,3 +151,28 @@ def test_gates_too_big_for_memory_fail_before_running(rng, monkeypatch):
     with pytest.raises(MemoryError, match="return_gates for x of shape"):
         g(x, return_gates=True)
     assert g(x)[0].shape == (90_000, 1, 64)          # without gates: no such need
+
+
+@pytest.mark.parametrize("fmt", ["float16", "bfloat16", "int8"])
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gates_of_reduced_precision_models(rng, fmt, reset_after):
+    """Every weight format: y and h_n are the same bits with and without gates, the
+    stream's step gates equal the sequence's, and the gates stay within the format's
+    bound (tests/api/test_weights.py) of the float32 model's gates."""
+    g = cgru.GRU(12, 24, num_layers=2, reset_after=reset_after, seed=int(rng.integers(1 << 30)))
+    q = g.with_weights(fmt)
+    x = rng.uniform(-1, 1, (9, 3, 12)).astype(np.float32)
+    lengths = np.array([9, 4, 0])
+    y, h_n = q(x, lengths=lengths)
+    yg, hg, gates = q(x, lengths=lengths, return_gates=True)
+    assert np.array_equal(y, yg) and np.array_equal(h_n, hg)
+    _, _, ref = g(x, lengths=lengths, return_gates=True)
+    bound = {"float16": 1e-3, "bfloat16": 1e-2, "int8": 3e-2}[fmt]
+    for a, b in zip(gates, ref):
+        assert np.abs(a - b).max() <= bound
+    s = q.stream(batch_size=3)
+    buf = np.empty((3, 2, 3, 24), np.float32)
+    for t in range(3):
+        s.step(x[t], gates=buf)
+        for k in range(3):
+            np.testing.assert_allclose(buf[k, :, :2], gates[k][:, t, :2], rtol=0, atol=1e-6)
