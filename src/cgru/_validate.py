@@ -13,7 +13,10 @@ MAX_DIM = 2**31 - 1
 
 
 def as_dtype(dtype):
-    """The model dtype: float32 or float64."""
+    """The model dtype: float32 or float64 (None, which NumPy reads as float64,
+    is refused: it is a missing argument, not a choice)."""
+    if dtype is None:
+        raise TypeError("dtype must be float32 or float64, got None")
     try:
         d = np.dtype(dtype)
     except TypeError:
