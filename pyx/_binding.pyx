@@ -10,11 +10,16 @@ reachable directly and from pickles.  ``Stream.step`` checks its own argument
 cheaply.
 """
 
+import threading
+
 import numpy as np
 cimport numpy as cnp
+from cpython.exc cimport PyErr_CheckSignals
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
+
+from cgru._validate import check_memory
 
 from cgru.kernels cimport (
     cgru_cell, cgru_layer_f32, cgru_layer_f64, cgru_step_workspace, cgru_sequence_workspace,
@@ -38,6 +43,31 @@ def _pack(w, Py_ssize_t H):
 
 
 ARRAYS_PER_LAYER = 6
+
+# Ctrl-C: a long forward runs in chunks of about this many multiply-adds (20-50 ms
+# of one Zen 5 core) and, in the main thread, takes the GIL between chunks only
+# to check for signals; a call of one chunk runs exactly as before.
+cdef Py_ssize_t _chunk_work = 1 << 29
+
+
+def _set_chunk_work(Py_ssize_t work):
+    """Set the chunk size in multiply-adds (tests, benchmarks); returns the old one."""
+    global _chunk_work
+    old, _chunk_work = _chunk_work, max(1, work)
+    return old
+
+
+def _chunks(Py_ssize_t T, Py_ssize_t N, Py_ssize_t H, Py_ssize_t n_in):
+    """(rows per input-projection chunk, steps per recurrence chunk, samples per
+    one-step chunk) for about _chunk_work multiply-adds each.  A step costs
+    N (3H H + 32 H) plus a fixed ~4096 (calls, loop); a projected row 3H n_in at
+    roughly four times the recurrence's speed (one large GEMM)."""
+    cdef Py_ssize_t per_sample = 3 * H * H + 32 * H
+    rows = max(1, 4 * _chunk_work // (3 * H * n_in))
+    steps = max(1, _chunk_work // (N * per_sample + 4096))
+    samples = N if steps > 1 or N * per_sample <= _chunk_work else \
+        max(1, _chunk_work // per_sample)
+    return rows, steps, samples
 NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS (10)
 
 
@@ -244,34 +274,85 @@ cdef class _Net:
                 raise ValueError(f"lengths must be in [0, {T}]")
         M = T * N
         shape = (N, T, D * H) if batch_first else (T, N, D * H)
+        # chunks (see _chunks); the recurrence splits time only in the time-major
+        # layout, so a long batch-major call of several samples runs transposed
+        rows_per, steps_per, samples_per = _chunks(T, N, H, max(self.input_size, D * H))
+        cdef bint transpose = bf and N > 1 and steps_per < T
+        cdef bint check = (rows_per < M or steps_per < T or samples_per < N) and \
+            threading.current_thread() is threading.main_thread()
+        check_memory((M * D * H * (2 if transpose else 1) + D * M * G +
+                      D * cgru_sequence_workspace(self._cell(0), 0, N) +
+                      (M * self.input_size if transpose else 0)) * itemsize,
+                     f"a sequence of {T} steps for {N} samples")
         y = np.empty(shape, dtype=self.dtype)
         if M == 0:
             return y
+        if transpose:
+            x = np.ascontiguousarray((<object>x).transpose(1, 0, 2))
+            bf = 0
+            yt = np.empty((T, N, D * H), dtype=self.dtype)
+        else:
+            yt = y
         if lengths is not None:
             lens = <const int64_t*>cnp.PyArray_DATA(lengths)
+        # lengths shifted into one chunk (time chunks) or offset (sample chunks)
+        chunk_lengths = np.empty(N, dtype=np.int64)
+        cdef int64_t* clens = <int64_t*>cnp.PyArray_DATA(chunk_lengths)
         gx = np.empty(D * M * G, dtype=self.dtype)
         # per direction, the recurrence's own scratch: gh (N, 3H) + r*h (N, H)
         cdef Py_ssize_t wlen = cgru_sequence_workspace(self._cell(0), 0, N)
         work = np.zeros(D * wlen, dtype=self.dtype)
         cdef char* px = <char*>cnp.PyArray_DATA(x)
-        cdef char* py = <char*>cnp.PyArray_DATA(y)
+        cdef char* py = <char*>cnp.PyArray_DATA(yt)
         cdef char* pgx = <char*>cnp.PyArray_DATA(gx)
         cdef char* ph = <char*>cnp.PyArray_DATA(h)
         cdef char* pw = <char*>cnp.PyArray_DATA(work)
         cdef Py_ssize_t wsize = wlen * itemsize
         cdef const char* inp
-        cdef Py_ssize_t ldin
+        cdef Py_ssize_t ldin, r0, r1, t0, t1, n0, n1, c, nc, n, Tc, len_n
+        cdef Py_ssize_t rows = rows_per, steps = steps_per, samples = samples_per
+        cdef int rev
+        nc = (T + steps - 1) // steps
         with nogil:
             for layer in range(self.num_layers):
                 inp = px if layer == 0 else py
                 ldin = self.input_size if layer == 0 else D * H
                 for d in range(D):         # all projections first: y is then free
-                    self._project(layer * D + d, M, inp, ldin, pgx + d * M * G * itemsize)
+                    r0 = 0
+                    while r0 < M:
+                        r1 = min(M, r0 + rows)
+                        self._project(layer * D + d, r1 - r0, inp + r0 * ldin * itemsize, ldin,
+                                      pgx + (d * M + r0) * G * itemsize)
+                        r0 = r1
+                        if check:
+                            with gil:
+                                PyErr_CheckSignals()
                 for d in range(D):
                     k = layer * D + d
-                    self._recur(k, T, N, bf, pgx + d * M * G * itemsize,
-                                ph + k * N * H * itemsize, py + d * H * itemsize, D * H,
-                                lens, d == 1 or self.reverse_only, pw + d * wsize)
+                    rev = d == 1 or self.reverse_only
+                    for c in range(nc):    # time chunks, back to front when reversed
+                        t0 = (nc - 1 - c) * steps if rev else c * steps
+                        t1 = min(T, t0 + steps)
+                        Tc = t1 - t0
+                        n0 = 0
+                        while n0 < N:      # all samples, unless one step is a chunk
+                            n1 = min(N, n0 + samples)
+                            if lens != NULL:
+                                for n in range(n0, n1):
+                                    len_n = lens[n] - t0
+                                    clens[n] = 0 if len_n < 0 else (Tc if len_n > Tc else len_n)
+                            self._recur(k, Tc, n1 - n0, bf,
+                                        pgx + ((d * M + t0 * N + n0) * G) * itemsize,
+                                        ph + (k * N + n0) * H * itemsize,
+                                        py + ((t0 * N + n0) * D * H + d * H) * itemsize, D * H,
+                                        clens + n0 if lens != NULL else NULL, rev,
+                                        pw + d * wsize)
+                            n0 = n1
+                            if check:
+                                with gil:
+                                    PyErr_CheckSignals()
+        if transpose:
+            y[...] = yt.transpose(1, 0, 2)
         return y
 
     cdef const cgru_cell* _cell(self, int k) noexcept nogil:
@@ -503,8 +584,10 @@ cdef class Stream:
         if self._busy:
             raise RuntimeError("stream: used by two threads at once; make one stream per thread")
         self._busy = True
-        try:
-            y = self.net.forward(a, self._h, None, self.batch_first and not unbatched)
+        try:   # on a copy: a KeyboardInterrupt leaves the state as before the call
+            h = self._h.copy()
+            y = self.net.forward(a, h, None, self.batch_first and not unbatched)
+            self._h[...] = h
         finally:
             self._busy = False
         return y[:, 0, :] if unbatched else y

@@ -106,7 +106,10 @@ def physical_memory():
 def check_memory(nbytes, what):
     """MemoryError, before anything is allocated, when ``what`` would need more
     than the memory this machine has available (an absurd size must fail fast,
-    not swap, hang or get the process killed)."""
+    not swap, hang or get the process killed).  Sizes below 64 MiB are not
+    checked (reading /proc/meminfo would cost more than a small call)."""
+    if nbytes < 64 * 2**20:
+        return
     phys = physical_memory()
     if phys and nbytes > phys:
         raise MemoryError(f"{what} needs {nbytes / 2**30:.1f} GiB, more than the "
