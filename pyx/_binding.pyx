@@ -53,21 +53,21 @@ cdef Py_ssize_t _chunk_work = 1 << 29
 def _set_chunk_work(Py_ssize_t work):
     """Set the chunk size in multiply-adds (tests, benchmarks); returns the old one."""
     global _chunk_work
-    old, _chunk_work = _chunk_work, max(1, work)
+    old, _chunk_work = _chunk_work, min(max(1, work), 1 << 60)   # 4 * work must not overflow
     return old
 
 
-def _chunks(Py_ssize_t T, Py_ssize_t N, Py_ssize_t H, Py_ssize_t n_in):
-    """(rows per input-projection chunk, steps per recurrence chunk, samples per
-    one-step chunk) for about _chunk_work multiply-adds each.  A step costs
+cdef inline void _chunks(Py_ssize_t N, Py_ssize_t H, Py_ssize_t n_in, Py_ssize_t* rows,
+                         Py_ssize_t* steps, Py_ssize_t* samples) noexcept nogil:
+    """Rows per input-projection chunk, steps per recurrence chunk and samples
+    per one-step chunk, for about _chunk_work multiply-adds each.  A step costs
     N (3H H + 32 H) plus a fixed ~4096 (calls, loop); a projected row 3H n_in at
     roughly four times the recurrence's speed (one large GEMM)."""
     cdef Py_ssize_t per_sample = 3 * H * H + 32 * H
-    rows = max(1, 4 * _chunk_work // (3 * H * n_in))
-    steps = max(1, _chunk_work // (N * per_sample + 4096))
-    samples = N if steps > 1 or N * per_sample <= _chunk_work else \
+    rows[0] = max(1, 4 * _chunk_work // (3 * H * n_in))
+    steps[0] = max(1, _chunk_work // (N * per_sample + 4096))
+    samples[0] = N if steps[0] > 1 or N * per_sample <= _chunk_work else \
         max(1, _chunk_work // per_sample)
-    return rows, steps, samples
 NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS (10)
 
 
@@ -276,14 +276,16 @@ cdef class _Net:
         shape = (N, T, D * H) if batch_first else (T, N, D * H)
         # chunks (see _chunks); the recurrence splits time only in the time-major
         # layout, so a long batch-major call of several samples runs transposed
-        rows_per, steps_per, samples_per = _chunks(T, N, H, max(self.input_size, D * H))
-        cdef bint transpose = bf and N > 1 and steps_per < T
-        cdef bint check = (rows_per < M or steps_per < T or samples_per < N) and \
+        cdef Py_ssize_t rows, steps, samples
+        _chunks(N, H, max(self.input_size, D * H), &rows, &steps, &samples)
+        cdef bint transpose = bf and N > 1 and steps < T
+        cdef bint check = (rows < M or steps < T or samples < N) and \
             threading.current_thread() is threading.main_thread()
-        check_memory((M * D * H * (2 if transpose else 1) + D * M * G +
-                      D * cgru_sequence_workspace(self._cell(0), 0, N) +
-                      (M * self.input_size if transpose else 0)) * itemsize,
-                     f"a sequence of {T} steps for {N} samples")
+        cdef double nbytes = (<double>M * D * H * (2 if transpose else 1) + <double>D * M * G +
+                              D * cgru_sequence_workspace(self._cell(0), 0, N) +
+                              (<double>M * self.input_size if transpose else 0)) * itemsize
+        if nbytes >= 64 * 2**20:
+            check_memory(nbytes, f"a sequence of {T} steps for {N} samples")
         y = np.empty(shape, dtype=self.dtype)
         if M == 0:
             return y
@@ -296,8 +298,10 @@ cdef class _Net:
         if lengths is not None:
             lens = <const int64_t*>cnp.PyArray_DATA(lengths)
         # lengths shifted into one chunk (time chunks) or offset (sample chunks)
-        chunk_lengths = np.empty(N, dtype=np.int64)
-        cdef int64_t* clens = <int64_t*>cnp.PyArray_DATA(chunk_lengths)
+        cdef int64_t* clens = NULL
+        if lengths is not None:
+            chunk_lengths = np.empty(N, dtype=np.int64)
+            clens = <int64_t*>cnp.PyArray_DATA(chunk_lengths)
         gx = np.empty(D * M * G, dtype=self.dtype)
         # per direction, the recurrence's own scratch: gh (N, 3H) + r*h (N, H)
         cdef Py_ssize_t wlen = cgru_sequence_workspace(self._cell(0), 0, N)
@@ -310,7 +314,6 @@ cdef class _Net:
         cdef Py_ssize_t wsize = wlen * itemsize
         cdef const char* inp
         cdef Py_ssize_t ldin, r0, r1, t0, t1, n0, n1, c, nc, n, Tc, len_n
-        cdef Py_ssize_t rows = rows_per, steps = steps_per, samples = samples_per
         cdef int rev
         nc = (T + steps - 1) // steps
         with nogil:
