@@ -532,10 +532,15 @@ cdef class Stream:
         cdef int layer, L = self.net.num_layers
         cdef char* ph = <char*>cnp.PyArray_DATA(self._h)
         cdef char* pw = <char*>cnp.PyArray_DATA(self._work)
+        cdef Py_ssize_t rows, steps, samples
+        _chunks(N, H, max(I, H), &rows, &steps, &samples)
         if self._busy:
             raise RuntimeError("stream: used by two threads at once; make one stream per thread")
         self._busy = True
         try:
+            if samples < N:        # one step of a huge batch: in chunks (Ctrl-C)
+                self._step_in_chunks(px, pout, samples)
+                return
             with nogil:
                 self.net._step(0, N, px, I, ph, pw)
                 for layer in range(1, L):
@@ -544,6 +549,34 @@ cdef class Stream:
                 memcpy(pout, ph + (L - 1) * N * H * isz, N * H * isz)
         finally:
             self._busy = False
+
+    cdef _step_in_chunks(self, const char* px, char* pout, Py_ssize_t samples):
+        """One step, ``samples`` samples at a time through all layers, checking
+        for signals between chunks; interrupted, the state is as before the step."""
+        cdef Py_ssize_t N = self.batch_size, H = self.net.hidden_size
+        cdef Py_ssize_t I = self.net.input_size, isz = self.net.dtype.itemsize
+        cdef Py_ssize_t n0 = 0, n1
+        cdef int layer, L = self.net.num_layers
+        cdef char* ph = <char*>cnp.PyArray_DATA(self._h)
+        cdef char* pw = <char*>cnp.PyArray_DATA(self._work)
+        cdef bint check = threading.current_thread() is threading.main_thread()
+        backup = self._h.copy()
+        try:
+            with nogil:
+                while n0 < N:
+                    n1 = min(N, n0 + samples)
+                    self.net._step(0, n1 - n0, px + n0 * I * isz, I, ph + n0 * H * isz, pw)
+                    for layer in range(1, L):
+                        self.net._step(layer, n1 - n0, ph + ((layer - 1) * N + n0) * H * isz,
+                                       H, ph + (layer * N + n0) * H * isz, pw)
+                    n0 = n1
+                    if check and n0 < N:
+                        with gil:
+                            PyErr_CheckSignals()
+                memcpy(pout, ph + (L - 1) * N * H * isz, N * H * isz)
+        except BaseException:
+            self._h[...] = backup
+            raise
 
     def _convert_step_input(self, x):
         from cgru._validate import as_real_array

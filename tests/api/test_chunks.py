@@ -73,6 +73,18 @@ def test_cell_on_a_chunked_batch(chunk_work, rng):
     np.testing.assert_allclose(c(x, h), want, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("layers", [1, 3])
+def test_stream_step_of_a_chunked_batch(chunk_work, rng, layers):
+    g = cgru.GRU(4, 6, layers, dtype=np.float64)
+    x = rng.standard_normal((3, 40, 4))
+    want = g(x)
+    s = g.stream(40)
+    chunk_work(300)              # one step of 40 samples: chunks of a few samples
+    ys = [s.step(x[t]) for t in range(3)]
+    np.testing.assert_allclose(np.stack(ys), want[0], rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(s.state, want[1], rtol=1e-13, atol=1e-13)
+
+
 def test_a_long_call_needs_no_more_memory_than_it_can_get(chunk_work):
     """x of 80 MB asking for 320 GB of outputs and scratch: refused by cgru's
     check before allocating (not by NumPy's "Unable to allocate")."""

@@ -1,5 +1,5 @@
-"""Ctrl-C stops a long call: a real SIGINT during g(x), Stream.run or a huge
-GRUCell batch raises KeyboardInterrupt within a fraction of a second (the
+"""Ctrl-C stops a long call: a real SIGINT during g(x), Stream.run, or one
+step of a huge GRUCell or Stream.step batch raises KeyboardInterrupt within a fraction of a second (the
 wrapper runs long work in chunks and checks for signals between them), and
 leaves the model, the stream's state (as before the call) and the caller's
 arrays intact.
@@ -129,10 +129,26 @@ def cell_batch():
     return make
 
 
+def stream_step():
+    g = cgru.GRU(256, 256, 2)
+
+    def make(N):
+        s = g.stream(N)
+        x = rng.standard_normal((N, 256)).astype(np.float32)
+        s.step(x)
+        state, xc = s.state, x.copy()
+
+        def check():     # documented: the state as before the step
+            return bool(np.array_equal(s.state, state) and np.array_equal(x, xc))
+        return (lambda: s.step(x)), check
+    return make
+
+
 interrupted("GRU call", gru_call(False, False, False), 200)
 interrupted("GRU call, bidirectional, batch_first, lengths", gru_call(True, True, True), 200)
 interrupted("Stream.run", stream_run(), 200)
 interrupted("GRUCell, one step of a huge batch", cell_batch(), 2000)
+interrupted("Stream.step of a huge batch", stream_step(), 2000)
 
 # a SIGINT handler that does not raise: the call completes, with the right answer
 g = cgru.GRU(32, 128, 2)
@@ -165,7 +181,7 @@ def report():
 
 
 SCENARIOS = ["GRU call", "GRU call, bidirectional, batch_first, lengths", "Stream.run",
-             "GRUCell, one step of a huge batch"]
+             "GRUCell, one step of a huge batch", "Stream.step of a huge batch"]
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
