@@ -1,5 +1,5 @@
 """What the Ctrl-C chunking costs: the same calls with chunking on (the default,
-~2^29 multiply-adds per chunk, a signal check between chunks) and off (one
+~2^28 multiply-adds per chunk, a signal check between chunks) and off (one
 chunk, as before), timed interleaved in one process, one thread.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src \\
@@ -21,7 +21,7 @@ import numpy as np
 import cgru
 from cgru import _binding
 
-ON = 1 << 29
+ON = 1 << 28
 OFF = 1 << 60      # one chunk whatever the size: the code before chunking
 
 CASES = {

@@ -44,10 +44,10 @@ def _pack(w, Py_ssize_t H):
 
 ARRAYS_PER_LAYER = 6
 
-# Ctrl-C: a long forward runs in chunks of about this many multiply-adds (20-50 ms
+# Ctrl-C: a long forward runs in chunks of about this many multiply-adds (10-30 ms
 # of one Zen 5 core) and, in the main thread, takes the GIL between chunks only
 # to check for signals; a call of one chunk runs exactly as before.
-cdef Py_ssize_t _chunk_work = 1 << 29
+cdef Py_ssize_t _chunk_work = 1 << 28
 
 
 def _set_chunk_work(Py_ssize_t work):

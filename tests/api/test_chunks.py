@@ -17,7 +17,7 @@ from engine_helpers import assert_close, randomize, reference_run
 @pytest.fixture
 def chunk_work():
     """Set the chunk size (multiply-adds) for one test; restored afterwards."""
-    old = _binding._set_chunk_work(1 << 29)
+    old = _binding._set_chunk_work(1 << 28)
     _binding._set_chunk_work(old)
     yield _binding._set_chunk_work
     _binding._set_chunk_work(old)
@@ -28,7 +28,7 @@ def chunk_work():
 @given(layers=st.integers(1, 2), bidirectional=st.booleans(), batch_first=st.booleans(),
        with_lengths=st.booleans(), N=st.integers(1, 4), T=st.integers(1, 9),
        dtype=st.sampled_from([np.float32, np.float64]), reset_after=st.booleans(),
-       work=st.sampled_from([1, 60, 700, 5000, 1 << 29]), seed=st.integers(0, 2**16))
+       work=st.sampled_from([1, 60, 700, 5000, 1 << 28]), seed=st.integers(0, 2**16))
 def test_chunked_calls_match_the_reference(chunk_work, layers, bidirectional, batch_first,
                                            with_lengths, N, T, dtype, reset_after, work, seed):
     rng = np.random.default_rng(seed)
@@ -58,7 +58,7 @@ def test_chunked_reverse_only_and_stream_equal_the_whole_call(chunk_work, rng, w
     np.testing.assert_allclose(h1, h0, rtol=1e-13, atol=1e-13)
     f = cgru.GRU(3, 5, 2, dtype=np.float64)
     s = f.stream(3)
-    chunk_work(1 << 29)
+    chunk_work(1 << 28)
     want = f(x)[0]
     chunk_work(work)
     np.testing.assert_allclose(np.concatenate([s.run(x[:6]), s.run(x[6:])]), want,
