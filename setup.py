@@ -48,17 +48,21 @@ def x86_64_target(environ=os.environ, host_platform=None, sys_platform=sys.platf
             and all(a.lower() in ("x86_64", "amd64") for a in arches))
 
 
-def ext(name, source):
-    return Extension(name, [source], include_dirs=[np.get_include()],
-                     define_macros=macros, extra_compile_args=cflags)
+INCLUDE = [np.get_include(), "pyx", "src/cgru"]     # pyx/c/*.h, include/cgru.h
+
+
+def ext(name, source, flags=()):
+    return Extension(name, [source], include_dirs=INCLUDE, define_macros=macros,
+                     extra_compile_args=cflags + list(flags))
 
 
 extensions = [
     ext("cgru.kernels", "pyx/kernels.pyx"),
-    ext("cgru._binding", "pyx/_binding.pyx"),
+    ext("cgru._compiled", "pyx/_compiled.pyx"),
     ext("cgru.capi", "pyx/capi.pyx"),
+    ext("cgru._core_baseline", "pyx/_core_baseline.pyx"),
 ]
-# x86-64 with GCC/Clang: the kernels again for AVX2+FMA and for AVX-512
+# x86-64 with GCC/Clang: the kernel core again for AVX2+FMA and for AVX-512
 # (x86-64-v4); cgru.kernels picks the best the CPU runs at import
 # (cgru.kernels.isa()).  Other platforms run the baseline build.
 VARIANTS = {
@@ -67,10 +71,7 @@ VARIANTS = {
 }
 if sys.platform != "win32" and not DEBUG and x86_64_target():
     for isa, flags in VARIANTS.items():
-        extensions.append(Extension(
-            f"cgru._kernels_{isa}", [f"pyx/_kernels_{isa}.pyx"],
-            include_dirs=[np.get_include()], define_macros=macros + [("CGRU_VARIANT", "1")],
-            extra_compile_args=cflags + flags))
+        extensions.append(ext(f"cgru._core_{isa}", f"pyx/_core_{isa}.pyx", flags))
 
 setup(
     ext_modules=cythonize(extensions, include_path=["src"], compiler_directives=directives,

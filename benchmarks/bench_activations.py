@@ -3,7 +3,7 @@
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src \\
         /work/venv/bin/python benchmarks/bench_activations.py
 
-Calls cgru._binding.activate (the same inline functions the gate loops use) on
+Calls cgru._compiled.activate (the same inline functions the gate loops use) on
 n = 4096 elements, best of many repeats.  The per-call overhead of the Python
 hook (measured on n = 1) is subtracted to give the kernel's ns/element; the
 raw figure is printed too.  NumPy's np.tanh and 1/(1+exp(-x)) (and torch's,
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from cgru._binding import activate
+from cgru._compiled import activate
 
 SIGMOID, TANH = 0, 1
 

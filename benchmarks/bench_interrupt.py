@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 import cgru
-from cgru import _binding
+from cgru import _compiled
 
 ON = 1 << 28
 OFF = 1 << 60      # one chunk whatever the size: the code before chunking
@@ -46,7 +46,7 @@ CASES = {
 
 
 def once(fn, work):
-    _binding._set_chunk_work(work)
+    _compiled._set_chunk_work(work)
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
@@ -64,7 +64,7 @@ def main():
     except ImportError:
         blas = "threadpoolctl not installed"
     print(f"{platform.processor() or platform.machine()}, BLAS {blas}")
-    old = _binding._set_chunk_work(ON)
+    old = _compiled._set_chunk_work(ON)
     for name, (make, make_args) in CASES.items():
         m = make()
         a = [x.astype(np.float32) if isinstance(x, np.ndarray) and x.dtype == np.float64 else x
@@ -82,7 +82,7 @@ def main():
         q = statistics.quantiles(ratios, n=4)
         print(f"{name:58s} off {statistics.median(offs) * 1e3:9.3f} ms   on/off "
               f"{statistics.median(ratios):.3f} (quartiles {q[0]:.3f}-{q[2]:.3f})")
-    _binding._set_chunk_work(old)
+    _compiled._set_chunk_work(old)
 
 
 if __name__ == "__main__":

@@ -1,572 +1,25 @@
 # cython: language_level=3
-"""cgru kernels: GRU layers over raw pointers, float32 and float64 from one source.
+"""cgru kernels: the C-level entry points (declared in src/cgru/kernels.pxd).
 
-No Python object is touched below; every function is ``noexcept nogil``.
-The declarations (the C-level contract) are in ``src/cgru/kernels.pxd``.
-
-The GRU (gate order r, z, n as in PyTorch), for one sample at one step, with x
-the input and h the state::
-
-    r  = f(W_ir x + b_ir + W_hr h + b_hr)                 f = sigmoid by default
-    z  = f(W_iz x + b_iz + W_hz h + b_hz)
-    n  = g(W_in x + b_in + r * (W_hn h + b_hn))           reset_after=True   (PyTorch,
-                                                          cuDNN, Keras default, ONNX
-                                                          linear_before_reset=1)
-    n  = g(W_in x + b_in + W_hn (r * h) + b_hn)           reset_after=False  (Cho et al.
-                                                          2014, Keras reset_after=False,
-                                                          ONNX default)
-    h' = (1 - z) * n + z * h  =  n + z * (h - n)          g = tanh by default
-
-How it is computed, per layer and direction:
-  1. one GEMM for the input projections of all T*N rows: gx = X W_ih^T
-     (biases are added in the gate loop: b_x holds b_ir+b_hr, b_iz+b_hz, b_in,
-     and b_hn too when reset_after=False);
-  2. per step one recurrent product with the whole 3H x H W_hh (GEMV when N=1)
-     for reset_after=True; for reset_after=False one 2H x H product for r, z,
-     then one H x H product with r*h;
-  3. one fused loop that applies the gates and writes h (and y) in place.
+Each public function forwards to the kernel core of the instruction set chosen
+at import (pyx/core.pxi, built once per ISA as ``cgru._core_<isa>``, each with
+one typed table of function pointers).  ``CGRU_ISA=baseline|avx2|avx512`` in
+the environment picks one (falling back to what the CPU and build support).
+The whole-model functions chain the layers and directions of a cgru_model.
+No Python object is touched in a kernel; every one is ``noexcept nogil``.
 """
 
-from libc.math cimport fabs, copysign, log1p, expm1, exp, tanh
-from libc.string cimport memset, memcpy
 from libc.stdint cimport int64_t
-from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
-
+from libc.string cimport memcpy
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 
-cdef extern from *:
-    """
-    #ifndef CGRU_VARIANT
-    #define CGRU_VARIANT 0
-    #endif
-    /* 1: AVX2+FMA, 2: also AVX-512 F/BW/DQ/VL (x86-64-v4); 0: neither / not x86 */
-    static int cgru__cpu_level(void) {
-    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-        __builtin_cpu_init();
-        if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
-            return 0;
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-                && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-            return 2;
-        return 1;
-    #else
-        return 0;
-    #endif
-    }
-    """
-    const int _CGRU_VARIANT "CGRU_VARIANT"
-    int _cpu_level "cgru__cpu_level"() noexcept nogil
+from cgru._core cimport cgru_kernel_table
 
-ctypedef void (*_activate_f32_t)(int, double, double, const float*, float*,
-                                 Py_ssize_t) noexcept nogil
-ctypedef void (*_activate_f64_t)(int, double, double, const double*, double*,
-                                 Py_ssize_t) noexcept nogil
-ctypedef void (*_recurrence_f32_t)(const cgru_layer_f32*, Py_ssize_t, Py_ssize_t, int,
-        const float*, float*, float*, Py_ssize_t, const int64_t*, int, float*) noexcept nogil
-ctypedef void (*_recurrence_f64_t)(const cgru_layer_f64*, Py_ssize_t, Py_ssize_t, int,
-        const double*, double*, double*, Py_ssize_t, const int64_t*, int, double*) noexcept nogil
-ctypedef void (*_sequence_f32_t)(const cgru_layer_f32*, Py_ssize_t, Py_ssize_t, int,
-        const float*, Py_ssize_t, float*, float*, Py_ssize_t, const int64_t*, int,
-        float*) noexcept nogil
-ctypedef void (*_sequence_f64_t)(const cgru_layer_f64*, Py_ssize_t, Py_ssize_t, int,
-        const double*, Py_ssize_t, double*, double*, Py_ssize_t, const int64_t*, int,
-        double*) noexcept nogil
-ctypedef void (*_step_f32_t)(const cgru_layer_f32*, Py_ssize_t, const float*, Py_ssize_t,
-                             float*, float*) noexcept nogil
-ctypedef void (*_step_f64_t)(const cgru_layer_f64*, Py_ssize_t, const double*, Py_ssize_t,
-                             double*, double*) noexcept nogil
+cdef extern from "c/cpu.h":
+    int _cpu_level "cgru_cpu_level"() noexcept nogil
 
-ctypedef void (*_projection_f32_t)(const cgru_layer_f32*, Py_ssize_t, const float*,
-                                   Py_ssize_t, float*) noexcept nogil
-ctypedef void (*_projection_f64_t)(const cgru_layer_f64*, Py_ssize_t, const double*,
-                                   Py_ssize_t, double*) noexcept nogil
-
-ctypedef struct _Isa:
-    _activate_f32_t activate_f32
-    _activate_f64_t activate_f64
-    _recurrence_f32_t recurrence_f32
-    _recurrence_f64_t recurrence_f64
-    _sequence_f32_t sequence_f32
-    _sequence_f64_t sequence_f64
-    _step_f32_t step_f32
-    _step_f64_t step_f64
-    _projection_f32_t input_projection_f32
-    _projection_f64_t input_projection_f64
-
-cdef _Isa _isa               # all NULL: the code in this module
-cdef str _isa_name = "baseline"
-
-
-cdef extern from *:
-    """
-    #include <string.h>
-    #include <stdint.h>
-    static inline double cgru__from_bits(int64_t i) { double d; memcpy(&d, &i, 8); return d; }
-    static inline int64_t cgru__to_bits(double d) { int64_t i; memcpy(&i, &d, 8); return i; }
-    /* 2**k where t = k + 1.5 * 2**52 holds the integer k in its low bits */
-    static inline double cgru__pow2_of_rounded(double t, double round) {
-        uint64_t k = (uint64_t)cgru__to_bits(t) - (uint64_t)cgru__to_bits(round);
-        return cgru__from_bits((int64_t)((k + 1023u) << 52));
-    }
-    """
-    double _pow2_of_rounded "cgru__pow2_of_rounded"(double t, double r) noexcept nogil
-
-
-# ============================================================== activations
-# sigmoid and tanh are computed in double precision with branch-free code the
-# compiler vectorizes (built with -fno-trapping-math so comparisons become
-# selects): one range reduction and one polynomial for expm1(r), one division.
-# They saturate exactly (sigmoid(-800) = 0, tanh(800) = 1) and propagate NaN.
-# ``f32`` (a compile-time constant after inlining) picks a shorter polynomial
-# whose truncation error (< 6e-10 relative) is far below a float32 ulp
-# (6e-8 relative): results rounded to float32 are within 1 ulp of the exact
-# value.  With f32=0 the error is within a few double ulp.
-# tests/kernels/test_fast_activations.py measures both against mpmath-free float64 /
-# longdouble references.
-
-cdef extern from *:
-    """
-    #define CGRU_LOG2E 1.44269504088896338700e+00
-    #define CGRU_LN2_HI 6.93147180369123816490e-01
-    #define CGRU_LN2_LO 1.90821492927058770002e-10
-    #define CGRU_ROUND 6755399441055744.0
-    #define CGRU_TWO_M64 5.42101086242752217004e-20
-    """
-    # compile-time constants (literals in C, so loops keep them in registers)
-    const double _LOG2E "CGRU_LOG2E"
-    const double _LN2_HI "CGRU_LN2_HI"      # low bits zero: k*_LN2_HI exact
-    const double _LN2_LO "CGRU_LN2_LO"
-    const double _ROUND "CGRU_ROUND"        # 1.5 * 2**52: x + _ROUND rounds x
-    const double _TWO_M64 "CGRU_TWO_M64"    # 2**-64
-
-
-cdef inline double _expm1_reduced(double y, bint f32, double* scale64) noexcept nogil:
-    """For y <= 0 (or NaN), y = k ln2 + r with |r| <= ln2/2: returns expm1(r) and
-    sets scale64 = 2**(k+64), so exp(y) = 2**-64 * scale64 * (1 + p).  2**(k+64) is a
-    normal number for every k >= -1077, so results in the subnormal range (y < -708)
-    take a single final rounding.  y below -746 is treated as -746 (callers saturate)."""
-    cdef double yc = -746.0 if y < -746.0 else y
-    cdef double t = yc * _LOG2E + _ROUND
-    cdef double k = t - _ROUND
-    cdef double r = (yc - k * _LN2_HI) - k * _LN2_LO
-    scale64[0] = _pow2_of_rounded(t + 64.0, _ROUND)
-    if f32:
-        # Taylor series r + r^2/2 + ... + r^8/8!: relative truncation < 6e-10 on |r| <= 0.347
-        return r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
-            1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320))))))))
-    # Taylor series r + r^2/2 + ... + r^14/14!: relative truncation < 3e-19
-    return r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
-        1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (
-        1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (
-        1.0 / 479001600 + r * (1.0 / 6227020800.0 + r * (1.0 / 87178291200.0))))))))))))))
-
-
-cdef inline double _exp_nonpos_p(double x, bint f32) noexcept nogil:
-    """exp(x) for x <= 0 (or NaN); subnormal results down to -746, 0 below."""
-    cdef double scale64
-    cdef double p = _expm1_reduced(x, f32, &scale64)
-    p = (scale64 * p + scale64) * _TWO_M64
-    return 0.0 if x < -746.0 else p
-
-
-cdef inline double _expm1_nonpos_p(double y, bint f32) noexcept nogil:
-    """exp(y) - 1 for -708 <= y <= 0 (or NaN), accurate near 0 (k = 0: expm1(r) itself)."""
-    cdef double scale64
-    cdef double p = _expm1_reduced(y, f32, &scale64)
-    cdef double scale = scale64 * _TWO_M64      # exact: 2**k is normal here
-    return scale * p + (scale - 1.0)
-
-
-cdef inline double _sigmoid_p(double x, bint f32) noexcept nogil:
-    """1 / (1 + exp(-x)), as exp(-|x|) based branches: no overflow, exact saturation."""
-    cdef double e = _exp_nonpos_p(-fabs(x), f32)
-    cdef double s = 1.0 / (1.0 + e)
-    return s if x >= 0.0 else e * s if x < 0.0 else x   # last branch: NaN
-
-
-cdef inline double _tanh_p(double x, bint f32) noexcept nogil:
-    """tanh(x) = sign(x) * (-u / (u + 2)) with u = expm1(-2|x|) in (-1, 0]."""
-    cdef double y = -2.0 * fabs(x)
-    y = -64.0 if y < -64.0 else y        # tanh(32) == 1.0 in double already
-    cdef double u = _expm1_nonpos_p(y, f32)
-    return copysign(-u / (u + 2.0), x)
-
-
-cdef inline bint _is_f32(const floating* p) noexcept nogil:
-    """1 for float32 data: a compile-time constant in each fused specialization."""
-    cdef bint f32 = 0
-    if floating is float:
-        f32 = 1
-    return f32
-
-
-cdef inline double _sigmoid(double x) noexcept nogil:
-    return _sigmoid_p(x, 0)
-
-
-cdef inline double _tanh(double x) noexcept nogil:
-    return _tanh_p(x, 0)
-
-
-cdef inline double _activation(int kind, double alpha, double beta, double x) noexcept nogil:
-    """The table of activation kinds (ONNX's eleven functions)."""
-    if kind == CGRU_SIGMOID:
-        return _sigmoid(x)
-    elif kind == CGRU_TANH:
-        return _tanh(x)
-    elif kind == CGRU_RELU:
-        return x if not x < 0.0 else 0.0
-    elif kind == CGRU_AFFINE:
-        return alpha * x + beta
-    elif kind == CGRU_LEAKY_RELU:
-        return x if not x < 0.0 else alpha * x
-    elif kind == CGRU_THRESHOLDED_RELU:
-        return x if not x <= alpha else 0.0
-    elif kind == CGRU_SCALED_TANH:
-        return alpha * _tanh(beta * x)
-    elif kind == CGRU_HARD_SIGMOID:
-        x = alpha * x + beta
-        x = 0.0 if x < 0.0 else x
-        return 1.0 if x > 1.0 else x
-    elif kind == CGRU_ELU:
-        return x if not x < 0.0 else alpha * expm1(x)
-    elif kind == CGRU_SOFTSIGN:
-        return x / (1.0 + fabs(x))
-    elif kind == CGRU_SOFTPLUS:
-        return (x if x > 0.0 else 0.0) + log1p(exp(-fabs(x)))
-    return x + (0.0 / 0.0)   # unknown kind: NaN, never a silent number
-
-
-cdef inline void _activate(int kind, double alpha, double beta, const floating* x,
-                           floating* out, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    # the gate loops' fast paths (float32: the short polynomials)
-    cdef bint f32 = _is_f32(x)
-    if kind == CGRU_SIGMOID:
-        for i in range(n):
-            out[i] = <floating>_sigmoid_p(x[i], f32)
-    elif kind == CGRU_TANH:
-        for i in range(n):
-            out[i] = <floating>_tanh_p(x[i], f32)
-    else:
-        for i in range(n):
-            out[i] = <floating>_activation(kind, alpha, beta, x[i])
-
-
-cdef void cgru_activate_f32(int kind, double alpha, double beta, const float* x,
-                            float* out, Py_ssize_t n) noexcept nogil:
-    if _isa.activate_f32 != NULL:      # runtime ISA dispatch (see the end)
-        _isa.activate_f32(kind, alpha, beta, x, out, n)
-        return
-    _activate(kind, alpha, beta, x, out, n)
-
-
-cdef void cgru_activate_f64(int kind, double alpha, double beta, const double* x,
-                            double* out, Py_ssize_t n) noexcept nogil:
-    if _isa.activate_f64 != NULL:      # runtime ISA dispatch (see the end)
-        _isa.activate_f64(kind, alpha, beta, x, out, n)
-        return
-    _activate(kind, alpha, beta, x, out, n)
-
-
-# ====================================================================== BLAS
-# Row-major products made with column-major BLAS by swapping operands.
-
-cdef inline void _gemm_nt(int M, int Nc, int K, const floating* A, int lda,
-                          const floating* B, int ldb, floating* C, int ldc) noexcept nogil:
-    """C[M, Nc] := A[M, K] . B[Nc, K]^T   (all row-major)"""
-    cdef char ta = b'T'
-    cdef char tn = b'N'
-    cdef floating one = 1.0
-    cdef floating zero = 0.0
-    cdef int incx = 1
-    if M == 1:      # C row := B x
-        if floating is float:
-            sgemv(&ta, &K, &Nc, &one, <float*>B, &ldb, <float*>A, &incx, &zero, C, &incx)
-        else:
-            dgemv(&ta, &K, &Nc, &one, <double*>B, &ldb, <double*>A, &incx, &zero, C, &incx)
-    else:
-        if floating is float:
-            sgemm(&ta, &tn, &Nc, &M, &K, &one, <float*>B, &ldb, <float*>A, &lda,
-                  &zero, C, &ldc)
-        else:
-            dgemm(&ta, &tn, &Nc, &M, &K, &one, <double*>B, &ldb, <double*>A, &lda,
-                  &zero, C, &ldc)
-
-
-# ===================================================== recurrent product
-# The per-step product gh = h W_hh^T, from W_hh packed once
-# (the layer's w_hh_packed): OpenBLAS would re-pack the constant W_hh at every
-# step (for H = 256 that copy costs as much as the product).  Packed layout:
-# per gate g, panels of P = 64 / sizeof(T) outputs (16 floats / 8 doubles,
-# zero-padded to Hp = ceil(H / P) * P rows), each panel (H, P) contiguous:
-#     w_hh_packed[(g * Hp + p0) * H + k * P + i] = W_hh[g*H + p0 + i, k]
-# A block of 4 samples x P outputs is accumulated over k in registers; the
-# 16 KiB-ish panel is read sequentially and stays in L1 while the sample
-# blocks pass over it.  The 4 x JB block is the one piece written
-# in C (below): GCC/Clang vector extensions keep its four accumulators in
-# registers for the build's ISA (plain Cython arrays were spilled to the
-# stack); other compilers get the same loop in plain C.
-
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    /* one native vector: 64 bytes with AVX-512, 32 with AVX, else 16 */
-    #if defined(__AVX512F__)
-    #define CGRU__VB 64
-    #elif defined(__AVX__)
-    #define CGRU__VB 32
-    #else
-    #define CGRU__VB 16
-    #endif
-    typedef float cgru__vf __attribute__((vector_size(CGRU__VB), aligned(4)));
-    typedef double cgru__vd __attribute__((vector_size(CGRU__VB), aligned(8)));
-    #define CGRU__NV (64 / CGRU__VB)     /* vectors per 64-byte row panel */
-    #if CGRU__NV == 1
-    /* one vector per row: two accumulator sets over even / odd k, so that
-       8 independent FMA chains hide the FMA latency */
-    #define CGRU__KLOOP(T, V)                                                       \
-        {                                                                           \
-            V u0 = {0}, u1 = {0}, u2 = {0}, u3 = {0};                               \
-            for (k = 0; k + 1 < K; k += 2) {                                        \
-                V wk = *(const V*)(w + k * ldw), wl = *(const V*)(w + (k + 1) * ldw); \
-                s0[0] += a0[k] * wk; s1[0] += a1[k] * wk;                           \
-                s2[0] += a2[k] * wk; s3[0] += a3[k] * wk;                           \
-                u0 += a0[k + 1] * wl; u1 += a1[k + 1] * wl;                         \
-                u2 += a2[k + 1] * wl; u3 += a3[k + 1] * wl;                         \
-            }                                                                       \
-            if (k < K) {                                                            \
-                V wk = *(const V*)(w + k * ldw);                                    \
-                s0[0] += a0[k] * wk; s1[0] += a1[k] * wk;                           \
-                s2[0] += a2[k] * wk; s3[0] += a3[k] * wk;                           \
-            }                                                                       \
-            s0[0] += u0; s1[0] += u1; s2[0] += u2; s3[0] += u3;                     \
-        }
-    #else
-    #define CGRU__KLOOP(T, V)                                                       \
-        for (k = 0; k < K; k++) {                                                   \
-            const T* wr = w + k * ldw;                                              \
-            T x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];                       \
-            _Pragma("GCC unroll 4")                                                 \
-            for (v = 0; v < CGRU__NV; v++) {                                        \
-                V wk = *(const V*)(wr + v * (CGRU__VB / sizeof(T)));                \
-                s0[v] += x0 * wk; s1[v] += x1 * wk;                                 \
-                s2[v] += x2 * wk; s3[v] += x3 * wk;                                 \
-            }                                                                       \
-        }
-    #endif
-    #define CGRU__WT_BLOCK(NAME, T, V, JB)                                          \
-    static inline void NAME(Py_ssize_t K, const T* a0, const T* a1, const T* a2,   \
-            const T* a3, const T* w, Py_ssize_t ldw, T* c, Py_ssize_t ldc,          \
-            Py_ssize_t rows, Py_ssize_t cols) {                                     \
-        /* c[i, 0:cols] = sum_k a_i[k] * w[k, 0:JB]   (first `rows` of 4 rows) */   \
-        V s0[CGRU__NV], s1[CGRU__NV], s2[CGRU__NV], s3[CGRU__NV];                   \
-        T t[4][JB];                                                                 \
-        Py_ssize_t k, j, r;                                                         \
-        int v;                                                                      \
-        _Pragma("GCC unroll 4")                                                     \
-        for (v = 0; v < CGRU__NV; v++) s0[v] = s1[v] = s2[v] = s3[v] = (V){0};      \
-        CGRU__KLOOP(T, V)                                                           \
-        if (cols == JB && rows == 4) {   /* a full block: vector stores */         \
-            memcpy(c, s0, 64); memcpy(c + ldc, s1, 64);                             \
-            memcpy(c + 2 * ldc, s2, 64); memcpy(c + 3 * ldc, s3, 64);               \
-            return;                                                                 \
-        }                                                                           \
-        memcpy(t[0], s0, 64); memcpy(t[1], s1, 64);                                 \
-        memcpy(t[2], s2, 64); memcpy(t[3], s3, 64);                                 \
-        for (r = 0; r < rows; r++)                                                  \
-            for (j = 0; j < cols; j++) c[r * ldc + j] = t[r][j];                    \
-    }
-    #else
-    #define CGRU__WT_BLOCK(NAME, T, V, JB)                                          \
-    static void NAME(Py_ssize_t K, const T* a0, const T* a1, const T* a2,          \
-            const T* a3, const T* w, Py_ssize_t ldw, T* c, Py_ssize_t ldc,          \
-            Py_ssize_t rows, Py_ssize_t cols) {                                     \
-        T s[4][JB] = {{0}};                                                         \
-        const T* a[4] = {a0, a1, a2, a3};                                           \
-        Py_ssize_t k, j, r;                                                         \
-        for (k = 0; k < K; k++)                                                     \
-            for (r = 0; r < 4; r++)                                                 \
-                for (j = 0; j < JB; j++) s[r][j] += a[r][k] * w[k * ldw + j];       \
-        for (r = 0; r < rows; r++)                                                  \
-            for (j = 0; j < cols; j++) c[r * ldc + j] = s[r][j];                    \
-    }
-    #endif
-    CGRU__WT_BLOCK(cgru__wt_block_f32, float, cgru__vf, 16)
-    CGRU__WT_BLOCK(cgru__wt_block_f64, double, cgru__vd, 8)
-    /* two panels at once (4 samples x 2P outputs): with one vector per panel
-       row (AVX-512) that is 8 accumulators and 6 loads per 8 FMAs; otherwise
-       two single-panel blocks */
-    #if (defined(__GNUC__) || defined(__clang__)) && CGRU__NV == 1
-    #define CGRU__WT_BLOCK2(NAME, ONE, T, V, JB)                                    \
-    static inline void NAME(Py_ssize_t K, const T* a0, const T* a1, const T* a2,   \
-            const T* a3, const T* w0, const T* w1, Py_ssize_t ldw, T* c,            \
-            Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols1) {                    \
-        V s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, u0 = {0}, u1 = {0}, u2 = {0}, u3 = {0}; \
-        T t[8][JB];                                                                 \
-        Py_ssize_t k, j, r;                                                         \
-        for (k = 0; k < K; k++) {                                                   \
-            V wa = *(const V*)(w0 + k * ldw), wb = *(const V*)(w1 + k * ldw);       \
-            T x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];                       \
-            s0 += x0 * wa; s1 += x1 * wa; s2 += x2 * wa; s3 += x3 * wa;             \
-            u0 += x0 * wb; u1 += x1 * wb; u2 += x2 * wb; u3 += x3 * wb;             \
-        }                                                                           \
-        if (cols1 == JB && rows == 4) {   /* a full block: vector stores */        \
-            memcpy(c, &s0, 64); memcpy(c + JB, &u0, 64);                            \
-            memcpy(c + ldc, &s1, 64); memcpy(c + ldc + JB, &u1, 64);                \
-            memcpy(c + 2 * ldc, &s2, 64); memcpy(c + 2 * ldc + JB, &u2, 64);        \
-            memcpy(c + 3 * ldc, &s3, 64); memcpy(c + 3 * ldc + JB, &u3, 64);        \
-            return;                                                                 \
-        }                                                                           \
-        memcpy(t[0], &s0, 64); memcpy(t[1], &s1, 64);                               \
-        memcpy(t[2], &s2, 64); memcpy(t[3], &s3, 64);                               \
-        memcpy(t[4], &u0, 64); memcpy(t[5], &u1, 64);                               \
-        memcpy(t[6], &u2, 64); memcpy(t[7], &u3, 64);                               \
-        for (r = 0; r < rows; r++) {                                                \
-            for (j = 0; j < JB; j++) c[r * ldc + j] = t[r][j];                      \
-            for (j = 0; j < cols1; j++) c[r * ldc + JB + j] = t[4 + r][j];          \
-        }                                                                           \
-    }
-    #else
-    #define CGRU__WT_BLOCK2(NAME, ONE, T, V, JB)                                    \
-    static inline void NAME(Py_ssize_t K, const T* a0, const T* a1, const T* a2,   \
-            const T* a3, const T* w0, const T* w1, Py_ssize_t ldw, T* c,            \
-            Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols1) {                    \
-        ONE(K, a0, a1, a2, a3, w0, ldw, c, ldc, rows, JB);                          \
-        ONE(K, a0, a1, a2, a3, w1, ldw, c + JB, ldc, rows, cols1);                  \
-    }
-    #endif
-    CGRU__WT_BLOCK2(cgru__wt_block2_f32, cgru__wt_block_f32, float, cgru__vf, 16)
-    CGRU__WT_BLOCK2(cgru__wt_block2_f64, cgru__wt_block_f64, double, cgru__vd, 8)
-    /* one sample (N = 1): c[0:cols] = sum_k a[k] * w[k, 0:P] over a contiguous
-       (K, P) panel; four k-interleaved accumulator sets, streamed once */
-    #if defined(__GNUC__) || defined(__clang__)
-    #define CGRU__WT_ROW(NAME, T, V, JB)                                            \
-    static inline void NAME(Py_ssize_t K, const T* a, const T* w, T* c,             \
-                            Py_ssize_t cols) {                                      \
-        V s0[CGRU__NV], s1[CGRU__NV], s2[CGRU__NV], s3[CGRU__NV];                   \
-        T t[JB];                                                                    \
-        Py_ssize_t k, j;                                                            \
-        int v;                                                                      \
-        const Py_ssize_t L = CGRU__VB / sizeof(T);                                  \
-        _Pragma("GCC unroll 4")                                                     \
-        for (v = 0; v < CGRU__NV; v++) s0[v] = s1[v] = s2[v] = s3[v] = (V){0};      \
-        for (k = 0; k + 3 < K; k += 4) {                                            \
-            const T* wr = w + k * JB;                                               \
-            /* streamed once per step, often from L3: fetch 2 KiB ahead */          \
-            __builtin_prefetch(wr + 32 * JB); __builtin_prefetch(wr + 33 * JB);     \
-            __builtin_prefetch(wr + 34 * JB); __builtin_prefetch(wr + 35 * JB);     \
-            _Pragma("GCC unroll 4")                                                 \
-            for (v = 0; v < CGRU__NV; v++) {                                        \
-                s0[v] += a[k] * *(const V*)(wr + v * L);                            \
-                s1[v] += a[k + 1] * *(const V*)(wr + JB + v * L);                   \
-                s2[v] += a[k + 2] * *(const V*)(wr + 2 * JB + v * L);               \
-                s3[v] += a[k + 3] * *(const V*)(wr + 3 * JB + v * L);               \
-            }                                                                       \
-        }                                                                           \
-        for (; k < K; k++) {                                                        \
-            _Pragma("GCC unroll 4")                                                 \
-            for (v = 0; v < CGRU__NV; v++)                                          \
-                s0[v] += a[k] * *(const V*)(w + k * JB + v * L);                    \
-        }                                                                           \
-        _Pragma("GCC unroll 4")                                                     \
-        for (v = 0; v < CGRU__NV; v++) s0[v] += (s1[v] + s2[v]) + s3[v];            \
-        if (cols == JB) { memcpy(c, s0, 64); return; }   /* a full panel */        \
-        memcpy(t, s0, 64);                                                          \
-        for (j = 0; j < cols; j++) c[j] = t[j];                                     \
-    }
-    #else
-    #define CGRU__WT_ROW(NAME, T, V, JB)                                            \
-    static void NAME(Py_ssize_t K, const T* a, const T* w, T* c, Py_ssize_t cols) { \
-        T s[JB] = {0};                                                              \
-        Py_ssize_t k, j;                                                            \
-        for (k = 0; k < K; k++)                                                     \
-            for (j = 0; j < JB; j++) s[j] += a[k] * w[k * JB + j];                  \
-        for (j = 0; j < cols; j++) c[j] = s[j];                                     \
-    }
-    #endif
-    CGRU__WT_ROW(cgru__wt_row_f32, float, cgru__vf, 16)
-    CGRU__WT_ROW(cgru__wt_row_f64, double, cgru__vd, 8)
-    """
-    void _wt_block_f32 "cgru__wt_block_f32"(Py_ssize_t K, const float* a0, const float* a1,
-        const float* a2, const float* a3, const float* w, Py_ssize_t ldw, float* c,
-        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
-    void _wt_block_f64 "cgru__wt_block_f64"(Py_ssize_t K, const double* a0, const double* a1,
-        const double* a2, const double* a3, const double* w, Py_ssize_t ldw, double* c,
-        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
-    void _wt_block2_f32 "cgru__wt_block2_f32"(Py_ssize_t K, const float* a0,
-        const float* a1, const float* a2, const float* a3, const float* w0,
-        const float* w1, Py_ssize_t ldw, float* c, Py_ssize_t ldc, Py_ssize_t rows,
-        Py_ssize_t cols1) noexcept nogil
-    void _wt_block2_f64 "cgru__wt_block2_f64"(Py_ssize_t K, const double* a0,
-        const double* a1, const double* a2, const double* a3, const double* w0,
-        const double* w1, Py_ssize_t ldw, double* c, Py_ssize_t ldc, Py_ssize_t rows,
-        Py_ssize_t cols1) noexcept nogil
-    void _wt_row_f32 "cgru__wt_row_f32"(Py_ssize_t K, const float* a, const float* w,
-        float* c, Py_ssize_t cols) noexcept nogil
-    void _wt_row_f64 "cgru__wt_row_f64"(Py_ssize_t K, const double* a, const double* w,
-        double* c, Py_ssize_t cols) noexcept nogil
-
-
-cdef inline void _wt_block(Py_ssize_t K, const floating* a0, const floating* a1,
-        const floating* a2, const floating* a3, const floating* w, Py_ssize_t ldw,
-        floating* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
-    """c[i, 0:cols] = sum_k a_i[k] * w[k, 0:cols]  for the first ``rows`` of 4 rows."""
-    if floating is float:
-        _wt_block_f32(K, a0, a1, a2, a3, w, ldw, c, ldc, rows, cols)
-    else:
-        _wt_block_f64(K, a0, a1, a2, a3, w, ldw, c, ldc, rows, cols)
-
-
-cdef inline void _wt_block2(Py_ssize_t K, const floating* a0, const floating* a1,
-        const floating* a2, const floating* a3, const floating* w0, const floating* w1,
-        Py_ssize_t ldw, floating* c, Py_ssize_t ldc, Py_ssize_t rows,
-        Py_ssize_t cols1) noexcept nogil:
-    """Two adjacent panels: c[i, 0:P] from w0 and c[i, P:P+cols1] from w1."""
-    if floating is float:
-        _wt_block2_f32(K, a0, a1, a2, a3, w0, w1, ldw, c, ldc, rows, cols1)
-    else:
-        _wt_block2_f64(K, a0, a1, a2, a3, w0, w1, ldw, c, ldc, rows, cols1)
-
-
-cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, int g1,
-        const floating* a, Py_ssize_t lda, const floating* wp, floating* c,
-        Py_ssize_t ldc) noexcept nogil:
-    """c[n, g*H + j] = sum_k a[n, k] * W[g*H + j, k]  for gates g0 <= g < g1, n < N,
-    j < H, from W (3H, K) packed in panels of P outputs, each (K, P) contiguous."""
-    cdef Py_ssize_t P = 16 if _is_f32(a) else 8
-    cdef Py_ssize_t Hp = (H + P - 1) // P * P
-    cdef Py_ssize_t p0, n0, rows
-    cdef int g
-    cdef const floating* w
-    for g in range(g0, g1):
-        p0 = 0
-        while p0 < H:
-            w = wp + (g * Hp + p0) * K          # the panel: (K, P) contiguous
-            if N == 1:
-                if floating is float:
-                    _wt_row_f32(K, a, w, c + g * H + p0, min(P, H - p0))
-                else:
-                    _wt_row_f64(K, a, w, c + g * H + p0, min(P, H - p0))
-                p0 += P
-                continue
-            if p0 + P < H:       # two panels of this gate at once
-                for n0 in range(0, N, 4):
-                    rows = min(4, N - n0)
-                    _wt_block2(K, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
-                               a + (n0 + (2 if rows > 2 else 0)) * lda,
-                               a + (n0 + (3 if rows > 3 else 0)) * lda,
-                               w, w + P * K, P, c + n0 * ldc + g * H + p0, ldc, rows,
-                               min(P, H - p0 - P))
-                p0 += 2 * P
-                continue
-            for n0 in range(0, N, 4):
-                rows = min(4, N - n0)
-                _wt_block(K, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
-                          a + (n0 + (2 if rows > 2 else 0)) * lda,
-                          a + (n0 + (3 if rows > 3 else 0)) * lda,
-                          w, P, c + n0 * ldc + g * H + p0, ldc, rows, min(P, H - p0))
-            p0 += P
+cdef const cgru_kernel_table* _k = NULL      # the chosen ISA's table (set below)
 
 
 # ================================================================ workspaces
@@ -582,355 +35,200 @@ cdef Py_ssize_t cgru_sequence_workspace(const cgru_cell* cell, Py_ssize_t T,
     return 3 * T * N * cell.hidden_size + 4 * N * cell.hidden_size
 
 
-cdef inline bint _is_plain(const cgru_cell* c) noexcept nogil:
-    return c.f_kind == CGRU_SIGMOID and c.g_kind == CGRU_TANH and not c.clip > 0.0
+# ===================================================== one layer (ISA table)
+
+cdef void cgru_activate_f32(int kind, double alpha, double beta, const float* x,
+                            float* out, Py_ssize_t n) noexcept nogil:
+    _k.activate_f32(kind, alpha, beta, x, out, n)
 
 
-# ================================================================ gate loops
-# The plain (sigmoid, tanh, no clip) path: simple loops over contiguous rows
-# that the compiler vectorizes (activations in double, the short polynomials
-# for float32).  The generic path below applies any activation kind and clip.
+cdef void cgru_activate_f64(int kind, double alpha, double beta, const double* x,
+                            double* out, Py_ssize_t n) noexcept nogil:
+    _k.activate_f64(kind, alpha, beta, x, out, n)
 
-cdef inline void _act_add3(Py_ssize_t n, const floating* a, const floating* b,
-                           floating* io, bint tanh_) noexcept nogil:
-    """io = sigmoid(a + b + io), or tanh(a + b + io) when tanh_ (a constant at each call)"""
-    cdef Py_ssize_t j
-    cdef bint f32 = _is_f32(a)
-    cdef double v
-    for j in range(n):
-        v = <double>a[j] + b[j] + io[j]
-        io[j] = <floating>(_tanh_p(v, f32) if tanh_ else _sigmoid_p(v, f32))
-
-
-cdef inline void _candidate(Py_ssize_t n, const floating* a, const floating* b,
-                            const floating* r, floating* io, const floating* bh) noexcept nogil:
-    """io = tanh(a + b + r * (io + bh))      (n, reset_after=True)"""
-    cdef Py_ssize_t j
-    cdef bint f32 = _is_f32(a)
-    for j in range(n):
-        io[j] = <floating>_tanh_p(<double>a[j] + b[j] + <double>r[j] * (<double>io[j] + bh[j]),
-                                  f32)
-
-
-cdef inline void _update(Py_ssize_t n, const floating* z, const floating* nn,
-                         floating* h) noexcept nogil:
-    """h = n + z * (h - n)"""
-    cdef Py_ssize_t j
-    for j in range(n):
-        h[j] = nn[j] + z[j] * (h[j] - nn[j])
-
-
-cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
-        const floating* gx, floating* gh, const floating* bx,
-        const floating* bhn, floating* h, floating* y) noexcept nogil:
-    """reset_after=True, one sample:  gx = W_i x, gh = W_h h (all 3H); gh is scratch.
-
-    r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z)
-    n = g(gx_n + b_in + r * (gh_n + b_hn));  h = n + z * (h - n)
-    """
-    cdef Py_ssize_t j
-    cdef double r, z, n, ar, az, an, cl
-    if _is_plain(c):
-        # three passes over contiguous rows, each one vectorizable:
-        # (r, z) = sigmoid(gx + b + gh) over 2H, kept in gh[0:2H]
-        _act_add3(2 * H, gx, bx, gh, 0)
-        # n = tanh(gx_n + b_in + r * (gh_n + b_hn)), kept in gh[2H:3H]
-        _candidate(H, gx + 2 * H, bx + 2 * H, gh, gh + 2 * H, bhn)
-        # h = n + z * (h - n)
-        _update(H, gh + H, gh + 2 * H, h)
-    else:
-        cl = c.clip if c.clip > 0.0 else 1e308
-        for j in range(H):
-            ar = gx[j] + bx[j] + gh[j]
-            az = gx[H + j] + bx[H + j] + gh[H + j]
-            r = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(ar, -cl), cl) if ar == ar else ar)
-            z = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(az, -cl), cl) if az == az else az)
-            an = gx[2 * H + j] + bx[2 * H + j] + r * (gh[2 * H + j] + bhn[j])
-            n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
-            h[j] = <floating>(n + z * (h[j] - n))
-    if y != NULL:
-        memcpy(y, h, H * sizeof(floating))
-
-
-cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
-        floating* gh, const floating* bx, const floating* h, floating* rh) noexcept nogil:
-    """reset_after=False, first half, one sample:  gh = W_h[r,z] h (2H).
-
-    r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z);  rh = r * h;  z kept in gh_z
-    """
-    cdef Py_ssize_t j
-    cdef double r, z, ar, az, cl
-    if _is_plain(c):
-        # (r, z) = sigmoid(gx + b + gh) over 2H, kept in gh[0:2H]; rh = r * h
-        _act_add3(2 * H, gx, bx, gh, 0)
-        for j in range(H):
-            rh[j] = gh[j] * h[j]
-    else:
-        cl = c.clip if c.clip > 0.0 else 1e308
-        for j in range(H):
-            ar = gx[j] + bx[j] + gh[j]
-            az = gx[H + j] + bx[H + j] + gh[H + j]
-            r = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(ar, -cl), cl) if ar == ar else ar)
-            z = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(az, -cl), cl) if az == az else az)
-            rh[j] = <floating>(r * h[j])
-            gh[H + j] = <floating>z
-
-
-cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
-        floating* gh, const floating* bx, floating* h, floating* y) noexcept nogil:
-    """reset_after=False, second half, one sample:  gh_n = W_hn (r * h), z in gh_z.
-
-    n = g(gx_n + b_in + b_hn + gh_n);  h = n + z * (h - n)
-    """
-    cdef Py_ssize_t j
-    cdef double z, n, an, cl
-    if _is_plain(c):
-        # n = tanh(gx_n + b_in + b_hn + gh_n), kept in gh[2H:3H]; h = n + z * (h - n)
-        _act_add3(H, gx + 2 * H, bx + 2 * H, gh + 2 * H, 1)
-        _update(H, gh + H, gh + 2 * H, h)
-    else:
-        cl = c.clip if c.clip > 0.0 else 1e308
-        for j in range(H):
-            z = gh[H + j]
-            an = gx[2 * H + j] + bx[2 * H + j] + gh[2 * H + j]
-            n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
-            h[j] = <floating>(n + z * (h[j] - n))
-    if y != NULL:
-        memcpy(y, h, H * sizeof(floating))
-
-
-# ================================================================ recurrence
-
-cdef inline void _step_overlap_one(Py_ssize_t H, const floating* w_hh_p,
-        const floating* gx, floating* gh, const floating* bx, const floating* bhn,
-        floating* h) noexcept nogil:
-    """One step of one sample, reset_after=True, sigmoid/tanh, no clip, W_hh packed:
-    the r, z gates (arithmetic-bound) are interleaved with the W_hn product
-    (load-bound), panel by panel, so that the core overlaps the two.
-        r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z)
-        n = g(gx_n + b_in + r * (gh_n + b_hn));  h = n + z * (h - n)
-    """
-    cdef Py_ssize_t P = 16 if _is_f32(h) else 8
-    cdef Py_ssize_t Hp = (H + P - 1) // P * P
-    cdef Py_ssize_t p0 = 0
-    cdef Py_ssize_t a0, a1
-    # gh_r, gh_z = W_h[r, z] h
-    _gemm_packed(1, H, H, 0, 2, h, H, w_hh_p, gh, 3 * H)
-    while p0 < H:
-        # gh_n[p0 : p0 + P] = W_hn[p0 : p0 + P, :] h
-        if floating is float:
-            _wt_row_f32(H, h, w_hh_p + (2 * Hp + p0) * H, gh + 2 * H + p0, min(P, H - p0))
-        else:
-            _wt_row_f64(H, h, w_hh_p + (2 * Hp + p0) * H, gh + 2 * H + p0, min(P, H - p0))
-        # meanwhile (r, z) = sigmoid(gx + b + gh) on the matching share of 2H
-        a0 = 2 * p0
-        a1 = min(2 * (p0 + P), 2 * H)
-        _act_add3(a1 - a0, gx + a0, bx + a0, gh + a0, 0)
-        p0 += P
-    # n = tanh(gx_n + b_in + r * (gh_n + b_hn)), kept in gh_n;  h = n + z * (h - n)
-    _candidate(H, gx + 2 * H, bx + 2 * H, gh, gh + 2 * H, bhn)
-    _update(H, gh + H, gh + 2 * H, h)
-
-
-cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
-        const floating* w_ih_p, Py_ssize_t M, const floating* x, Py_ssize_t ldx,
-        floating* gx) noexcept nogil:
-    if M <= 0:
-        return
-    # the packed kernel when the rows fit in L2 (it re-reads them once per pair of
-    # panels): no BLAS call overhead, no re-packing of W_ih; else one BLAS GEMM
-    if w_ih_p != NULL and (M <= 64 or M * c.input_size * <Py_ssize_t>sizeof(floating) <= 262144):
-        _gemm_packed(M, c.input_size, c.hidden_size, 0, 3, x, ldx, w_ih_p, gx,
-                     3 * c.hidden_size)
-        return
-    _gemm_nt(<int>M, <int>(3 * c.hidden_size), <int>c.input_size, x, <int>ldx,
-             w_ih, <int>c.input_size, gx, <int>(3 * c.hidden_size))
-
-
-cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
-        const floating* w_hh_p, const floating* bx, const floating* bhn, Py_ssize_t T, Py_ssize_t N,
-        int batch_first, const floating* gx, floating* h, floating* y, Py_ssize_t ldy,
-        const int64_t* lengths, int reverse, floating* work) noexcept nogil:
-    cdef Py_ssize_t H = c.hidden_size
-    cdef Py_ssize_t G = 3 * H
-    cdef floating* gh = work            # (N, 3H)
-    cdef floating* rh = work + N * G    # (N, H), reset_after=False only
-    cdef Py_ssize_t s, b, t, L, row
-    cdef const floating* gxb
-    cdef floating* yb
-    cdef floating* hb
-    cdef int iH = <int>H
-    cdef int iG = <int>G
-    cdef int iN = <int>N
-    if N <= 0 or H <= 0:
-        return
-    cdef bint own = w_hh_p != NULL
-    # one sample, the default maths: r, z gates overlapped with the W_hn product
-    cdef bint fused = own and N == 1 and c.reset_after and _is_plain(c)
-    for s in range(T):
-        if fused:
-            L = T if lengths == NULL else lengths[0]
-            if s < L:
-                t = (L - 1 - s) if reverse else s      # row t of gx and y (N = 1)
-                _step_overlap_one(H, w_hh_p, gx + t * G, gh, bx, bhn, h)
-                if y != NULL:
-                    memcpy(y + t * ldy, h, H * sizeof(floating))
-                continue
-        # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
-        if own:
-            _gemm_packed(N, H, H, 0, 3 if c.reset_after else 2, h, H, w_hh_p, gh, G)
-        elif c.reset_after:
-            _gemm_nt(iN, iG, iH, h, iH, w_hh, iH, gh, iG)
-        else:
-            _gemm_nt(iN, 2 * iH, iH, h, iH, w_hh, iH, gh, iG)
-        for b in range(N):
-            L = T if lengths == NULL else lengths[b]
-            t = (L - 1 - s) if reverse else s
-            row = (b * T + t) if batch_first else (t * N + b)
-            hb = h + b * H
-            if s >= L:
-                # past this sample's length: state kept, zeros in y
-                if y != NULL:   # each step t in [L, T) is zeroed once, at s = t
-                    row = (b * T + s) if batch_first else (s * N + b)
-                    memset(y + row * ldy, 0, H * sizeof(floating))
-                if not c.reset_after:
-                    memset(rh + b * H, 0, H * sizeof(floating))
-                continue
-            gxb = gx + row * G
-            yb = (y + row * ldy) if y != NULL else NULL
-            if c.reset_after:
-                _gates_reset_after(c, H, gxb, gh + b * G, bx, bhn, hb, yb)
-            else:
-                _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H)
-        if not c.reset_after:
-            # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
-            if own:
-                _gemm_packed(N, H, H, 2, 3, rh, H, w_hh_p, gh, G)
-            else:
-                _gemm_nt(iN, iH, iH, rh, iH, w_hh + 2 * H * H, iH, gh + 2 * H, iG)
-            for b in range(N):
-                L = T if lengths == NULL else lengths[b]
-                if s >= L:
-                    continue
-                t = (L - 1 - s) if reverse else s
-                row = (b * T + t) if batch_first else (t * N + b)
-                yb = (y + row * ldy) if y != NULL else NULL
-                _gates_n(c, H, gx + row * G, gh + b * G, bx, h + b * H, yb)
-
-
-# ========================================================= public functions
 
 cdef void cgru_input_projection_f32(const cgru_layer_f32* L, Py_ssize_t M,
         const float* x, Py_ssize_t ldx, float* gx) noexcept nogil:
-    if _isa.input_projection_f32 != NULL:      # runtime ISA dispatch (see the end)
-        _isa.input_projection_f32(L, M, x, ldx, gx)
-        return
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
+    _k.input_projection_f32(L, M, x, ldx, gx)
 
 
 cdef void cgru_input_projection_f64(const cgru_layer_f64* L, Py_ssize_t M,
         const double* x, Py_ssize_t ldx, double* gx) noexcept nogil:
-    if _isa.input_projection_f64 != NULL:      # runtime ISA dispatch (see the end)
-        _isa.input_projection_f64(L, M, x, ldx, gx)
-        return
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
+    _k.input_projection_f64(L, M, x, ldx, gx)
+
+
+cdef inline void _strides(Py_ssize_t T, Py_ssize_t N, int batch_first, Py_ssize_t ld,
+                          Py_ssize_t* s_t, Py_ssize_t* s_n) noexcept nogil:
+    """Row (t, n) at t*N + n (time major) or n*T + t (batch_first), rows ld apart."""
+    s_t[0] = ld if batch_first else N * ld
+    s_n[0] = T * ld if batch_first else ld
+
+
+cdef void _recurrence(const void* L, Py_ssize_t T, Py_ssize_t N, int batch_first,
+        const floating* gx, floating* h, floating* y, Py_ssize_t ldy,
+        const int64_t* lengths, int reverse, floating* work) noexcept nogil:
+    cdef Py_ssize_t H = (<const cgru_cell*>L).hidden_size
+    cdef Py_ssize_t gx_t, gx_n, y_t, y_n
+    _strides(T, N, batch_first, 3 * H, &gx_t, &gx_n)
+    _strides(T, N, batch_first, ldy, &y_t, &y_n)
+    if floating is float:
+        _k.recurrence_f32(<const cgru_layer_f32*>L, T, N, gx, gx_t, gx_n, h, y, y_t, y_n,
+                          lengths, reverse, work)
+    else:
+        _k.recurrence_f64(<const cgru_layer_f64*>L, T, N, gx, gx_t, gx_n, h, y, y_t, y_n,
+                          lengths, reverse, work)
 
 
 cdef void cgru_recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* gx, float* h, float* y, Py_ssize_t ldy,
         const int64_t* lengths, int reverse, float* work) noexcept nogil:
-    if _isa.recurrence_f32 != NULL:      # runtime ISA dispatch (see the end)
-        _isa.recurrence_f32(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
-        return
-    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
-                lengths, reverse, work)
+    _recurrence(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
 
 
 cdef void cgru_recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* gx, double* h, double* y, Py_ssize_t ldy,
         const int64_t* lengths, int reverse, double* work) noexcept nogil:
-    if _isa.recurrence_f64 != NULL:      # runtime ISA dispatch (see the end)
-        _isa.recurrence_f64(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
-        return
-    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, gx, h, y, ldy,
-                lengths, reverse, work)
+    _recurrence(L, T, N, batch_first, gx, h, y, ldy, lengths, reverse, work)
+
+
+cdef void _sequence(const void* L, Py_ssize_t T, Py_ssize_t N, int batch_first,
+        const floating* x, Py_ssize_t ldx, floating* h, floating* y, Py_ssize_t ldy,
+        const int64_t* lengths, int reverse, floating* work) noexcept nogil:
+    """The projection of all T*N rows into work, then the recurrence."""
+    cdef Py_ssize_t M = T * N
+    if floating is float:
+        _k.input_projection_f32(<const cgru_layer_f32*>L, M, x, ldx, work)
+    else:
+        _k.input_projection_f64(<const cgru_layer_f64*>L, M, x, ldx, work)
+    _recurrence(L, T, N, batch_first, work, h, y, ldy, lengths, reverse,
+                work + 3 * M * (<const cgru_cell*>L).hidden_size)
 
 
 cdef void cgru_sequence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* x, Py_ssize_t ldx, float* h, float* y,
         Py_ssize_t ldy, const int64_t* lengths, int reverse, float* work) noexcept nogil:
-    if _isa.sequence_f32 != NULL:      # runtime ISA dispatch (see the end)
-        _isa.sequence_f32(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work)
-        return
-    cdef Py_ssize_t M = T * N
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
-                lengths, reverse, work + 3 * M * L.cell.hidden_size)
+    _sequence(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work)
 
 
 cdef void cgru_sequence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* x, Py_ssize_t ldx, double* h, double* y,
         Py_ssize_t ldy, const int64_t* lengths, int reverse, double* work) noexcept nogil:
-    if _isa.sequence_f64 != NULL:      # runtime ISA dispatch (see the end)
-        _isa.sequence_f64(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work)
-        return
-    cdef Py_ssize_t M = T * N
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, batch_first, work, h, y, ldy,
-                lengths, reverse, work + 3 * M * L.cell.hidden_size)
+    _sequence(L, T, N, batch_first, x, ldx, h, y, ldy, lengths, reverse, work)
 
 
 cdef void cgru_step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x,
         Py_ssize_t ldx, float* h, float* work) noexcept nogil:
-    if _isa.step_f32 != NULL:      # runtime ISA dispatch (see the end)
-        _isa.step_f32(L, N, x, ldx, h, work)
-        return
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
-                NULL, 0, work + 3 * N * L.cell.hidden_size)
+    _k.step_f32(L, N, x, ldx, h, work)
 
 
 cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
         Py_ssize_t ldx, double* h, double* work) noexcept nogil:
-    if _isa.step_f64 != NULL:      # runtime ISA dispatch (see the end)
-        _isa.step_f64(L, N, x, ldx, h, work)
-        return
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, N, x, ldx, work)
-    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, 1, N, 0, work, h, NULL, 0,
-                NULL, 0, work + 3 * N * L.cell.hidden_size)
+    _k.step_f64(L, N, x, ldx, h, work)
+
+
+# ============================================================== whole models
+# Layer l, direction d of m is m.layers_*[l * D + d]; layer l > 0 reads the
+# output of layer l - 1 (D*H features), which it overwrites in y: the
+# projections of all directions of a layer run before its recurrences.
+
+cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
+                                     Py_ssize_t N) noexcept nogil:
+    # per direction gx (T*N, 3H) + gh (N, 3H) + r*h (N, H); a step needs 7NH
+    cdef Py_ssize_t H = m.hidden_size, D = m.num_directions
+    cdef Py_ssize_t seq = D * (3 * T * N * H + 4 * N * H)
+    return seq if seq > 7 * N * H else 7 * N * H
+
+
+cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int batch_first,
+        const floating* x, floating* h, floating* y, const int64_t* lengths,
+        floating* work) noexcept nogil:
+    cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, M = T * N
+    cdef Py_ssize_t G = 3 * H, ldin
+    cdef floating* scratch = work + D * M * G      # per direction (N, 4H)
+    cdef const floating* inp
+    cdef const void* lay
+    cdef int layer, d, k, reverse
+    if m.itemsize != sizeof(floating):
+        return -1
+    if M <= 0:
+        return 0
+    for layer in range(m.num_layers):
+        inp = x if layer == 0 else y
+        ldin = m.input_size if layer == 0 else D * H
+        for d in range(D):         # all projections first: y is then free
+            k = layer * D + d
+            if floating is float:
+                _k.input_projection_f32(&m.layers_f32[k], M, inp, ldin, work + d * M * G)
+            else:
+                _k.input_projection_f64(&m.layers_f64[k], M, inp, ldin, work + d * M * G)
+        for d in range(D):
+            k = layer * D + d
+            lay = <const void*>&m.layers_f32[k] if floating is float else \
+                <const void*>&m.layers_f64[k]
+            reverse = d == 1 or m.reverse_only
+            _recurrence(lay, T, N, batch_first, <const floating*>(work + d * M * G),
+                        h + k * N * H, y + d * H, D * H, lengths, reverse,
+                        scratch + d * 4 * N * H)
+    return 0
+
+
+cdef int cgru_model_sequence_f32(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const float* x, float* h, float* y, const int64_t* lengths,
+        float* work) noexcept nogil:
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work)
+
+
+cdef int cgru_model_sequence_f64(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
+        int batch_first, const double* x, double* h, double* y, const int64_t* lengths,
+        double* work) noexcept nogil:
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work)
+
+
+cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, floating* h,
+                     floating* y, floating* work) noexcept nogil:
+    cdef Py_ssize_t H = m.hidden_size
+    cdef int layer
+    if m.itemsize != sizeof(floating) or m.num_directions != 1 or m.reverse_only:
+        return -1
+    if N <= 0:
+        return 0
+    for layer in range(m.num_layers):
+        if floating is float:
+            _k.step_f32(&m.layers_f32[layer], N, x if layer == 0 else h + (layer - 1) * N * H,
+                        m.input_size if layer == 0 else H, h + layer * N * H, work)
+        else:
+            _k.step_f64(&m.layers_f64[layer], N, x if layer == 0 else h + (layer - 1) * N * H,
+                        m.input_size if layer == 0 else H, h + layer * N * H, work)
+    if y != NULL:
+        memcpy(y, h + (m.num_layers - 1) * N * H, N * H * sizeof(floating))
+    return 0
+
+
+cdef int cgru_model_step_f32(const cgru_model* m, Py_ssize_t N, const float* x, float* h,
+        float* y, float* work) noexcept nogil:
+    return _model_step(m, N, x, h, y, work)
+
+
+cdef int cgru_model_step_f64(const cgru_model* m, Py_ssize_t N, const double* x, double* h,
+        double* y, double* work) noexcept nogil:
+    return _model_step(m, N, x, h, y, work)
 
 
 # ============================================================ ISA dispatch
-# This file is compiled three times on x86-64: as cgru.kernels for the baseline
-# ISA (any x86-64 / aarch64 CPU), and as cgru._kernels_avx2 (-mavx2 -mfma) and
-# cgru._kernels_avx512 (x86-64-v4: AVX-512 F/BW/DQ/VL) with -DCGRU_VARIANT=1
-# (pyx/_kernels_<isa>.pyx include this file).  At import, cgru.kernels points
-# the table below at the best variant this CPU runs; every public function
-# above then forwards to it.  CGRU_ISA=baseline|avx2|avx512 in the environment
-# picks one (falling back to what the CPU and the build support).
-
-from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_GetName
 
 _ISA_LEVEL = {"baseline": 0, "avx2": 1, "avx512": 2}
-_ISA_SLOTS = ["activate_f32", "activate_f64", "recurrence_f32", "recurrence_f64",
-              "sequence_f32", "sequence_f64", "step_f32", "step_f64",
-              "input_projection_f32", "input_projection_f64"]   # _Isa field order
 
 
 def isa():
     """The instruction set the kernels run with: 'baseline', 'avx2' or 'avx512'."""
-    return _isa_name
+    return (<bytes>_k.isa).decode()
 
 
 def _set_isa(str name):
     """Select the kernels' instruction set: 'baseline', 'avx2', 'avx512', or
     'auto' (the best this CPU and build support).  An explicit name the CPU
     cannot run raises ValueError.  For tests and benchmarks; not thread-safe."""
-    global _isa, _isa_name
-    cdef _Isa table
-    cdef Py_ssize_t i
-    if _CGRU_VARIANT:
-        raise RuntimeError("_set_isa: call it on cgru.kernels, not on a variant module")
+    global _k
     if name != "auto" and name not in _ISA_LEVEL:
         raise ValueError(f"isa must be 'auto' or one of {list(_ISA_LEVEL)}, got {name!r}")
     cpu = _cpu_level()
@@ -938,32 +236,21 @@ def _set_isa(str name):
         raise ValueError(f"isa {name!r}: this CPU does not support it")
     candidates = [name] if name != "auto" else \
         [n for n in ("avx512", "avx2") if _ISA_LEVEL[n] <= cpu] + ["baseline"]
-    memset(&table, 0, sizeof(table))
-    chosen = "baseline"
     for cand in candidates:
-        if cand == "baseline":
-            break
         try:
-            mod = __import__(f"cgru._kernels_{cand}", fromlist=["_"])
+            mod = __import__(f"cgru._core_{cand}", fromlist=["_"])
         except ImportError:
             if name != "auto":
                 raise ValueError(f"isa {name!r}: this build has no such kernels") from None
             continue
-        capi = mod.__pyx_capi__
-        for i, key in enumerate(_ISA_SLOTS):
-            cap = capi["cgru_" + key]
-            (<void**>&table)[i] = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap))
-        chosen = cand
-        break
-    _isa = table
-    _isa_name = chosen
+        _k = <const cgru_kernel_table*>PyCapsule_GetPointer(mod.TABLE, b"cgru.kernel_table")
+        return
 
 
-if not _CGRU_VARIANT:
-    import os as _os
-    _want = _os.environ.get("CGRU_ISA", "auto").strip().lower() or "auto"
-    try:
-        _set_isa(_want)
-    except ValueError:
-        _set_isa("auto")
-    del _os, _want
+import os as _os
+_want = _os.environ.get("CGRU_ISA", "auto").strip().lower() or "auto"
+try:
+    _set_isa(_want)
+except ValueError:
+    _set_isa("auto")
+del _os, _want

@@ -2,8 +2,8 @@
  * A plain-C extension module that runs a cgru model through the C API
  * (cgru.h + the cgru._C_API capsule), with the GIL released around the kernels.
  *
- *   run_sequence(model, x, h, y[, by_hand])  whole sequences, layer after layer
- *   run_steps(model, x, h, y[, by_hand])     the same, one time step at a time
+ *   run_sequence(model, x, h, y[, by_hand])  whole sequences (model_sequence)
+ *   run_steps(model, x, h, y[, by_hand])     the same, one time step at a time (model_step)
  *       model: a unidirectional cgru.GRU (or GRUCell / Stream)
  *       x (T, N, I) C-contiguous, the model's dtype (float32 or float64)
  *       h (num_layers, N, H) writable: in h0, out h_n
@@ -17,7 +17,7 @@
  *   activate(kind, alpha, beta, x)   x (float32/float64 array) activated in place
  *   bench_step(model, n_steps)    seconds per N=1 step (all layers), timed in C
  *   packed(model)                 [(w_hh_packed != NULL, w_ih_packed != NULL)] per layer
- *   layout(), abi_version(), check_api(abi_version, size)   for cgru's tests
+ *   abi_version(), api_size(), check_api(abi_version, size)   for cgru's tests
  *
  * Build: python setup.py build_ext --inplace   (include dir: cgru.get_include())
  */
@@ -35,24 +35,24 @@
 
 /* ---------------------------------------------------------------- kernels */
 
-/* one step of layer l for N samples: x rows ldx apart, h (N, H) in place */
-static void step_layer(const cgru_model *m, int l, Py_ssize_t N, const char *x,
-                       Py_ssize_t ldx, char *h, char *work)
+/* whole sequence, all layers: one call (work: model_workspace(m, T, N)) */
+static void run_sequence_nogil(const cgru_model *m, Py_ssize_t T, Py_ssize_t N,
+                               const char *x, char *h, char *y, char *work)
 {
     if (m->itemsize == 4)
-        cgru_capi->step_f32(&m->layers_f32[l], N, (const float *)x, ldx, (float *)h,
-                            (float *)work);
+        cgru_capi->model_sequence_f32(m, T, N, 0, (const float *)x, (float *)h, (float *)y,
+                                      NULL, (float *)work);
     else
-        cgru_capi->step_f64(&m->layers_f64[l], N, (const double *)x, ldx, (double *)h,
-                            (double *)work);
+        cgru_capi->model_sequence_f64(m, T, N, 0, (const double *)x, (double *)h,
+                                      (double *)y, NULL, (double *)work);
 }
 
-/* whole sequence: layer l reads x (l == 0) or y (the layer below; the kernel
- * projects all its input rows before writing y, so y can be input and output).
- * split: the same in the two halves, input_projection into the first 3*T*N*H
- * elements of work, then recurrence with the rest of it as scratch. */
-static void run_sequence_nogil(const cgru_model *m, Py_ssize_t T, Py_ssize_t N,
-                               const char *x, char *h, char *y, char *work, int split)
+/* the same layer by layer, in the two halves of a sequence: input_projection
+ * into the first 3*T*N*H elements of work, then recurrence with the rest of it
+ * as scratch; layer l reads x (l == 0) or y (the layer below: all its rows are
+ * projected before y is written, so y can be input and output) */
+static void run_split_nogil(const cgru_model *m, Py_ssize_t T, Py_ssize_t N,
+                            const char *x, char *h, char *y, char *work)
 {
     Py_ssize_t H = m->hidden_size, sz = m->itemsize;
     int l;
@@ -60,22 +60,17 @@ static void run_sequence_nogil(const cgru_model *m, Py_ssize_t T, Py_ssize_t N,
         Py_ssize_t ldx = l == 0 ? m->input_size : H;
         const char *in = l == 0 ? x : y;
         char *hl = h + l * N * H * sz, *rest = work + 3 * T * N * H * sz;
-        if (split && sz == 4) {
+        if (sz == 4) {
             cgru_capi->input_projection_f32(&m->layers_f32[l], T * N, (const float *)in, ldx,
                                             (float *)work);
             cgru_capi->recurrence_f32(&m->layers_f32[l], T, N, 0, (const float *)work,
                                       (float *)hl, (float *)y, H, NULL, 0, (float *)rest);
-        } else if (split) {
+        } else {
             cgru_capi->input_projection_f64(&m->layers_f64[l], T * N, (const double *)in, ldx,
                                             (double *)work);
             cgru_capi->recurrence_f64(&m->layers_f64[l], T, N, 0, (const double *)work,
                                       (double *)hl, (double *)y, H, NULL, 0, (double *)rest);
-        } else if (sz == 4)
-            cgru_capi->sequence_f32(&m->layers_f32[l], T, N, 0, (const float *)in, ldx,
-                                    (float *)hl, (float *)y, H, NULL, 0, (float *)work);
-        else
-            cgru_capi->sequence_f64(&m->layers_f64[l], T, N, 0, (const double *)in, ldx,
-                                    (double *)hl, (double *)y, H, NULL, 0, (double *)work);
+        }
     }
 }
 
@@ -84,12 +79,13 @@ static void run_steps_nogil(const cgru_model *m, Py_ssize_t T, Py_ssize_t N,
                             const char *x, char *h, char *y, char *work)
 {
     Py_ssize_t H = m->hidden_size, I = m->input_size, sz = m->itemsize, t;
-    int l, L = m->num_layers;
     for (t = 0; t < T; t++) {
-        step_layer(m, 0, N, x + t * N * I * sz, I, h, work);
-        for (l = 1; l < L; l++)
-            step_layer(m, l, N, h + (l - 1) * N * H * sz, H, h + l * N * H * sz, work);
-        memcpy(y + t * N * H * sz, h + (L - 1) * N * H * sz, (size_t)(N * H * sz));
+        if (sz == 4)
+            cgru_capi->model_step_f32(m, N, (const float *)(x + t * N * I * sz), (float *)h,
+                                      (float *)(y + t * N * H * sz), (float *)work);
+        else
+            cgru_capi->model_step_f64(m, N, (const double *)(x + t * N * I * sz), (double *)h,
+                                      (double *)(y + t * N * H * sz), (double *)work);
     }
 }
 
@@ -148,7 +144,7 @@ static PyObject *run(PyObject *args, int mode)
     PyObject *model, *xo, *ho, *yo, *result = NULL;
     Py_buffer x = {0}, h = {0}, y = {0};
     cgru_model m, mh;
-    Py_ssize_t T, N, H, l, nwork = 0;
+    Py_ssize_t T, N, H, nwork;
     char *work;
     void *own = NULL;
     int by_hand = 0;
@@ -176,23 +172,19 @@ static PyObject *run(PyObject *args, int mode)
         PyErr_SetString(PyExc_ValueError, "h must be (num_layers, N, H) and y (T, N, H)");
         goto done;
     }
-    for (l = 0; l < m.num_layers; l++) {
-        const cgru_cell *c = m.itemsize == 4 ? &m.layers_f32[l].cell : &m.layers_f64[l].cell;
-        Py_ssize_t w = mode == 1 ? cgru_capi->step_workspace(c, N)
-                                 : cgru_capi->sequence_workspace(c, T, N);
-        if (w > nwork)
-            nwork = w;
-    }
+    nwork = cgru_capi->model_workspace(&m, T, N);   /* one buffer for every layer */
     work = malloc((size_t)(nwork > 0 ? nwork : 1) * (size_t)m.itemsize);
     if (work == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    if (mode == 1)
+    if (mode == 0)
+        run_sequence_nogil(&mh, T, N, x.buf, h.buf, y.buf, work);
+    else if (mode == 1)
         run_steps_nogil(&mh, T, N, x.buf, h.buf, y.buf, work);
     else
-        run_sequence_nogil(&mh, T, N, x.buf, h.buf, y.buf, work, mode == 2);
+        run_split_nogil(&mh, T, N, x.buf, h.buf, y.buf, work);
     Py_END_ALLOW_THREADS
     free(work);
     result = Py_NewRef(Py_None);
@@ -265,9 +257,8 @@ static PyObject *py_bench_step(PyObject *self, PyObject *args)
     if (cgru_capi->model_get(model, &m) < 0)
         return NULL;
     Py_ssize_t I = m.input_size, H = m.hidden_size, sz = m.itemsize;
-    const cgru_cell *c = sz == 4 ? &m.layers_f32[0].cell : &m.layers_f64[0].cell;
     char *x = calloc((size_t)I, (size_t)sz), *h = calloc((size_t)(m.num_layers * H), (size_t)sz);
-    char *work = calloc((size_t)cgru_capi->step_workspace(c, 1), (size_t)sz);
+    char *work = calloc((size_t)cgru_capi->model_workspace(&m, 0, 1), (size_t)sz);
     if (x == NULL || h == NULL || work == NULL) {
         free(x); free(h); free(work);
         cgru_capi->model_release(&m);
@@ -281,9 +272,11 @@ static PyObject *py_bench_step(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     t0 = now_seconds();
     for (i = 0; i < n; i++) {
-        step_layer(&m, 0, 1, x, I, h, work);
-        for (k = 1; k < m.num_layers; k++)
-            step_layer(&m, (int)k, 1, h + (k - 1) * H * sz, H, h + k * H * sz, work);
+        if (sz == 4)
+            cgru_capi->model_step_f32(&m, 1, (const float *)x, (float *)h, NULL, (float *)work);
+        else
+            cgru_capi->model_step_f64(&m, 1, (const double *)x, (double *)h, NULL,
+                                      (double *)work);
     }
     t1 = now_seconds();
     Py_END_ALLOW_THREADS
@@ -320,71 +313,14 @@ static PyObject *py_packed(PyObject *self, PyObject *model)
     return out;
 }
 
-#define FIELD(dict, type, field) \
-    if (add(dict, #field, offsetof(type, field)) < 0) goto fail;
-
-static int add(PyObject *d, const char *key, size_t value)
-{
-    PyObject *v = PyLong_FromSize_t(value);
-    int r = v == NULL ? -1 : PyDict_SetItemString(d, key, v);
-    Py_XDECREF(v);
-    return r;
-}
-
-static PyObject *struct_dict(PyObject *all, const char *name, size_t size)
-{
-    PyObject *d = PyDict_New();
-    if (d == NULL || add(d, "sizeof", size) < 0 || PyDict_SetItemString(all, name, d) < 0) {
-        Py_XDECREF(d);
-        return NULL;
-    }
-    Py_DECREF(d);   /* borrowed from here on: ``all`` holds it */
-    return d;
-}
-
-/* layout() -> {struct: {"sizeof": n, field: offset}} as declared in cgru.h */
-static PyObject *py_layout(PyObject *self, PyObject *unused)
-{
-    PyObject *all = PyDict_New(), *d;
-    if (all == NULL) return NULL;
-    if (!(d = struct_dict(all, "cgru_cell", sizeof(cgru_cell)))) goto fail;
-    FIELD(d, cgru_cell, input_size) FIELD(d, cgru_cell, hidden_size)
-    FIELD(d, cgru_cell, reset_after) FIELD(d, cgru_cell, f_kind) FIELD(d, cgru_cell, f_alpha)
-    FIELD(d, cgru_cell, f_beta) FIELD(d, cgru_cell, g_kind) FIELD(d, cgru_cell, g_alpha)
-    FIELD(d, cgru_cell, g_beta) FIELD(d, cgru_cell, clip)
-    if (!(d = struct_dict(all, "cgru_layer_f32", sizeof(cgru_layer_f32)))) goto fail;
-    FIELD(d, cgru_layer_f32, cell) FIELD(d, cgru_layer_f32, w_ih) FIELD(d, cgru_layer_f32, w_hh)
-    FIELD(d, cgru_layer_f32, b_x) FIELD(d, cgru_layer_f32, b_hn)
-    FIELD(d, cgru_layer_f32, w_hh_packed) FIELD(d, cgru_layer_f32, w_ih_packed)
-    if (!(d = struct_dict(all, "cgru_layer_f64", sizeof(cgru_layer_f64)))) goto fail;
-    FIELD(d, cgru_layer_f64, cell) FIELD(d, cgru_layer_f64, w_ih) FIELD(d, cgru_layer_f64, w_hh)
-    FIELD(d, cgru_layer_f64, b_x) FIELD(d, cgru_layer_f64, b_hn)
-    FIELD(d, cgru_layer_f64, w_hh_packed) FIELD(d, cgru_layer_f64, w_ih_packed)
-    if (!(d = struct_dict(all, "cgru_model", sizeof(cgru_model)))) goto fail;
-    FIELD(d, cgru_model, owner) FIELD(d, cgru_model, itemsize) FIELD(d, cgru_model, num_layers)
-    FIELD(d, cgru_model, num_directions) FIELD(d, cgru_model, reserved)
-    FIELD(d, cgru_model, input_size) FIELD(d, cgru_model, hidden_size)
-    FIELD(d, cgru_model, layers_f32) FIELD(d, cgru_model, layers_f64)
-    if (!(d = struct_dict(all, "cgru_api", sizeof(cgru_api)))) goto fail;
-    FIELD(d, cgru_api, abi_version) FIELD(d, cgru_api, reserved) FIELD(d, cgru_api, size)
-    FIELD(d, cgru_api, sizeof_cell) FIELD(d, cgru_api, sizeof_layer_f32)
-    FIELD(d, cgru_api, sizeof_layer_f64) FIELD(d, cgru_api, sizeof_model)
-    FIELD(d, cgru_api, sequence_workspace) FIELD(d, cgru_api, step_workspace)
-    FIELD(d, cgru_api, input_projection_f32) FIELD(d, cgru_api, input_projection_f64)
-    FIELD(d, cgru_api, recurrence_f32) FIELD(d, cgru_api, recurrence_f64)
-    FIELD(d, cgru_api, sequence_f32) FIELD(d, cgru_api, sequence_f64)
-    FIELD(d, cgru_api, step_f32) FIELD(d, cgru_api, step_f64)
-    FIELD(d, cgru_api, activate_f32) FIELD(d, cgru_api, activate_f64)
-    FIELD(d, cgru_api, model_get) FIELD(d, cgru_api, model_release)
-    return all;
-fail:
-    Py_DECREF(all);
-    return NULL;
-}
-
 static PyObject *py_abi_version(PyObject *self, PyObject *unused)
 {
     return PyLong_FromLong(CGRU_ABI_VERSION);
+}
+
+static PyObject *py_api_size(PyObject *self, PyObject *unused)
+{
+    return PyLong_FromSize_t(sizeof(cgru_api));
 }
 
 /* check_api(abi_version, size): cgru_check_api on the imported table */
@@ -408,8 +344,8 @@ static PyMethodDef methods[] = {
     {"activate", py_activate, METH_VARARGS, "activate(kind, alpha, beta, x): x in place"},
     {"packed", py_packed, METH_O, "packed(model) -> [(w_hh_packed, w_ih_packed) set?]"},
     {"bench_step", py_bench_step, METH_VARARGS, "bench_step(model, n_steps) -> s/step"},
-    {"layout", py_layout, METH_NOARGS, "struct sizes and offsets in cgru.h"},
     {"abi_version", py_abi_version, METH_NOARGS, "CGRU_ABI_VERSION of cgru.h"},
+    {"api_size", py_api_size, METH_NOARGS, "sizeof(cgru_api) in cgru.h"},
     {"check_api", py_check_api, METH_VARARGS, "check_api(abi_version, size)"},
     {NULL, NULL, 0, NULL},
 };

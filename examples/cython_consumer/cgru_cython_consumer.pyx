@@ -1,87 +1,71 @@
 """A Cython extension that runs a cgru model from its own nogil loops.
 
-    run_sequence(model, x, h, y)  whole sequences, layer after layer
+    run_sequence(model, x, h, y)  whole sequences, all layers in one call
     run_steps(model, x, h, y)     the same, one time step at a time
+    run_layers(model, x, h, y)    the same, layer after layer (cgru_sequence)
         model: a unidirectional cgru.GRU (or GRUCell / Stream)
         x (T, N, I) C-contiguous, the model's dtype (float32 or float64)
         h (num_layers, N, H): in h0, out h_n;  y (T, N, H): out, top layer
 """
 from cython cimport floating
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
 
 from cgru.kernels cimport (
-    cgru_cell, cgru_sequence_workspace, cgru_step_workspace,
-    cgru_sequence_f32, cgru_sequence_f64, cgru_step_f32, cgru_step_f64,
+    cgru_model_workspace, cgru_model_sequence, cgru_model_step, cgru_sequence,
 )
 from cgru.capi cimport cgru_model, cgru_model_get, cgru_model_release, cgru_check_abi
 
-cgru_check_abi()      # ImportError if the installed cgru's structs differ from our .pxd's
-
-
-cdef inline const cgru_cell* _cell(const cgru_model* m, int l) noexcept nogil:
-    return &m.layers_f32[l].cell if m.itemsize == 4 else &m.layers_f64[l].cell
-
-
-cdef void _step(const cgru_model* m, int l, Py_ssize_t N, const floating* x,
-                Py_ssize_t ldx, floating* h, floating* work) noexcept nogil:
-    if floating is float:
-        cgru_step_f32(&m.layers_f32[l], N, x, ldx, h, work)
-    else:
-        cgru_step_f64(&m.layers_f64[l], N, x, ldx, h, work)
+cgru_check_abi()      # ImportError if the installed cgru's structs differ from our cgru.h's
 
 
 def _run(model, const floating[:, :, ::1] x, floating[:, :, ::1] h, floating[:, :, ::1] y,
-         bint steps):
+         int mode):
     cdef cgru_model m
     cgru_model_get(model, &m)                      # with the GIL; m.owner keeps weights
-    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], H = m.hidden_size
-    cdef Py_ssize_t I = m.input_size, t, nwork = 0, w
-    cdef int l, L = m.num_layers
+    cdef Py_ssize_t T = x.shape[0], N = x.shape[1], H = m.hidden_size, t
+    cdef int L = m.num_layers, rc = 0, l
     cdef floating* work = NULL
     try:
         if m.itemsize != sizeof(floating):
             raise TypeError(f"arrays must have the model's dtype (itemsize {m.itemsize})")
         if m.num_directions != 1:
             raise ValueError("this example runs unidirectional models only")
-        if (x.shape[2] != I or h.shape[0] != L or h.shape[1] != N or h.shape[2] != H
-                or y.shape[0] != T or y.shape[1] != N or y.shape[2] != H):
+        if (x.shape[2] != m.input_size or h.shape[0] != L or h.shape[1] != N
+                or h.shape[2] != H or y.shape[0] != T or y.shape[1] != N or y.shape[2] != H):
             raise ValueError("need x (T, N, I), h (num_layers, N, H), y (T, N, H)")
-        for l in range(L):
-            w = cgru_step_workspace(_cell(&m, l), N) if steps else \
-                cgru_sequence_workspace(_cell(&m, l), T, N)
-            nwork = max(nwork, w)
-        work = <floating*>malloc(max(nwork, 1) * sizeof(floating))
+        # one workspace serves every layer, for the sequence and for steps
+        work = <floating*>malloc(max(cgru_model_workspace(&m, T, N), 1) * sizeof(floating))
         if work == NULL:
             raise MemoryError()
+        if T == 0 or N == 0:
+            return
         with nogil:
-            if steps:
+            if mode == 1:
                 for t in range(T):
-                    _step(&m, 0, N, &x[t, 0, 0], I, &h[0, 0, 0], work)
-                    for l in range(1, L):
-                        _step(&m, l, N, &h[l - 1, 0, 0], H, &h[l, 0, 0], work)
-                    memcpy(&y[t, 0, 0], &h[L - 1, 0, 0], N * H * sizeof(floating))
-            else:
+                    rc |= cgru_model_step(&m, N, &x[t, 0, 0], &h[0, 0, 0], &y[t, 0, 0], work)
+            elif mode == 2:
                 # layer l > 0 reads y and writes y: the kernel projects all rows first
                 for l in range(L):
-                    if floating is float:
-                        cgru_sequence_f32(&m.layers_f32[l], T, N, 0,
-                                          &x[0, 0, 0] if l == 0 else &y[0, 0, 0],
-                                          I if l == 0 else H, &h[l, 0, 0], &y[0, 0, 0], H,
-                                          NULL, 0, work)
-                    else:
-                        cgru_sequence_f64(&m.layers_f64[l], T, N, 0,
-                                          &x[0, 0, 0] if l == 0 else &y[0, 0, 0],
-                                          I if l == 0 else H, &h[l, 0, 0], &y[0, 0, 0], H,
-                                          NULL, 0, work)
+                    rc |= cgru_sequence(&m, l, T, N, 0, &x[0, 0, 0] if l == 0 else &y[0, 0, 0],
+                                        m.input_size if l == 0 else H, &h[l, 0, 0],
+                                        &y[0, 0, 0], H, NULL, 0, work)
+            else:
+                rc = cgru_model_sequence(&m, T, N, 0, &x[0, 0, 0], &h[0, 0, 0], &y[0, 0, 0],
+                                         NULL, work)
+        if rc != 0:
+            raise ValueError("cgru refused the model (dtype or direction)")
     finally:
         free(work)
         cgru_model_release(&m)
 
 
 def run_sequence(model, x, h, y):
-    _run(model, x, h, y, False)
+    _run(model, x, h, y, 0)
 
 
 def run_steps(model, x, h, y):
-    _run(model, x, h, y, True)
+    _run(model, x, h, y, 1)
+
+
+def run_layers(model, x, h, y):
+    _run(model, x, h, y, 2)

@@ -1,7 +1,7 @@
 """The activation functions a cgru model can use, by name.
 
 The kernels know ONNX's eleven activation kinds (``cgru.kernels.cgru_activation``;
-the functions are written once, in ``pyx/kernels.pyx``).  This module maps the
+the functions are written once, in ``pyx/core.pxi``).  This module maps the
 names ONNX and Keras use onto those kinds, with their ``alpha`` / ``beta``, and
 restores a saved model's activations.  A model keeps, per direction, the tuple
 ``(f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta)``: ``f`` for the gates r and
@@ -176,12 +176,3 @@ def describe(specs):
         return (onnx_name(kind), alpha if takes_alpha(kind) else None,
                 beta if takes_beta(kind) else None)
     return [(one(*s[:3]), one(*s[3:])) for s in specs]
-
-
-def set_activations(model, activations, clip):
-    """Give ``model`` (a cgru.GRU) these activations (``parse`` forms, or a saved
-    model's list of 6-tuples) and clip, and recompile it."""
-    specs = parse(activations, model.num_directions)
-    model._activations = specs
-    model._clip = check_clip(clip)
-    model._compile()

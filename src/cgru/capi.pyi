@@ -15,6 +15,3 @@ def model_info(model: Any) -> dict[str, Any]:
     """The ``cgru_model`` fields a compiled consumer gets for ``model``."""
     ...
 
-def layout() -> dict[str, dict[str, int]]:
-    """Sizes and field offsets of the C-level structs as compiled here."""
-    ...

@@ -9,7 +9,7 @@ import numpy as np
 from cgru import _activations
 from cgru import _validate as V
 from cgru import _filecheck
-from cgru._binding import Stream, _Net
+from cgru._compiled import Stream, _Net
 
 __all__ = ["GRU", "GRUCell", "load", "Stream"]
 
@@ -181,6 +181,18 @@ class GRU:
     def _param_shapes(self):
         return _param_shapes(self.input_size, self.hidden_size, self.num_layers,
                              self.num_directions, self.bias)
+
+    def _configure(self, *, reverse_only=False, activations=None, clip=None):
+        """Set what only converters and ``load`` give a model besides its weights:
+        one direction run back to front (ONNX "reverse", Keras ``go_backwards``),
+        the activations (``_activations.parse`` forms or kernel 6-tuples) and clip;
+        then recompile."""
+        if reverse_only and self.bidirectional:
+            raise ValueError("reverse_only: a bidirectional GRU runs both directions")
+        self._reverse_only = bool(reverse_only)
+        self._activations = _activations.parse(activations, self.num_directions)
+        self._clip = _activations.check_clip(clip)
+        self._compile()
 
     def _compile(self):
         """Build the kernel form of the weights (folded biases, layer structs)."""
@@ -472,14 +484,11 @@ def load(path):
         model = GRU(config.pop("input_size"), config.pop("hidden_size"),
                     config.pop("num_layers"), **config)
         inner = model
-    if reverse:
-        if inner.bidirectional:
-            raise ValueError(f"load: {path!r} has a corrupted __config__: reverse with "
-                             f"bidirectional")
-        inner._reverse_only = True
-    if activations is not None or clip is not None:
-        from cgru._activations import set_activations
-        set_activations(inner, activations, clip)
+    if reverse and inner.bidirectional:
+        raise ValueError(f"load: {path!r} has a corrupted __config__: reverse with "
+                         f"bidirectional")
+    if reverse or activations is not None or clip is not None:
+        inner._configure(reverse_only=reverse, activations=activations, clip=clip)
     model.load_state_dict(arrays)
     return model
 

@@ -22,6 +22,14 @@ class cgru_activation(enum.IntEnum):
     CGRU_SOFTSIGN = 9
     CGRU_SOFTPLUS = 10
 
+class cgru_weight_format(enum.IntEnum):
+    """How a layer stores its weights (cgru.h)."""
+
+    CGRU_WEIGHTS_NATIVE = 0
+    CGRU_WEIGHTS_F16 = 1
+    CGRU_WEIGHTS_BF16 = 2
+    CGRU_WEIGHTS_INT8 = 3
+
 def isa() -> str:
     """The instruction set the kernels run with: 'baseline', 'avx2' or 'avx512'."""
     ...

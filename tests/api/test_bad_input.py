@@ -1,10 +1,13 @@
 """Bad input gives a ValueError/TypeError naming the argument; NaN stays in its
 sample; the caller's arrays are never modified; other dtypes and layouts work."""
 
+import pickle
+
 import numpy as np
 import pytest
 
 import cgru
+from cgru._compiled import _Net, activate
 from engine_helpers import LAYOUTS, assert_close, layout, randomize, reference_run
 
 T, N, I, H = 4, 3, 3, 5
@@ -312,3 +315,120 @@ def test_python_lists_are_accepted(rng):
     y2, h2 = g(x, h0, lengths=np.array([T, 2]))
     np.testing.assert_array_equal(y, y2)
     np.testing.assert_array_equal(h_n, h2)
+
+
+# ------------------- the compiled layer directly (_Net, activate: pickles and tests call them)
+SIGMOID_TANH = (0, 0.0, 0.0, 1, 0.0, 0.0, 0.0)
+
+
+def weights(I, H, dtype=np.float32, bias=False):
+    b = (np.zeros(3 * H, dtype), np.zeros(3 * H, dtype)) if bias else (None, None)
+    return (np.zeros((3 * H, I), dtype), np.zeros((3 * H, H), dtype)) + b
+
+
+def test_net_rejects_weight_of_wrong_shape():
+    # w_ih has 1 column where the net declares input_size=100
+    with pytest.raises(ValueError, match="weight"):
+        _Net([weights(1, 4)], 100, 4, 1, 1, True, np.float32, [SIGMOID_TANH])
+    with pytest.raises(ValueError, match="weight"):
+        _Net([(np.zeros((12, 3), np.float32), np.zeros((12, 5), np.float32), None, None)],
+             3, 4, 1, 1, True, np.float32, [SIGMOID_TANH])
+    with pytest.raises(ValueError, match="bias"):
+        _Net([weights(3, 4)[:2] + (np.zeros(1), None)], 3, 4, 1, 1, True, np.float32,
+             [SIGMOID_TANH])
+
+
+def test_net_rejects_unsupported_dtype():
+    with pytest.raises(TypeError, match="dtype"):
+        _Net([weights(3, 4)], 3, 4, 1, 1, True, np.int32, [SIGMOID_TANH])
+
+
+def test_net_rejects_bad_sizes_and_counts():
+    w, c = weights(3, 4), SIGMOID_TANH
+    with pytest.raises(ValueError, match="num_directions"):
+        _Net([w] * 3, 3, 4, 1, 3, True, np.float32, [c] * 3)
+    with pytest.raises(ValueError, match="num_layers"):
+        _Net([], 3, 4, 0, 1, True, np.float32, [])
+    with pytest.raises(ValueError, match="hidden_size"):
+        _Net([weights(3, 0)], 3, 0, 1, 1, True, np.float32, [c])
+    with pytest.raises(ValueError, match="weights"):
+        _Net([w], 3, 4, 2, 1, True, np.float32, [c, c])
+    with pytest.raises(ValueError, match="cells"):
+        _Net([w], 3, 4, 1, 1, True, np.float32, [])
+
+
+def test_net_rejects_unknown_activation_kind_and_bad_clip():
+    for cell in ((77,) + SIGMOID_TANH[1:], SIGMOID_TANH[:3] + (-1,) + SIGMOID_TANH[4:]):
+        with pytest.raises(ValueError, match="activation"):
+            _Net([weights(3, 4)], 3, 4, 1, 1, True, np.float32, [cell])
+    for clip in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="clip"):
+            _Net([weights(3, 4)], 3, 4, 1, 1, True, np.float32, [SIGMOID_TANH[:6] + (clip,)])
+
+
+def test_net_forward_checks_its_arrays():
+    g = cgru.GRU(300, 4)
+    net = g._net
+    x = np.ones((5, 2, 300), np.float32)
+    h = np.zeros((1, 2, 4), np.float32)
+    with pytest.raises(TypeError, match="x"):
+        net.forward(x.astype(np.float64), h, None, False)
+    with pytest.raises(ValueError, match="x"):
+        net.forward(x[:, :, :3].copy(), h, None, False)
+    with pytest.raises(ValueError, match="x"):
+        net.forward(x[::2], h, None, False)           # not C-contiguous
+    with pytest.raises(ValueError, match="h"):
+        net.forward(x, np.zeros((1, 1, 1), np.float32), None, False)
+    with pytest.raises(TypeError, match="h"):
+        net.forward(x, h.astype(np.float64), None, False)
+    with pytest.raises(ValueError, match="lengths"):
+        net.forward(x, h, np.array([100, 10**6]), False)
+    with pytest.raises(ValueError, match="lengths"):
+        net.forward(x, h, np.array([1], np.int64), False)
+    with pytest.raises(TypeError, match="lengths"):
+        net.forward(x, h, np.array([1, 2], np.int32), False)
+    # the checks do not refuse what the API passes
+    y = net.forward(x, h, np.array([5, 2]), False)
+    assert np.array_equal(y, g(x, lengths=[5, 2])[0])
+
+
+def test_activate_checks_kind_and_array():
+    with pytest.raises(ValueError, match="kind"):
+        activate(999, 0.0, 0.0, np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="kind"):
+        activate(-5, 0.0, 0.0, np.ones(3, np.float32))
+    x = np.linspace(-3, 3, 1000)
+    with pytest.raises(TypeError, match="x"):
+        activate(0, 0.0, 0.0, x.astype(np.float16))
+    assert np.allclose(activate(1, 0.0, 0.0, x.astype(np.float32)), np.tanh(x), atol=1e-6)
+
+
+def test_crafted_net_pickle_is_refused():
+    net = cgru.GRU(3, 4)._net
+    func, args = net.__reduce__()
+    args = list(args)
+    args[1] = 100       # input_size no longer matches w_ih
+    with pytest.raises(ValueError):
+        func(*args)
+    assert pickle.loads(pickle.dumps(net)).input_size == 3
+
+
+@pytest.mark.parametrize("attr,value", [("input_size", 3), ("hidden_size", 3), ("num_layers", 2),
+                                        ("bias", False), ("bidirectional", True),
+                                        ("reset_after", False), ("dtype", np.float64)])
+def test_weight_defining_config_is_read_only(attr, value):
+    g = cgru.GRU(4, 5)
+    with pytest.raises(AttributeError):
+        setattr(g, attr, value)
+    y, _ = g(np.ones((2, 1, 4), np.float32))          # the model still runs as made
+    assert y.shape == (2, 1, 5)
+
+
+def test_batch_first_is_a_layout_flag_that_can_change(rng):
+    g = cgru.GRU(4, 5)
+    x = rng.standard_normal((3, 2, 4)).astype(np.float32)
+    y, h = g(x)
+    g.batch_first = True
+    y2, h2 = g(x.transpose(1, 0, 2))
+    np.testing.assert_array_equal(y2, y.transpose(1, 0, 2))
+    np.testing.assert_array_equal(h2, h)

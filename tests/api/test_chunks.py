@@ -10,17 +10,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cgru
-from cgru import _binding
+from cgru import _compiled
 from engine_helpers import assert_close, randomize, reference_run
 
 
 @pytest.fixture
 def chunk_work():
     """Set the chunk size (multiply-adds) for one test; restored afterwards."""
-    old = _binding._set_chunk_work(1 << 28)
-    _binding._set_chunk_work(old)
-    yield _binding._set_chunk_work
-    _binding._set_chunk_work(old)
+    old = _compiled._set_chunk_work(1 << 28)
+    _compiled._set_chunk_work(old)
+    yield _compiled._set_chunk_work
+    _compiled._set_chunk_work(old)
 
 
 @settings(max_examples=60, deadline=None, database=None,
@@ -47,8 +47,7 @@ def test_chunked_calls_match_the_reference(chunk_work, layers, bidirectional, ba
 @pytest.mark.parametrize("work", [1, 100, 3000])
 def test_chunked_reverse_only_and_stream_equal_the_whole_call(chunk_work, rng, work):
     g = cgru.GRU(3, 5, 2, dtype=np.float64)
-    g._reverse_only = True            # ONNX direction="reverse"
-    g._compile()
+    g._configure(reverse_only=True)   # ONNX direction="reverse"
     x = rng.standard_normal((11, 3, 3))
     lengths = np.array([11, 4, 0])
     y0, h0 = g(x, lengths=lengths)

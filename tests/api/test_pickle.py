@@ -173,3 +173,20 @@ def test_corrupted_state_is_rejected():
     g2 = cgru.GRU.__new__(cgru.GRU)
     with pytest.raises(ValueError, match="do not match the configuration"):
         g2.__setstate__(state)
+
+
+def test_unpickled_model_owns_its_weights_under_out_of_band_buffers(rng):
+    import pickle
+    g = cgru.GRU(4, 5, 2)
+    buffers = []
+    data = pickle.dumps(g, protocol=5, buffer_callback=buffers.append)
+    raw = [bytearray(b.raw()) for b in buffers]           # the caller's buffers
+    g2 = pickle.loads(data, buffers=raw)
+    before = g2.state_dict()
+    for b in raw:                                         # the caller reuses them
+        b[:] = bytes(len(b))
+    after = g2.state_dict()
+    for k in before:
+        np.testing.assert_array_equal(after[k], before[k])
+    x = rng.standard_normal((3, 2, 4)).astype(np.float32)
+    np.testing.assert_array_equal(g2(x)[0], g(x)[0])

@@ -158,3 +158,16 @@ def test_load_is_a_zip_of_npy(tmp_path):
     with np.load(path, allow_pickle=False) as f:
         cfg = json.loads(str(f["__config__"]))
     assert cfg["num_layers"] == 2 and cfg["dtype"] == "float32"
+
+
+@pytest.mark.parametrize("make", [lambda: cgru.GRU(3, 4, 2), lambda: cgru.GRUCell(3, 4)])
+def test_save_then_load_the_same_path_without_npz_suffix(tmp_path, make):
+    # the contract is g.save(path); cgru.load(path): np.savez would write
+    # path + ".npz" and load(path) would then find no file
+    m = make()
+    for path in (tmp_path / "model", str(tmp_path / "model.bin"), bytes(tmp_path / "b")):
+        m.save(path)
+        m2 = cgru.load(path)
+        for k, v in m.state_dict().items():
+            assert np.array_equal(m2.state_dict()[k], v)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "model", "model.bin"]

@@ -5,6 +5,7 @@ import pytest
 
 import cgru
 from engine_helpers import assert_close, randomize
+from cgru._compiled import Stream
 
 I, H = 3, 5
 DTYPES = [np.float32, np.float64]
@@ -207,3 +208,58 @@ def test_threads_share_a_model_and_own_their_streams(rng):
         np.testing.assert_array_equal(h_n, wh)
         assert_close(ys, wy, np.float64, "stream in thread")
         assert_close(st, wh, np.float64, "state in thread")
+
+
+# ---------------------------------------- Stream(...) directly (pickles call it)
+def test_stream_rejects_none_net():
+    with pytest.raises(TypeError):
+        Stream(None, 1, None, False)
+
+
+def test_stream_rejects_h0_of_wrong_shape():
+    g = cgru.GRU(3, 4, 2)
+    with pytest.raises(ValueError, match="h0"):
+        Stream(g._net, 2, np.zeros(3), False)
+
+
+def test_stream_rejects_nonpositive_batch_size():
+    g = cgru.GRU(3, 4)
+    for n in (0, -1):
+        with pytest.raises(ValueError, match="batch_size"):
+            Stream(g._net, n, None, False)
+
+
+def test_stream_pickle_with_corrupted_state_is_refused():
+    g = cgru.GRU(3, 4, 2)
+    s = g.stream(2)
+    func, args = s.__reduce__()
+    bad = (args[0], args[1], np.zeros((1, 1, 1), np.float32), args[3])
+    with pytest.raises(ValueError, match="h0"):
+        func(*bad)
+
+
+def test_stream_constructor_rejects_complex_h0():
+    g = cgru.GRU(3, 4)
+    with pytest.raises(TypeError, match="h0"):
+        Stream(g._net, 1, np.ones((1, 1, 4), np.complex64), False)
+
+
+def test_step_out_may_alias_x():
+    g = cgru.GRU(4, 4, 2)
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    want = g.stream(3).step(x)
+    xa = x.copy()
+    got = g.stream(3).step(xa, out=xa)
+    assert got is xa and np.array_equal(got, want)
+
+
+def test_stream_outlives_its_model_and_keeps_its_weights():
+    import gc
+    g = cgru.GRU(3, 5, 2)
+    x = np.random.default_rng(1).standard_normal((4, 2, 3)).astype(np.float32)
+    want, _ = g(x)
+    s = g.stream(2)
+    g.load_state_dict({k: np.zeros_like(v) for k, v in g.state_dict().items()})
+    del g
+    gc.collect()
+    assert np.allclose(s.run(x), want, atol=1e-6)

@@ -12,6 +12,7 @@ import pytest
 import cgru
 from conftest import need
 from gil_probe import longest_gil_gap
+import pickle
 
 
 @pytest.mark.parametrize("call", ["forward", "stream.step"])
@@ -179,3 +180,57 @@ def test_threads_applies_only_inside_with():
             assert blas_threads() == [1] * len(before)
         assert blas_threads() == [1] * len(before)
     assert blas_threads() == before
+
+
+# ------------------------------------------------ races with the caller
+RACE = """
+import threading, numpy as np, cgru
+g = cgru.GRU(4, 8, bidirectional=True)
+x = np.zeros((2000, 64, 4), np.float32)
+lengths = np.ones(64, np.int64)
+stop = False
+def flip():
+    while not stop:
+        lengths[:] = 10**12
+        lengths[:] = 1
+t = threading.Thread(target=flip)
+t.start()
+try:
+    for i in range(20):
+        lengths[:] = 1
+        try:
+            g(x, lengths=lengths)
+        except ValueError:
+            pass
+finally:
+    stop = True
+    t.join()
+"""
+
+
+def test_lengths_changed_by_another_thread_during_the_call_cannot_crash():
+    # the kernels read lengths without the GIL: they must read a private copy,
+    # never the caller's array, which another thread may change after the check
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", RACE], capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+
+
+def test_pickling_a_stream_another_thread_is_running_raises():
+    # like ``state``, pickling reads the state: not while another thread runs
+    # the stream (it would carry a half-updated state without a word)
+    import threading
+    import time
+    g = cgru.GRU(8, 64, 2)
+    s = g.stream(8)
+    x = np.ones((20000, 8, 8), np.float32)
+    t = threading.Thread(target=s.run, args=(x,))
+    t.start()
+    time.sleep(0.05)
+    try:
+        with pytest.raises(RuntimeError, match="stream"):
+            pickle.dumps(s)
+    finally:
+        t.join()
+    assert np.array_equal(pickle.loads(pickle.dumps(s)).state, s.state)

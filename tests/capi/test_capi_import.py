@@ -27,12 +27,12 @@ PyMODINIT_FUNC PyInit_NAME(void)
 # header edits: (old, new) applied to the shipped cgru.h
 VARIANTS = {
     "same": None,
-    "abi": ("#define CGRU_ABI_VERSION 1", "#define CGRU_ABI_VERSION 2"),
+    "abi": ("#define CGRU_ABI_VERSION 2", "#define CGRU_ABI_VERSION 3"),
     "table": ("} cgru_api;", "    void (*a_later_function)(void);\n} cgru_api;"),
     "struct": ("} cgru_cell;", "    double a_later_field;\n} cgru_cell;"),
 }
 ERRORS = {
-    "abi": "ABI version 1, this extension was compiled for version 2; rebuild",
+    "abi": "ABI version 2, this extension was compiled for version 3; rebuild",
     "table": "this extension needs .*; upgrade cgru",
     "struct": r"struct sizes differ between cgru.h and the installed cgru \(cgru_cell",
 }
@@ -86,16 +86,16 @@ def test_mismatched_header_fails_to_import(built, name):
 
 # ---------------------------------------------------------------- Cython side
 # An extension cimporting cgru calls cgru_check_abi() (capi.pxd) at import;
-# compiled against .pxd files with another ABI version or struct layout it
-# must refuse to load.
+# compiled against another cgru.h (the .pxd files' structs are extern from it),
+# with another ABI version or struct layout, it must refuse to load.
 PXD_VARIANTS = {
     "same": None,
-    "abi": ("#define CGRU_ABI_VERSION 1", "#define CGRU_ABI_VERSION 2"),
-    "struct": ("    double clip ", "    double a_later_field\n    double clip "),
+    "abi": VARIANTS["abi"],
+    "struct": VARIANTS["struct"],
 }
 PXD_ERRORS = {
-    "abi": "ABI version 1, this extension was compiled for version 2; rebuild",
-    "struct": "struct sizes differ between the .pxd files .* rebuild",
+    "abi": ERRORS["abi"],
+    "struct": "struct sizes differ between the cgru.h this extension was compiled with .* rebuild",
 }
 PYX = """
 from cgru.capi cimport cgru_check_abi
@@ -108,22 +108,22 @@ def built_cython(tmp_path_factory):
     need("Cython")
     root = tmp_path_factory.mktemp("capi_import_cython")
     pkg = Path(cgru.__file__).resolve().parent
-    calls = []
     for name, edit in PXD_VARIANTS.items():
+        # one build per variant: Cython caches where it found a cimported .pxd
         inc = root / f"inc_{name}" / "cgru"
-        inc.mkdir(parents=True)
+        (inc / "include").mkdir(parents=True)
         (inc / "__init__.pxd").write_text("")
-        for pxd in ("kernels.pxd", "capi.pxd"):
-            text = (pkg / pxd).read_text()
-            if edit and pxd == "kernels.pxd":
+        for rel in ("kernels.pxd", "capi.pxd", "include/cgru.h"):
+            text = (pkg / rel).read_text()
+            if edit and rel == "include/cgru.h":
                 assert edit[0] in text, edit
                 text = text.replace(edit[0], edit[1], 1)
-            (inc / pxd).write_text(text)
+            (inc / rel).write_text(text)
         (root / f"c_{name}.pyx").write_text(PYX)
-        calls.append(f"cythonize([Extension('c_{name}', ['c_{name}.pyx'])], "
-                     f"include_path=[{str(inc.parent)!r}], language_level=3)")
-    _build(root, "from Cython.Build import cythonize\nfrom setuptools import Extension, setup\n"
-                 f"setup(name='capi_import_cython', ext_modules=sum([{', '.join(calls)}], []))\n")
+        _build(root, "from Cython.Build import cythonize\nfrom setuptools import Extension, setup\n"
+                     f"setup(name='c_{name}', ext_modules=cythonize([Extension('c_{name}', "
+                     f"['c_{name}.pyx'])], include_path=[{str(inc.parent)!r}], "
+                     f"language_level=3))\n")
     return root
 
 

@@ -73,7 +73,7 @@ def test_to_torch_refuses_what_torch_cannot_compute():
     with pytest.raises(ValueError, match="sigmoid/tanh only"):
         cgru.GRU(2, 3, clip=5.0).to_torch()
     g = cgru.GRU(2, 3)
-    g._reverse_only = True
+    g._configure(reverse_only=True)
     with pytest.raises(ValueError, match="reverse"):
         g.to_torch()
     with pytest.raises(ValueError, match="reset_after=True only"):

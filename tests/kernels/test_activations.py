@@ -1,16 +1,21 @@
-"""Accuracy of the kernels' sigmoid and tanh against mpmath (160-bit), in ulp.
+"""Accuracy of the kernels' sigmoid and tanh (cgru._compiled.activate kinds 0
+and 1, the same inline functions the plain gate loops use), in ulp of the result.
 
-Measured on this code (float32 / float64 max over the grids below):
-sigmoid 0.50 / 2.4 ulp, tanh 0.50 / 2.6 ulp.  The bounds asserted here are
-looser (2 and 4 ulp) so that a compiler's legitimate reassociation or FMA
-contraction does not fail the suite, but an actually wrong function does."""
+Against mpmath (160-bit): measured on this code (float32 / float64 max over the
+grids below) sigmoid 0.50 / 2.4 ulp, tanh 0.50 / 2.6 ulp.  The bounds asserted
+here are looser (2 and 4 ulp) so that a compiler's legitimate reassociation or
+FMA contraction does not fail the suite, but an actually wrong function does.
+Against an extended-precision (longdouble) reference, in every instruction-set
+build the CPU has: float32 (a shorter polynomial computed in double) within 1
+ulp, float64 within 4 ulp; saturation and NaN in each build."""
 
 import functools
 
 import numpy as np
 import pytest
 
-from cgru._binding import activate
+from cgru import kernels
+from cgru._compiled import activate
 from conftest import need
 
 SIGMOID, TANH = 0, 1
@@ -126,3 +131,55 @@ def test_tanh_odd_and_both_monotone(dtype):
 def test_activate_rejects_other_dtypes():
     with pytest.raises(TypeError, match="x"):
         activate(SIGMOID, 0.0, 0.0, np.zeros(3, np.float16))
+
+
+# ------------------------------------------ every ISA build, longdouble reference
+L = np.longdouble
+EXTENDED = np.finfo(L).nmant >= 63   # x87 80-bit (or better) on this platform
+
+
+def _inputs():
+    rng = np.random.default_rng(1234)
+    return np.concatenate([
+        np.linspace(-20, 20, 200001), rng.standard_normal(100000) * 6,
+        np.geomspace(1e-30, 60, 50000), -np.geomspace(1e-30, 60, 50000),
+        np.linspace(-700, 700, 4001),
+    ])
+
+
+def _ulp_error(kind, x, dtype):
+    y = activate(kind, 0.0, 0.0, x.astype(dtype))
+    xl = x.astype(dtype).astype(L)
+    ref = 1 / (1 + np.exp(-xl)) if kind == 0 else np.tanh(xl)
+    ulp = np.spacing(np.abs(ref.astype(dtype))).astype(L)
+    return np.abs(y.astype(L) - ref) / ulp
+
+
+@pytest.fixture(params=["baseline", "avx2", "avx512"])
+def isa(request):
+    old = kernels.isa()
+    try:
+        kernels._set_isa(request.param)
+    except ValueError:
+        pytest.skip(f"{request.param} not runnable here")
+    yield request.param
+    kernels._set_isa(old)
+
+
+@pytest.mark.skipif(not EXTENDED, reason="needs an extended-precision longdouble reference")
+@pytest.mark.parametrize("kind", [0, 1])
+@pytest.mark.parametrize("dtype,bound", [(np.float32, 1.0), (np.float64, 4.0)])
+def test_max_ulp_error_in_every_isa(isa, kind, dtype, bound):
+    err = _ulp_error(kind, _inputs(), dtype)
+    assert float(err.max()) <= bound
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_saturation_and_nan_in_every_isa(isa, dtype):
+    x = np.array([-800, -50, 0, 50, 800, np.inf, -np.inf, np.nan], dtype=dtype)
+    s = activate(0, 0.0, 0.0, x)
+    t = activate(1, 0.0, 0.0, x)
+    assert s[0] == 0 and s[2] == 0.5 and s[4] == 1 and s[5] == 1 and s[6] == 0
+    assert t[0] == -1 and t[2] == 0 and t[4] == 1 and t[5] == 1 and t[6] == -1
+    assert np.isnan(s[7]) and np.isnan(t[7])
+    assert np.signbit(activate(1, 0.0, 0.0, np.array([-0.0], dtype=dtype))[0])

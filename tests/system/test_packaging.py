@@ -71,7 +71,7 @@ def source_files():
 
 # The compiled modules whose stubs are checked member by member; every compiled
 # module in the wheel (the ISA-specific kernel variants too) must have a stub.
-PUBLIC_MODULES = ("kernels", "_binding", "capi")
+PUBLIC_MODULES = ("kernels", "_compiled", "capi")
 
 
 def extension_modules():

@@ -91,15 +91,14 @@ def gru_from_keras(cls, layer, dtype=None):
                              f"{cb}); cgru needs the same size, bias and reset_after")
         g = cls(cf["input_size"], cf["hidden_size"], 1, bias=cf["bias"], batch_first=True,
                 bidirectional=True, reset_after=cf["reset_after"], dtype=dtype)
-        g._activations = [specf, specb]
+        g._configure(activations=[specf, specb])
         sd = {f"{k}_l0": v for k, v in sdf.items()}
         sd.update({f"{k}_l0_reverse": v for k, v in sdb.items()})
     else:
         c, sd1, spec, dtype = _gru_parts(layer, dtype)
         g = cls(c["input_size"], c["hidden_size"], 1, bias=c["bias"], batch_first=True,
                 bidirectional=False, reset_after=c["reset_after"], dtype=dtype)
-        g._activations = [spec]
-        g._reverse_only = bool(layer.go_backwards)
+        g._configure(reverse_only=bool(layer.go_backwards), activations=[spec])
         sd = {f"{k}_l0": v for k, v in sd1.items()}
     g.load_state_dict(sd)          # compiles
     return g

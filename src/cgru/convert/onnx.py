@@ -293,9 +293,7 @@ def gru_from_onnx(cls, model_or_path, node=None, dtype=None):
         if B is not None:
             sd[f"bias_ih_l0{sfx}"] = _zrh_to_rzn(B[d, :3 * H], H)
             sd[f"bias_hh_l0{sfx}"] = _zrh_to_rzn(B[d, 3 * H:], H)
-    g._reverse_only = direction == "reverse"
-    g._activations = specs
-    g._clip = A.check_clip(clip)
+    g._configure(reverse_only=direction == "reverse", activations=specs, clip=clip)
     g.load_state_dict(sd)          # compiles
     return g
 

@@ -28,12 +28,14 @@
  * long as each call has its own h, y and work buffers (the layer structs and
  * weights are only read).
  *
- * This header mirrors cgru's Cython declarations (src/cgru/kernels.pxd and
- * capi.pxd) exactly; cgru's test suite compares every size and offset.
+ * This header is the one source of cgru's C-level contract: the Cython
+ * declarations (src/cgru/kernels.pxd, capi.pxd) are ``cdef extern from`` it, so
+ * the structs cgru is compiled with are these.  Buffer rules: docs/c-api.md.
  * Versioning: CGRU_ABI_VERSION changes when an existing struct layout or
- * function signature changes; new functions are appended to cgru_api and
- * announced by its ``size`` field, so extensions compiled against an older
- * header keep working with a newer cgru of the same ABI version.
+ * function signature changes (2: the weight-format fields appended to the layer
+ * structs, cgru_model.reserved became reverse_only); new functions are appended
+ * to cgru_api and announced by its ``size`` field, so extensions compiled
+ * against an older header keep working with a newer cgru of the same ABI version.
  */
 #ifndef CGRU_H
 #define CGRU_H
@@ -46,7 +48,7 @@
 extern "C" {
 #endif
 
-#define CGRU_ABI_VERSION 1
+#define CGRU_ABI_VERSION 2
 
 /* Activation kinds (ONNX's eleven functions); alpha and beta as in ONNX. */
 enum cgru_activation {
@@ -63,6 +65,16 @@ enum cgru_activation {
     CGRU_SOFTPLUS = 10           /* log(1 + exp(x)) */
 };
 
+/* How a layer stores its weights (cgru_layer_*.weight_format).  NATIVE: the
+ * layer's dtype, in w_ih / w_hh (and the packed copies); the others are for
+ * float32 models, packed in w_hh_q / w_ih_q with the same panel layout. */
+enum cgru_weight_format {
+    CGRU_WEIGHTS_NATIVE = 0,
+    CGRU_WEIGHTS_F16 = 1,        /* reserved: IEEE half */
+    CGRU_WEIGHTS_BF16 = 2,       /* reserved: bfloat16 */
+    CGRU_WEIGHTS_INT8 = 3        /* reserved: int8, one float scale per output row */
+};
+
 /* Shape and maths of one layer in one direction. */
 typedef struct cgru_cell {
     Py_ssize_t input_size;       /* I */
@@ -77,38 +89,46 @@ typedef struct cgru_cell {
     double clip;                 /* > 0: clip pre-activations to [-clip, clip]; 0: none */
 } cgru_cell;
 
-/* One layer in one direction: shape plus borrowed weight pointers. */
-typedef struct cgru_layer_f32 {
-    cgru_cell cell;
-    const float *w_ih;
-    const float *w_hh;
-    const float *b_x;
-    const float *b_hn;
-    /* NULL, or the weights repacked for the kernels (see kernels.pxd); a
-     * caller that fills the struct itself must zero-initialize it (= {0}) so
-     * that these are NULL: the kernels then use w_hh / w_ih directly. */
-    const float *w_hh_packed;
-    const float *w_ih_packed;
-} cgru_layer_f32;
-
-typedef struct cgru_layer_f64 {
-    cgru_cell cell;
-    const double *w_ih;
-    const double *w_hh;
-    const double *b_x;
-    const double *b_hn;
-    /* NULL, or the weights repacked for the kernels (see kernels.pxd); a
-     * caller that fills the struct itself must zero-initialize it (= {0}) so
-     * that these are NULL: the kernels then use w_hh / w_ih directly. */
-    const double *w_hh_packed;
-    const double *w_ih_packed;
-} cgru_layer_f64;
+/* One layer in one direction: shape plus borrowed weight pointers, T the
+ * element type (cgru_layer_f32: float, cgru_layer_f64: double).
+ *   w_ih (3H, I), w_hh (3H, H) row-major, gate blocks r, z, n; b_x (3H,) the
+ *   folded bias; b_hn (H,) (layouts at the top of this file).
+ * Appended fields: a caller that fills the struct itself must zero it (= {0})
+ * so that they are NULL / 0: the kernels then use w_hh / w_ih directly.
+ *   w_hh_packed / w_ih_packed: NULL, or the weight (3H, K) repacked for the
+ *   kernels' own product: per gate g, panels of P = 64 / sizeof(T) outputs (16
+ *   floats, 8 doubles), zero-padded to Hp = ceil(H / P) * P rows, each panel
+ *   (K, P) contiguous; 3 * Hp * K elements (K = H for w_hh, I for w_ih):
+ *       w_hh_packed[(g * Hp + p0) * K + k * P + i] = w_hh[g * H + p0 + i, k]
+ *   weight_format: enum cgru_weight_format, 0 (native) today; reserved: 0;
+ *   w_hh_q / w_ih_q: NULL, or the weights in weight_format (same panels);
+ *   w_hh_scale / w_ih_scale: NULL, or (3H,) scales (CGRU_WEIGHTS_INT8). */
+#define CGRU__LAYER(NAME, T)                                                    \
+    typedef struct NAME {                                                       \
+        cgru_cell cell;                                                         \
+        const T *w_ih;                                                          \
+        const T *w_hh;                                                          \
+        const T *b_x;                                                           \
+        const T *b_hn;                                                          \
+        const T *w_hh_packed;                                                   \
+        const T *w_ih_packed;                                                   \
+        int weight_format;                                                      \
+        int reserved;                                                           \
+        const void *w_hh_q;                                                     \
+        const void *w_ih_q;                                                     \
+        const float *w_hh_scale;                                                \
+        const float *w_ih_scale;                                                \
+    } NAME;
+CGRU__LAYER(cgru_layer_f32, float)
+CGRU__LAYER(cgru_layer_f64, double)
+#undef CGRU__LAYER
 
 /* The compiled weights of a live Python model (cgru.GRU, cgru.GRUCell or a
  * Stream), filled by cgru_capi->model_get.  num_layers * num_directions layer
  * structs; layer l, direction d (0 forward, 1 reverse) at l * num_directions + d.
  * Layer 0 has cell.input_size == input_size, the others num_directions * H.
  * Exactly one of layers_f32 / layers_f64 is non-NULL (itemsize 4 or 8).
+ * reverse_only: 1 when the one direction runs back to front (ONNX "reverse").
  * ``owner`` is a strong reference to the object owning the weights: the
  * pointers stay valid until model_release, even if the model is deleted or
  * reloaded meanwhile (then they are the old weights). */
@@ -117,7 +137,7 @@ typedef struct cgru_model {
     int itemsize;
     int num_layers;
     int num_directions;
-    int reserved;
+    int reverse_only;
     Py_ssize_t input_size;
     Py_ssize_t hidden_size;
     const cgru_layer_f32 *layers_f32;
@@ -148,6 +168,21 @@ typedef struct cgru_model {
  * Python-facing (need the GIL):
  *   model_get(model, &m): 0, or -1 with TypeError set.  Pair with model_release.
  *   model_release(&m): drops m.owner and zeroes m.
+ * Whole models (no GIL needed; all layers and directions of a cgru_model):
+ *   model_workspace(m, T, N): scratch elements (of the model's dtype) for
+ *     model_sequence(T, N), and for model_step(N) when T = 0 (or any T):
+ *     one buffer serves every layer and direction.
+ *   model_sequence(m, T, N, batch_first, x, h, y, lengths, work): x (T, N, I)
+ *     (or (N, T, I) when batch_first) contiguous; h (L*D, N, H) contiguous,
+ *     in: h0, out: h_n; y (T, N, D*H) (or (N, T, D*H)) out: the top layer's
+ *     outputs, directions side by side; lengths as for recurrence.  y may be x
+ *     itself (same buffer and shape) but must not otherwise overlap x, h or
+ *     work.  0, or -1 (nothing done) when the dtype does not match m->itemsize.
+ *   model_step(m, N, x, h, y, work): one step of a unidirectional forward
+ *     model: x (N, I), h (L, N, H) updated in place, y (N, H) the top layer's
+ *     new state (or NULL).  -1 (nothing done) for a dtype mismatch or a
+ *     bidirectional / reverse model.
+ *   T = 0 or N = 0: nothing is computed (h unchanged), 0 is returned.
  */
 typedef struct cgru_api {
     int abi_version;
@@ -185,6 +220,18 @@ typedef struct cgru_api {
                          Py_ssize_t n);
     int (*model_get)(PyObject *model, cgru_model *out);
     void (*model_release)(cgru_model *m);
+    /* appended in ABI 2 */
+    Py_ssize_t (*model_workspace)(const cgru_model *m, Py_ssize_t T, Py_ssize_t N);
+    int (*model_sequence_f32)(const cgru_model *m, Py_ssize_t T, Py_ssize_t N, int batch_first,
+                              const float *x, float *h, float *y, const int64_t *lengths,
+                              float *work);
+    int (*model_sequence_f64)(const cgru_model *m, Py_ssize_t T, Py_ssize_t N, int batch_first,
+                              const double *x, double *h, double *y, const int64_t *lengths,
+                              double *work);
+    int (*model_step_f32)(const cgru_model *m, Py_ssize_t N, const float *x, float *h,
+                          float *y, float *work);
+    int (*model_step_f64)(const cgru_model *m, Py_ssize_t N, const double *x, double *h,
+                          double *y, double *work);
 } cgru_api;
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Python-facing objects over the kernels: compiled weights and streams.
 
-This layer owns memory and the GIL; the maths is in ``kernels.pyx``.  Every
+This layer owns memory and the GIL; the maths is in ``pyx/core.pxi``.  Every
 kernel call runs inside ``with nogil``.  ``cgru.gru`` validates the user's
 arguments and converts them (with messages in the user's terms); this layer
 still checks every array it hands to the kernels as a raw pointer (dtype,
@@ -15,24 +15,24 @@ import threading
 import numpy as np
 cimport numpy as cnp
 from cpython.exc cimport PyErr_CheckSignals
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
 
-from cgru._validate import check_memory
-
 from cgru.kernels cimport (
-    cgru_cell, cgru_layer_f32, cgru_layer_f64, cgru_step_workspace, cgru_sequence_workspace,
-    cgru_input_projection_f32, cgru_input_projection_f64,
-    cgru_recurrence_f32, cgru_recurrence_f64, cgru_step_f32, cgru_step_f64,
-    cgru_activate_f32, cgru_activate_f64, CGRU_SIGMOID, CGRU_TANH,
+    cgru_cell, cgru_layer_f32, cgru_layer_f64, cgru_model, cgru_model_workspace,
+    cgru_model_sequence_f32, cgru_model_sequence_f64, cgru_model_step_f32, cgru_model_step_f64,
+    cgru_activate_f32, cgru_activate_f64, cgru_sequence_workspace,
+    cgru_input_projection_f32, cgru_input_projection_f64, cgru_recurrence_f32,
+    cgru_recurrence_f64, cgru_step_f32, cgru_step_f64,
 )
+from cgru._validate import check_memory
 
 cnp.import_array()
 
 
 def _pack(w, Py_ssize_t H):
-    """A weight (3H, K) in the kernels' packed layout (src/cgru/kernels.pxd): per
+    """A weight (3H, K) in the kernels' packed layout (include/cgru.h): per
     gate, panels of P = 64 / itemsize outputs, each (K, P) contiguous."""
     K = w.shape[1]
     P = 64 // w.dtype.itemsize
@@ -42,7 +42,27 @@ def _pack(w, Py_ssize_t H):
     return np.ascontiguousarray(p.reshape(3, Hp // P, P, K).transpose(0, 1, 3, 2))
 
 
-ARRAYS_PER_LAYER = 6
+def _kernel_form(w_ih, w_hh, b_ih, b_hh, Py_ssize_t H, bint reset_after, dtype):
+    """One layer and direction in the form the kernels read: private copies of
+    w_ih, w_hh, the folded biases b_x = (b_ir + b_hr, b_iz + b_hz, b_in [+ b_hn])
+    and b_hn (reset_after, else zeros), and the packed w_hh, w_ih."""
+    w_ih = np.ascontiguousarray(w_ih, dtype=dtype).copy()
+    w_hh = np.ascontiguousarray(w_hh, dtype=dtype).copy()
+    b_x = np.zeros(3 * H, dtype=dtype)
+    b_hn = np.zeros(H, dtype=dtype)
+    if b_ih is not None:
+        b_x += b_ih
+    if b_hh is not None:
+        b_x[:2 * H] += b_hh[:2 * H]
+        if reset_after:
+            b_hn[:] = b_hh[2 * H:]
+        else:
+            b_x[2 * H:] += b_hh[2 * H:]
+    return w_ih, w_hh, b_x, b_hn, _pack(w_hh, H), _pack(w_ih, H)
+
+
+ARRAYS_PER_LAYER = 6        # _kernel_form's arrays, in the layer structs' pointer order
+NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS (10)
 
 # Ctrl-C: a long forward runs in chunks of about this many multiply-adds (10-30 ms
 # of one Zen 5 core) and, in the main thread, takes the GIL between chunks only
@@ -71,6 +91,7 @@ cdef inline void _chunks(Py_ssize_t N, Py_ssize_t H, Py_ssize_t n_in, Py_ssize_t
 NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS (10)
 
 
+
 def _check_kind(kind, what):
     if not 0 <= kind < NUM_ACTIVATION_KINDS:
         raise ValueError(f"{what}: activation kind must be in [0, {NUM_ACTIVATION_KINDS}), "
@@ -91,20 +112,43 @@ def _check_net_array(a, name, dtype, shape, bint writeable=False):
         raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
 
 
+def _check_layer(k, n_in, H, weights, cell):
+    """The shapes of one (layer, direction)'s weights and its activation kinds."""
+    for name, a, shape in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), weights,
+                              ((3 * H, n_in), (3 * H, H), (3 * H,), (3 * H,))):
+        if a is not None and np.shape(a) != shape:
+            raise ValueError(f"_Net: {name} of layer*direction {k} must have shape "
+                             f"{shape}, got {np.shape(a)}")
+    f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip = cell
+    _check_kind(f_kind, "_Net")
+    _check_kind(g_kind, "_Net")
+    if clip is not None and not clip >= 0:
+        raise ValueError(f"_Net: clip must be >= 0 (0: no clip), got {clip}")
+
+
+cdef void _set_layer(void* layer, cgru_cell cell, arrays) except *:
+    """Fill one cgru_layer_f32 / _f64: the cell, then the six weight pointers, which
+    the two structs lay out alike (w_ih, w_hh, b_x, b_hn, w_hh_packed, w_ih_packed)."""
+    cdef cgru_layer_f32* L = <cgru_layer_f32*>layer      # the f64 layout is the same
+    cdef const void** p = <const void**>&L.w_ih
+    L.cell = cell
+    for i in range(ARRAYS_PER_LAYER):
+        p[i] = cnp.PyArray_DATA(arrays[i])
+
+
 cdef class _Net:
     """The weights of a GRU in kernel form: one cgru_layer struct per layer and
-    direction, pointing into arrays this object owns (never the caller's)."""
+    direction (one array, of the dtype's struct), pointing into arrays this
+    object owns (never the caller's), seen by the kernels as one cgru_model."""
 
     cdef readonly int num_layers, num_directions, reset_after
-    cdef readonly bint reverse_only   # one direction, run back to front (ONNX "reverse")
     cdef readonly Py_ssize_t input_size, hidden_size
     cdef readonly object dtype
     cdef int type_num
     cdef list _arrays                 # keeps the buffers the structs point into:
-                                      # per layer*direction w_ih, w_hh, b_x, b_hn, and
-                                      # the packed w_hh, w_ih (ARRAYS_PER_LAYER)
-    cdef cgru_layer_f32* l32
-    cdef cgru_layer_f64* l64
+                                      # per layer*direction _kernel_form's 6 arrays
+    cdef void* _layers                # num_layers*num_directions cgru_layer_f32 / _f64
+    cdef cgru_model _m                # the whole net for the kernels (owner NULL)
 
     def __cinit__(self, weights, Py_ssize_t input_size, Py_ssize_t hidden_size,
                   int num_layers, int num_directions, bint reset_after, dtype, cells,
@@ -131,81 +175,44 @@ cdef class _Net:
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.reset_after = reset_after
-        self.reverse_only = reverse_only and num_directions == 1
         self.dtype = np.dtype(dtype)
         self.type_num = self.dtype.num
         self._arrays = []
-        self.l32 = NULL
-        self.l64 = NULL
-        if self.dtype == np.float32:
-            self.l32 = <cgru_layer_f32*>malloc(n * sizeof(cgru_layer_f32))
-            if self.l32 == NULL:
-                raise MemoryError()
-        else:
-            self.l64 = <cgru_layer_f64*>malloc(n * sizeof(cgru_layer_f64))
-            if self.l64 == NULL:
-                raise MemoryError()
+        cdef size_t size = sizeof(cgru_layer_f32) if self.dtype == np.float32 else \
+            sizeof(cgru_layer_f64)
+        self._layers = calloc(n, size)
+        if self._layers == NULL:
+            raise MemoryError()
         for k in range(n):
-            w_ih, w_hh, b_ih, b_hh = weights[k]
-            w_ih = np.ascontiguousarray(w_ih, dtype=self.dtype).copy()
-            w_hh = np.ascontiguousarray(w_hh, dtype=self.dtype).copy()
             n_in = input_size if k < num_directions else num_directions * H
-            for name, a, shape in (("weight_ih", w_ih, (3 * H, n_in)),
-                                   ("weight_hh", w_hh, (3 * H, H)),
-                                   ("bias_ih", b_ih, (3 * H,)), ("bias_hh", b_hh, (3 * H,))):
-                if a is not None and np.shape(a) != shape:
-                    raise ValueError(f"_Net: {name} of layer*direction {k} must have shape "
-                                     f"{shape}, got {np.shape(a)}")
+            _check_layer(k, n_in, H, weights[k], cells[k])
+            arrays = _kernel_form(*weights[k], H, reset_after, self.dtype)
+            self._arrays.extend(arrays)
             f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip = cells[k]
-            _check_kind(f_kind, "_Net")
-            _check_kind(g_kind, "_Net")
-            if clip is not None and not clip >= 0:
-                raise ValueError(f"_Net: clip must be >= 0 (0: no clip), got {clip}")
-            # folded biases: b_x = (b_ir + b_hr, b_iz + b_hz, b_in [+ b_hn])
-            b_x = np.zeros(3 * H, dtype=self.dtype)
-            b_hn = np.zeros(H, dtype=self.dtype)
-            if b_ih is not None:
-                b_x += b_ih
-            if b_hh is not None:
-                b_x[:2 * H] += b_hh[:2 * H]
-                if reset_after:
-                    b_hn[:] = b_hh[2 * H:]
-                else:
-                    b_x[2 * H:] += b_hh[2 * H:]
-            # packed copies for the kernels' own products (steps, recurrence)
-            w_hh_p = _pack(w_hh, H)
-            w_ih_p = _pack(w_ih, H)
-            self._arrays.extend((w_ih, w_hh, b_x, b_hn, w_hh_p, w_ih_p))
-            cell.input_size = n_in
-            cell.hidden_size = H
-            cell.reset_after = reset_after
-            cell.f_kind = f_kind
-            cell.f_alpha = f_alpha
-            cell.f_beta = f_beta
-            cell.g_kind = g_kind
-            cell.g_alpha = g_alpha
-            cell.g_beta = g_beta
-            cell.clip = clip if clip is not None else 0.0
-            if self.l32 != NULL:
-                self.l32[k].cell = cell
-                self.l32[k].w_ih = <const float*>cnp.PyArray_DATA(w_ih)
-                self.l32[k].w_hh = <const float*>cnp.PyArray_DATA(w_hh)
-                self.l32[k].b_x = <const float*>cnp.PyArray_DATA(b_x)
-                self.l32[k].b_hn = <const float*>cnp.PyArray_DATA(b_hn)
-                self.l32[k].w_hh_packed = <const float*>cnp.PyArray_DATA(w_hh_p)
-                self.l32[k].w_ih_packed = <const float*>cnp.PyArray_DATA(w_ih_p)
-            else:
-                self.l64[k].cell = cell
-                self.l64[k].w_ih = <const double*>cnp.PyArray_DATA(w_ih)
-                self.l64[k].w_hh = <const double*>cnp.PyArray_DATA(w_hh)
-                self.l64[k].b_x = <const double*>cnp.PyArray_DATA(b_x)
-                self.l64[k].b_hn = <const double*>cnp.PyArray_DATA(b_hn)
-                self.l64[k].w_hh_packed = <const double*>cnp.PyArray_DATA(w_hh_p)
-                self.l64[k].w_ih_packed = <const double*>cnp.PyArray_DATA(w_ih_p)
+            cell = cgru_cell(input_size=n_in, hidden_size=H, reset_after=reset_after,
+                             f_kind=f_kind, f_alpha=f_alpha, f_beta=f_beta, g_kind=g_kind,
+                             g_alpha=g_alpha, g_beta=g_beta,
+                             clip=clip if clip is not None else 0.0)
+            _set_layer(<char*>self._layers + k * size, cell, arrays)
+        memset(&self._m, 0, sizeof(cgru_model))
+        self._m.itemsize = self.dtype.itemsize
+        self._m.num_layers = num_layers
+        self._m.num_directions = num_directions
+        self._m.reverse_only = reverse_only and num_directions == 1
+        self._m.input_size = input_size
+        self._m.hidden_size = hidden_size
+        if self._m.itemsize == 4:
+            self._m.layers_f32 = <const cgru_layer_f32*>self._layers
+        else:
+            self._m.layers_f64 = <const cgru_layer_f64*>self._layers
 
     def __dealloc__(self):
-        free(self.l32)
-        free(self.l64)
+        free(self._layers)
+
+    @property
+    def reverse_only(self):
+        """One direction, run back to front (ONNX "reverse")."""
+        return bool(self._m.reverse_only)
 
     def __reduce__(self):
         """Pickle as constructor arguments made from the kernel-form arrays: b_x
@@ -225,37 +232,16 @@ cdef class _Net:
                        self.num_directions, self.reset_after, self.dtype, cells,
                        self.reverse_only))
 
-    cdef void _project(self, int k, Py_ssize_t M, const char* x, Py_ssize_t ldx,
-                       char* gx) noexcept nogil:
-        if self.l32 != NULL:
-            cgru_input_projection_f32(&self.l32[k], M, <const float*>x, ldx, <float*>gx)
-        else:
-            cgru_input_projection_f64(&self.l64[k], M, <const double*>x, ldx, <double*>gx)
-
-    cdef void _recur(self, int k, Py_ssize_t T, Py_ssize_t N, int batch_first,
-                     const char* gx, char* h, char* y, Py_ssize_t ldy,
-                     const int64_t* lengths, int reverse, char* work) noexcept nogil:
-        if self.l32 != NULL:
-            cgru_recurrence_f32(&self.l32[k], T, N, batch_first, <const float*>gx,
-                                <float*>h, <float*>y, ldy, lengths, reverse, <float*>work)
-        else:
-            cgru_recurrence_f64(&self.l64[k], T, N, batch_first, <const double*>gx,
-                                <double*>h, <double*>y, ldy, lengths, reverse, <double*>work)
-
-    cdef void _step(self, int k, Py_ssize_t N, const char* x, Py_ssize_t ldx, char* h,
-                    char* work) noexcept nogil:
-        if self.l32 != NULL:
-            cgru_step_f32(&self.l32[k], N, <const float*>x, ldx, <float*>h, <float*>work)
-        else:
-            cgru_step_f64(&self.l64[k], N, <const double*>x, ldx, <double*>h, <double*>work)
+    cdef const cgru_cell* _cell(self, int k) noexcept nogil:
+        return &self._m.layers_f32[k].cell if self._m.itemsize == 4 else \
+            &self._m.layers_f64[k].cell
 
     def forward(self, cnp.ndarray x, cnp.ndarray h, lengths, bint batch_first):
         """Run all layers.  x: C-contiguous (T, N, I) or (N, T, I) in the net's
         dtype; h: C-contiguous (L*D, N, H), overwritten with h_n; lengths: None
         or C-contiguous int64 (N,).  Returns y, (T, N, D*H) or (N, T, D*H)."""
         cdef Py_ssize_t T, N, H = self.hidden_size, D = self.num_directions
-        cdef Py_ssize_t G = 3 * H, M, itemsize = self.dtype.itemsize
-        cdef int layer, d, k, bf = batch_first
+        cdef int bf = batch_first
         cdef const int64_t* lens = NULL
         _check_net_array(x, "x", self.dtype, None)
         if x.ndim != 3 or x.shape[2] != self.input_size:
@@ -272,36 +258,89 @@ cdef class _Net:
             lengths = lengths.copy()
             if N and (lengths.min() < 0 or lengths.max() > T):
                 raise ValueError(f"lengths must be in [0, {T}]")
-        M = T * N
         shape = (N, T, D * H) if batch_first else (T, N, D * H)
-        # chunks (see _chunks); the recurrence splits time only in the time-major
-        # layout, so a long batch-major call of several samples runs transposed
-        cdef Py_ssize_t rows, steps, samples
+        # a call longer than one chunk (_chunks) runs layer by layer in chunks,
+        # with a signal check between them (Ctrl-C); a one-chunk call is one C call
+        cdef Py_ssize_t rows, steps, samples, M = T * N
         _chunks(N, H, max(self.input_size, D * H), &rows, &steps, &samples)
-        cdef bint transpose = bf and N > 1 and steps < T
-        cdef bint check = (rows < M or steps < T or samples < N) and \
-            threading.current_thread() is threading.main_thread()
-        cdef double nbytes = (<double>M * D * H * (2 if transpose else 1) + <double>D * M * G +
-                              D * cgru_sequence_workspace(self._cell(0), 0, N) +
-                              (<double>M * self.input_size if transpose else 0)) * itemsize
+        cdef bint chunked = rows < M or steps < T or samples < N
+        cdef bint transpose = chunked and bf and N > 1 and steps < T
+        cdef Py_ssize_t wlen = cgru_model_workspace(&self._m, T, N)
+        cdef double nbytes = (<double>M * D * H * (2 if transpose else 1) + wlen +
+                              (<double>M * self.input_size if transpose else 0) +
+                              (<double>D * M * 3 * H if chunked else 0)) * self._m.itemsize
         if nbytes >= 64 * 2**20:
             check_memory(nbytes, f"a sequence of {T} steps for {N} samples")
         y = np.empty(shape, dtype=self.dtype)
-        if M == 0:
+        if T * N == 0:
             return y
+        if lengths is not None:
+            lens = <const int64_t*>cnp.PyArray_DATA(lengths)
+        if chunked:
+            return self._forward_in_chunks(x, h, lengths, bf, y, rows, steps, samples,
+                                           transpose)
+        work = np.empty(wlen, dtype=self.dtype)
+        cdef void* px = cnp.PyArray_DATA(x)
+        cdef void* py = cnp.PyArray_DATA(y)
+        cdef void* ph = cnp.PyArray_DATA(h)
+        cdef void* pw = cnp.PyArray_DATA(work)
+        with nogil:
+            if self._m.itemsize == 4:
+                cgru_model_sequence_f32(&self._m, T, N, bf, <const float*>px, <float*>ph,
+                                        <float*>py, lens, <float*>pw)
+            else:
+                cgru_model_sequence_f64(&self._m, T, N, bf, <const double*>px, <double*>ph,
+                                        <double*>py, lens, <double*>pw)
+        return y
+
+    cdef void _project(self, int k, Py_ssize_t M, const char* x, Py_ssize_t ldx,
+                       char* gx) noexcept nogil:
+        if self._m.itemsize == 4:
+            cgru_input_projection_f32(&self._m.layers_f32[k], M, <const float*>x, ldx,
+                                      <float*>gx)
+        else:
+            cgru_input_projection_f64(&self._m.layers_f64[k], M, <const double*>x, ldx,
+                                      <double*>gx)
+
+    cdef void _recur(self, int k, Py_ssize_t T, Py_ssize_t N, int batch_first,
+                     const char* gx, char* h, char* y, Py_ssize_t ldy,
+                     const int64_t* lengths, int reverse, char* work) noexcept nogil:
+        if self._m.itemsize == 4:
+            cgru_recurrence_f32(&self._m.layers_f32[k], T, N, batch_first, <const float*>gx,
+                                <float*>h, <float*>y, ldy, lengths, reverse, <float*>work)
+        else:
+            cgru_recurrence_f64(&self._m.layers_f64[k], T, N, batch_first, <const double*>gx,
+                                <double*>h, <double*>y, ldy, lengths, reverse, <double*>work)
+
+    cdef _forward_in_chunks(self, cnp.ndarray x, cnp.ndarray h, lengths, int bf, y,
+                            Py_ssize_t rows, Py_ssize_t steps, Py_ssize_t samples,
+                            bint transpose):
+        """forward, layer by layer: input projections in blocks of ``rows`` rows,
+        recurrences in blocks of ``steps`` steps (back to front for a reverse
+        direction, lengths shifted into each block) or, when one step is a chunk,
+        of ``samples`` samples; in the main thread, the GIL is taken between
+        blocks only to check for signals.  The recurrence splits time only in
+        the time-major layout: a batch-major call of several samples runs transposed."""
+        cdef Py_ssize_t T, N, H = self.hidden_size, D = self.num_directions
+        cdef Py_ssize_t G = 3 * H, itemsize = self._m.itemsize
+        if bf:
+            N, T = x.shape[0], x.shape[1]
+        else:
+            T, N = x.shape[0], x.shape[1]
+        cdef Py_ssize_t M = T * N
+        cdef bint check = threading.current_thread() is threading.main_thread()
+        cdef const int64_t* lens = NULL
+        cdef int64_t* clens = NULL
+        if lengths is not None:
+            lens = <const int64_t*>cnp.PyArray_DATA(lengths)
+            chunk_lengths = np.empty(N, dtype=np.int64)
+            clens = <int64_t*>cnp.PyArray_DATA(chunk_lengths)
         if transpose:
             x = np.ascontiguousarray((<object>x).transpose(1, 0, 2))
             bf = 0
             yt = np.empty((T, N, D * H), dtype=self.dtype)
         else:
             yt = y
-        if lengths is not None:
-            lens = <const int64_t*>cnp.PyArray_DATA(lengths)
-        # lengths shifted into one chunk (time chunks) or offset (sample chunks)
-        cdef int64_t* clens = NULL
-        if lengths is not None:
-            chunk_lengths = np.empty(N, dtype=np.int64)
-            clens = <int64_t*>cnp.PyArray_DATA(chunk_lengths)
         gx = np.empty(D * M * G, dtype=self.dtype)
         # per direction, the recurrence's own scratch: gh (N, 3H) + r*h (N, H)
         cdef Py_ssize_t wlen = cgru_sequence_workspace(self._cell(0), 0, N)
@@ -314,7 +353,7 @@ cdef class _Net:
         cdef Py_ssize_t wsize = wlen * itemsize
         cdef const char* inp
         cdef Py_ssize_t ldin, r0, r1, t0, t1, n0, n1, c, nc, n, Tc, len_n
-        cdef int rev
+        cdef int layer, d, k, rev
         nc = (T + steps - 1) // steps
         with nogil:
             for layer in range(self.num_layers):
@@ -332,8 +371,8 @@ cdef class _Net:
                                 PyErr_CheckSignals()
                 for d in range(D):
                     k = layer * D + d
-                    rev = d == 1 or self.reverse_only
-                    for c in range(nc):    # time chunks, back to front when reversed
+                    rev = d == 1 or self._m.reverse_only
+                    for c in range(nc):    # time blocks, back to front when reversed
                         t0 = (nc - 1 - c) * steps if rev else c * steps
                         t1 = min(T, t0 + steps)
                         Tc = t1 - t0
@@ -358,29 +397,10 @@ cdef class _Net:
             y[...] = yt.transpose(1, 0, 2)
         return y
 
-    cdef const cgru_cell* _cell(self, int k) noexcept nogil:
-        return &self.l32[k].cell if self.l32 != NULL else &self.l64[k].cell
-
-    def _layer_pointers(self):
-        """(address, count, itemsize) of this net's layer structs, for cgru.capi
-        (the C-level API).  They live, unchanged, as long as this object."""
-        cdef size_t address = <size_t>self.l32 if self.l32 != NULL else <size_t>self.l64
-        return address, self.num_layers * self.num_directions, self.dtype.itemsize
-
-    def activate(self, int kind, double alpha, double beta, cnp.ndarray x):
-        """Apply one activation kind elementwise (a test hook for the kernels)."""
-        _check_kind(kind, "activate")
-        _check_net_array(x, "x", self.dtype, None)
-        out = np.empty_like(x)
-        cdef Py_ssize_t n = x.size
-        cdef void* px = cnp.PyArray_DATA(x)
-        cdef void* po = cnp.PyArray_DATA(out)
-        with nogil:
-            if self.l32 != NULL:
-                cgru_activate_f32(kind, alpha, beta, <const float*>px, <float*>po, n)
-            else:
-                cgru_activate_f64(kind, alpha, beta, <const double*>px, <double*>po, n)
-        return out
+    def _model_address(self):
+        """The address of this net's cgru_model (owner NULL), for cgru.capi.  It and
+        the layer structs live, unchanged, as long as this object."""
+        return <size_t>&self._m
 
 
 def activate(int kind, double alpha, double beta, x):
@@ -436,7 +456,7 @@ cdef class Stream:
             np.array(h0, dtype=net.dtype, order="C", copy=True)
         if (<object>self._h).shape != shape:
             raise ValueError(f"stream: h0 must have shape {shape}, got {(<object>self._h).shape}")
-        self._work = np.zeros(cgru_step_workspace(net._cell(0), batch_size), dtype=net.dtype)
+        self._work = np.zeros(cgru_model_workspace(&net._m, 0, batch_size), dtype=net.dtype)
         self._busy = False
 
     def __reduce__(self):
@@ -522,41 +542,40 @@ cdef class Stream:
             shape = (<object>N, <object>H) if ndim == 2 else (<object>H,)
             raise ValueError(f"step: out must be a writeable C-contiguous {self.net.dtype} "
                              f"array of shape {shape}")
-        self._run_step(<const char*>cnp.PyArray_DATA(<cnp.ndarray>x),
-                       <char*>cnp.PyArray_DATA(<cnp.ndarray>out))
+        self._run_step(cnp.PyArray_DATA(<cnp.ndarray>x), cnp.PyArray_DATA(<cnp.ndarray>out))
         return out
 
-    cdef _run_step(self, const char* px, char* pout):
-        cdef Py_ssize_t N = self.batch_size, H = self.net.hidden_size
-        cdef Py_ssize_t I = self.net.input_size, isz = self.net.dtype.itemsize
-        cdef int layer, L = self.net.num_layers
-        cdef char* ph = <char*>cnp.PyArray_DATA(self._h)
-        cdef char* pw = <char*>cnp.PyArray_DATA(self._work)
+    cdef _run_step(self, const void* px, void* pout):
+        cdef Py_ssize_t N = self.batch_size
+        cdef const cgru_model* m = &self.net._m
+        cdef void* ph = cnp.PyArray_DATA(self._h)
+        cdef void* pw = cnp.PyArray_DATA(self._work)
         cdef Py_ssize_t rows, steps, samples
-        _chunks(N, H, max(I, H), &rows, &steps, &samples)
+        _chunks(N, m.hidden_size, max(m.input_size, m.hidden_size), &rows, &steps, &samples)
         if self._busy:
             raise RuntimeError("stream: used by two threads at once; make one stream per thread")
         self._busy = True
         try:
             if samples < N:        # one step of a huge batch: in chunks (Ctrl-C)
-                self._step_in_chunks(px, pout, samples)
+                self._step_in_chunks(<const char*>px, <char*>pout, samples)
                 return
             with nogil:
-                self.net._step(0, N, px, I, ph, pw)
-                for layer in range(1, L):
-                    self.net._step(layer, N, ph + (layer - 1) * N * H * isz, H,
-                                   ph + layer * N * H * isz, pw)
-                memcpy(pout, ph + (L - 1) * N * H * isz, N * H * isz)
+                if m.itemsize == 4:
+                    cgru_model_step_f32(m, N, <const float*>px, <float*>ph, <float*>pout,
+                                        <float*>pw)
+                else:
+                    cgru_model_step_f64(m, N, <const double*>px, <double*>ph, <double*>pout,
+                                        <double*>pw)
         finally:
             self._busy = False
 
     cdef _step_in_chunks(self, const char* px, char* pout, Py_ssize_t samples):
         """One step, ``samples`` samples at a time through all layers, checking
         for signals between chunks; interrupted, the state is as before the step."""
-        cdef Py_ssize_t N = self.batch_size, H = self.net.hidden_size
-        cdef Py_ssize_t I = self.net.input_size, isz = self.net.dtype.itemsize
-        cdef Py_ssize_t n0 = 0, n1
-        cdef int layer, L = self.net.num_layers
+        cdef const cgru_model* m = &self.net._m
+        cdef Py_ssize_t N = self.batch_size, H = m.hidden_size, I = m.input_size
+        cdef Py_ssize_t isz = m.itemsize, n0 = 0, n1
+        cdef int layer, L = m.num_layers
         cdef char* ph = <char*>cnp.PyArray_DATA(self._h)
         cdef char* pw = <char*>cnp.PyArray_DATA(self._work)
         cdef bint check = threading.current_thread() is threading.main_thread()
@@ -565,10 +584,19 @@ cdef class Stream:
             with nogil:
                 while n0 < N:
                     n1 = min(N, n0 + samples)
-                    self.net._step(0, n1 - n0, px + n0 * I * isz, I, ph + n0 * H * isz, pw)
-                    for layer in range(1, L):
-                        self.net._step(layer, n1 - n0, ph + ((layer - 1) * N + n0) * H * isz,
-                                       H, ph + (layer * N + n0) * H * isz, pw)
+                    for layer in range(L):
+                        if isz == 4:
+                            cgru_step_f32(&m.layers_f32[layer], n1 - n0,
+                                          <const float*>(px + n0 * I * isz if layer == 0 else
+                                                         ph + ((layer - 1) * N + n0) * H * isz),
+                                          I if layer == 0 else H,
+                                          <float*>(ph + (layer * N + n0) * H * isz), <float*>pw)
+                        else:
+                            cgru_step_f64(&m.layers_f64[layer], n1 - n0,
+                                          <const double*>(px + n0 * I * isz if layer == 0 else
+                                                          ph + ((layer - 1) * N + n0) * H * isz),
+                                          I if layer == 0 else H,
+                                          <double*>(ph + (layer * N + n0) * H * isz), <double*>pw)
                     n0 = n1
                     if check and n0 < N:
                         with gil:
@@ -620,8 +648,8 @@ cdef class Stream:
         if self._busy:
             raise RuntimeError("stream: used by two threads at once; make one stream per thread")
         self._busy = True
-        try:   # on a copy: a KeyboardInterrupt leaves the state as before the call
-            h = self._h.copy()
+        try:
+            h = self._h.copy()     # a KeyboardInterrupt leaves the state as before
             y = self.net.forward(a, h, None, self.batch_first and not unbatched)
             self._h[...] = h
         finally:

@@ -1,4 +1,4 @@
-"""Type stubs for the compiled module ``cgru._binding``."""
+"""Type stubs for the compiled module ``cgru._compiled`` (compiled weights and streams)."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -41,8 +41,8 @@ class _Net:
     def forward(
         self, x: _Array, h: _Array, lengths: npt.NDArray[np.int64] | None, batch_first: bool
     ) -> _Array: ...
-    def activate(self, kind: int, alpha: float, beta: float, x: _Array) -> _Array: ...
 
+def _set_chunk_work(work: int) -> int: ...
 def activate(kind: int, alpha: float, beta: float, x: npt.ArrayLike) -> _Array:
     """Apply activation ``kind`` elementwise to a float32 or float64 array."""
 

@@ -1,0 +1,605 @@
+# The kernel core: GRU layers over raw pointers, float32 and float64 from one
+# (fused) source.  Included once per ISA build (pyx/_core_<isa>.pyx); each build
+# exports its functions as one typed table (cgru_kernel_table, src/cgru/_core.pxd)
+# in the capsule TABLE, and cgru.kernels calls through the table it chose.
+# No Python object is touched here; every function is ``noexcept nogil``.
+#
+# cgru kernels: GRU layers over raw pointers, float32 and float64 from one source.
+#
+# No Python object is touched below; every function is ``noexcept nogil``.
+# The declarations (the C-level contract) are in ``src/cgru/kernels.pxd``.
+#
+# The GRU (gate order r, z, n as in PyTorch), for one sample at one step, with x
+# the input and h the state::
+#
+#     r  = f(W_ir x + b_ir + W_hr h + b_hr)                 f = sigmoid by default
+#     z  = f(W_iz x + b_iz + W_hz h + b_hz)
+#     n  = g(W_in x + b_in + r * (W_hn h + b_hn))           reset_after=True   (PyTorch,
+#                                                           cuDNN, Keras default, ONNX
+#                                                           linear_before_reset=1)
+#     n  = g(W_in x + b_in + W_hn (r * h) + b_hn)           reset_after=False  (Cho et al.
+#                                                           2014, Keras reset_after=False,
+#                                                           ONNX default)
+#     h' = (1 - z) * n + z * h  =  n + z * (h - n)          g = tanh by default
+#
+# How it is computed, per layer and direction:
+#   1. one GEMM for the input projections of all T*N rows: gx = X W_ih^T
+#      (biases are added in the gate loop: b_x holds b_ir+b_hr, b_iz+b_hz, b_in,
+#      and b_hn too when reset_after=False);
+#   2. per step one recurrent product with the whole 3H x H W_hh (GEMV when N=1)
+#      for reset_after=True; for reset_after=False one 2H x H product for r, z,
+#      then one H x H product with r*h;
+#   3. one fused loop that applies the gates and writes h (and y) in place.
+#
+
+from libc.math cimport fabs, copysign, log1p, expm1, exp, tanh
+from libc.string cimport memset, memcpy
+from libc.stdint cimport int64_t
+from cpython.pycapsule cimport PyCapsule_New
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
+from cython cimport floating
+
+from cgru.kernels cimport (
+    cgru_cell, cgru_layer_f32, cgru_layer_f64, CGRU_SIGMOID, CGRU_TANH, CGRU_RELU,
+    CGRU_AFFINE, CGRU_LEAKY_RELU, CGRU_THRESHOLDED_RELU, CGRU_SCALED_TANH,
+    CGRU_HARD_SIGMOID, CGRU_ELU, CGRU_SOFTSIGN, CGRU_SOFTPLUS,
+)
+from cgru._core cimport cgru_kernel_table
+
+cdef extern from "c/fastmath.h":
+    double _pow2_of_rounded "cgru_pow2_of_rounded"(double t, double r) noexcept nogil
+    # compile-time constants (literals in C, so loops keep them in registers)
+    const double _LOG2E "CGRU_LOG2E"
+    const double _LN2_HI "CGRU_LN2_HI"      # low bits zero: k*_LN2_HI exact
+    const double _LN2_LO "CGRU_LN2_LO"
+    const double _ROUND "CGRU_ROUND"        # 1.5 * 2**52: x + _ROUND rounds x
+    const double _TWO_M64 "CGRU_TWO_M64"    # 2**-64
+
+
+# ============================================================== activations
+# sigmoid and tanh are computed in double precision with branch-free code the
+# compiler vectorizes (built with -fno-trapping-math so comparisons become
+# selects): one range reduction and one polynomial for expm1(r), one division.
+# They saturate exactly (sigmoid(-800) = 0, tanh(800) = 1) and propagate NaN.
+# ``f32`` (a compile-time constant after inlining) picks a shorter polynomial
+# whose truncation error (< 6e-10 relative) is far below a float32 ulp
+# (6e-8 relative): results rounded to float32 are within 1 ulp of the exact
+# value.  With f32=0 the error is within a few double ulp.
+# tests/kernels/test_activations.py measures both against mpmath-free float64 /
+# longdouble references.
+
+
+cdef inline double _expm1_reduced(double y, bint f32, double* scale64) noexcept nogil:
+    """For y <= 0 (or NaN), y = k ln2 + r with |r| <= ln2/2: returns expm1(r) and
+    sets scale64 = 2**(k+64), so exp(y) = 2**-64 * scale64 * (1 + p).  2**(k+64) is a
+    normal number for every k >= -1077, so results in the subnormal range (y < -708)
+    take a single final rounding.  y below -746 is treated as -746 (callers saturate)."""
+    cdef double yc = -746.0 if y < -746.0 else y
+    cdef double t = yc * _LOG2E + _ROUND
+    cdef double k = t - _ROUND
+    cdef double r = (yc - k * _LN2_HI) - k * _LN2_LO
+    scale64[0] = _pow2_of_rounded(t + 64.0, _ROUND)
+    if f32:
+        # Taylor series r + r^2/2 + ... + r^8/8!: relative truncation < 6e-10 on |r| <= 0.347
+        return r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
+            1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320))))))))
+    # Taylor series r + r^2/2 + ... + r^14/14!: relative truncation < 3e-19
+    return r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
+        1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (
+        1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (
+        1.0 / 479001600 + r * (1.0 / 6227020800.0 + r * (1.0 / 87178291200.0))))))))))))))
+
+
+cdef inline double _exp_nonpos_p(double x, bint f32) noexcept nogil:
+    """exp(x) for x <= 0 (or NaN); subnormal results down to -746, 0 below."""
+    cdef double scale64
+    cdef double p = _expm1_reduced(x, f32, &scale64)
+    p = (scale64 * p + scale64) * _TWO_M64
+    return 0.0 if x < -746.0 else p
+
+
+cdef inline double _expm1_nonpos_p(double y, bint f32) noexcept nogil:
+    """exp(y) - 1 for -708 <= y <= 0 (or NaN), accurate near 0 (k = 0: expm1(r) itself)."""
+    cdef double scale64
+    cdef double p = _expm1_reduced(y, f32, &scale64)
+    cdef double scale = scale64 * _TWO_M64      # exact: 2**k is normal here
+    return scale * p + (scale - 1.0)
+
+
+cdef inline double _sigmoid_p(double x, bint f32) noexcept nogil:
+    """1 / (1 + exp(-x)), as exp(-|x|) based branches: no overflow, exact saturation."""
+    cdef double e = _exp_nonpos_p(-fabs(x), f32)
+    cdef double s = 1.0 / (1.0 + e)
+    return s if x >= 0.0 else e * s if x < 0.0 else x   # last branch: NaN
+
+
+cdef inline double _tanh_p(double x, bint f32) noexcept nogil:
+    """tanh(x) = sign(x) * (-u / (u + 2)) with u = expm1(-2|x|) in (-1, 0]."""
+    cdef double y = -2.0 * fabs(x)
+    y = -64.0 if y < -64.0 else y        # tanh(32) == 1.0 in double already
+    cdef double u = _expm1_nonpos_p(y, f32)
+    return copysign(-u / (u + 2.0), x)
+
+
+cdef inline bint _is_f32(const floating* p) noexcept nogil:
+    """1 for float32 data: a compile-time constant in each fused specialization."""
+    cdef bint f32 = 0
+    if floating is float:
+        f32 = 1
+    return f32
+
+
+cdef inline double _sigmoid(double x) noexcept nogil:
+    return _sigmoid_p(x, 0)
+
+
+cdef inline double _tanh(double x) noexcept nogil:
+    return _tanh_p(x, 0)
+
+
+cdef inline double _activation(int kind, double alpha, double beta, double x) noexcept nogil:
+    """The table of activation kinds (ONNX's eleven functions)."""
+    if kind == CGRU_SIGMOID:
+        return _sigmoid(x)
+    elif kind == CGRU_TANH:
+        return _tanh(x)
+    elif kind == CGRU_RELU:
+        return x if not x < 0.0 else 0.0
+    elif kind == CGRU_AFFINE:
+        return alpha * x + beta
+    elif kind == CGRU_LEAKY_RELU:
+        return x if not x < 0.0 else alpha * x
+    elif kind == CGRU_THRESHOLDED_RELU:
+        return x if not x <= alpha else 0.0
+    elif kind == CGRU_SCALED_TANH:
+        return alpha * _tanh(beta * x)
+    elif kind == CGRU_HARD_SIGMOID:
+        x = alpha * x + beta
+        x = 0.0 if x < 0.0 else x
+        return 1.0 if x > 1.0 else x
+    elif kind == CGRU_ELU:
+        return x if not x < 0.0 else alpha * expm1(x)
+    elif kind == CGRU_SOFTSIGN:
+        return x / (1.0 + fabs(x))
+    elif kind == CGRU_SOFTPLUS:
+        return (x if x > 0.0 else 0.0) + log1p(exp(-fabs(x)))
+    return x + (0.0 / 0.0)   # unknown kind: NaN, never a silent number
+
+
+cdef inline void _activate(int kind, double alpha, double beta, const floating* x,
+                           floating* out, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    # the gate loops' fast paths (float32: the short polynomials)
+    cdef bint f32 = _is_f32(x)
+    if kind == CGRU_SIGMOID:
+        for i in range(n):
+            out[i] = <floating>_sigmoid_p(x[i], f32)
+    elif kind == CGRU_TANH:
+        for i in range(n):
+            out[i] = <floating>_tanh_p(x[i], f32)
+    else:
+        for i in range(n):
+            out[i] = <floating>_activation(kind, alpha, beta, x[i])
+
+
+
+# ====================================================================== BLAS
+# Row-major products made with column-major BLAS by swapping operands.
+
+cdef inline void _gemm_nt(int M, int Nc, int K, const floating* A, int lda,
+                          const floating* B, int ldb, floating* C, int ldc) noexcept nogil:
+    """C[M, Nc] := A[M, K] . B[Nc, K]^T   (all row-major)"""
+    cdef char ta = b'T'
+    cdef char tn = b'N'
+    cdef floating one = 1.0
+    cdef floating zero = 0.0
+    cdef int incx = 1
+    if M == 1:      # C row := B x
+        if floating is float:
+            sgemv(&ta, &K, &Nc, &one, <float*>B, &ldb, <float*>A, &incx, &zero, C, &incx)
+        else:
+            dgemv(&ta, &K, &Nc, &one, <double*>B, &ldb, <double*>A, &incx, &zero, C, &incx)
+    else:
+        if floating is float:
+            sgemm(&ta, &tn, &Nc, &M, &K, &one, <float*>B, &ldb, <float*>A, &lda,
+                  &zero, C, &ldc)
+        else:
+            dgemm(&ta, &tn, &Nc, &M, &K, &one, <double*>B, &ldb, <double*>A, &lda,
+                  &zero, C, &ldc)
+
+
+# ===================================================== recurrent product
+# The per-step product gh = h W_hh^T, from W_hh packed once
+# (the layer's w_hh_packed): OpenBLAS would re-pack the constant W_hh at every
+# step (for H = 256 that copy costs as much as the product).  Packed layout:
+# per gate g, panels of P = 64 / sizeof(T) outputs (16 floats / 8 doubles,
+# zero-padded to Hp = ceil(H / P) * P rows), each panel (H, P) contiguous:
+#     w_hh_packed[(g * Hp + p0) * H + k * P + i] = W_hh[g*H + p0 + i, k]
+# A block of 4 samples x P outputs is accumulated over k in registers; the
+# 16 KiB-ish panel is read sequentially and stays in L1 while the sample
+# blocks pass over it.  The 4 x P blocks are written in C
+# (pyx/c/packed.h): GCC/Clang vector extensions keep its four accumulators in
+# registers for the build's ISA (plain Cython arrays were spilled to the
+# stack); other compilers get the same loop in plain C.
+
+cdef extern from "c/packed.h":
+    void _wt_block_f32 "cgru_wt_block_f32"(Py_ssize_t K, const float* a0, const float* a1,
+        const float* a2, const float* a3, const float* w, Py_ssize_t ldw, float* c,
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
+    void _wt_block_f64 "cgru_wt_block_f64"(Py_ssize_t K, const double* a0, const double* a1,
+        const double* a2, const double* a3, const double* w, Py_ssize_t ldw, double* c,
+        Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
+    void _wt_block2_f32 "cgru_wt_block2_f32"(Py_ssize_t K, const float* a0,
+        const float* a1, const float* a2, const float* a3, const float* w0,
+        const float* w1, Py_ssize_t ldw, float* c, Py_ssize_t ldc, Py_ssize_t rows,
+        Py_ssize_t cols1) noexcept nogil
+    void _wt_block2_f64 "cgru_wt_block2_f64"(Py_ssize_t K, const double* a0,
+        const double* a1, const double* a2, const double* a3, const double* w0,
+        const double* w1, Py_ssize_t ldw, double* c, Py_ssize_t ldc, Py_ssize_t rows,
+        Py_ssize_t cols1) noexcept nogil
+    void _wt_row_f32 "cgru_wt_row_f32"(Py_ssize_t K, const float* a, const float* w,
+        float* c, Py_ssize_t cols) noexcept nogil
+    void _wt_row_f64 "cgru_wt_row_f64"(Py_ssize_t K, const double* a, const double* w,
+        double* c, Py_ssize_t cols) noexcept nogil
+
+
+cdef inline void _wt_block(Py_ssize_t K, const floating* a0, const floating* a1,
+        const floating* a2, const floating* a3, const floating* w, Py_ssize_t ldw,
+        floating* c, Py_ssize_t ldc, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """c[i, 0:cols] = sum_k a_i[k] * w[k, 0:cols]  for the first ``rows`` of 4 rows."""
+    if floating is float:
+        _wt_block_f32(K, a0, a1, a2, a3, w, ldw, c, ldc, rows, cols)
+    else:
+        _wt_block_f64(K, a0, a1, a2, a3, w, ldw, c, ldc, rows, cols)
+
+
+cdef inline void _wt_block2(Py_ssize_t K, const floating* a0, const floating* a1,
+        const floating* a2, const floating* a3, const floating* w0, const floating* w1,
+        Py_ssize_t ldw, floating* c, Py_ssize_t ldc, Py_ssize_t rows,
+        Py_ssize_t cols1) noexcept nogil:
+    """Two adjacent panels: c[i, 0:P] from w0 and c[i, P:P+cols1] from w1."""
+    if floating is float:
+        _wt_block2_f32(K, a0, a1, a2, a3, w0, w1, ldw, c, ldc, rows, cols1)
+    else:
+        _wt_block2_f64(K, a0, a1, a2, a3, w0, w1, ldw, c, ldc, rows, cols1)
+
+
+cdef inline void _gemm_packed(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, int g1,
+        Py_ssize_t j0, Py_ssize_t j1, const floating* a, Py_ssize_t lda, const floating* wp,
+        floating* c, Py_ssize_t ldc) noexcept nogil:
+    """c[n, g*H + j] = sum_k a[n, k] * W[g*H + j, k]  for gates g0 <= g < g1, n < N,
+    j0 <= j < j1 (j0 a multiple of P), from W (3H, K) packed in panels of P outputs,
+    each (K, P) contiguous."""
+    cdef Py_ssize_t P = 16 if _is_f32(a) else 8
+    cdef Py_ssize_t Hp = (H + P - 1) // P * P
+    cdef Py_ssize_t p0, n0, rows
+    cdef int g
+    cdef const floating* w
+    for g in range(g0, g1):
+        p0 = j0
+        while p0 < j1:
+            w = wp + (g * Hp + p0) * K          # the panel: (K, P) contiguous
+            if N == 1:
+                if floating is float:
+                    _wt_row_f32(K, a, w, c + g * H + p0, min(P, j1 - p0))
+                else:
+                    _wt_row_f64(K, a, w, c + g * H + p0, min(P, j1 - p0))
+                p0 += P
+                continue
+            if p0 + P < j1:      # two panels of this gate at once
+                for n0 in range(0, N, 4):
+                    rows = min(4, N - n0)
+                    _wt_block2(K, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
+                               a + (n0 + (2 if rows > 2 else 0)) * lda,
+                               a + (n0 + (3 if rows > 3 else 0)) * lda,
+                               w, w + P * K, P, c + n0 * ldc + g * H + p0, ldc, rows,
+                               min(P, j1 - p0 - P))
+                p0 += 2 * P
+                continue
+            for n0 in range(0, N, 4):
+                rows = min(4, N - n0)
+                _wt_block(K, a + n0 * lda, a + (n0 + (1 if rows > 1 else 0)) * lda,
+                          a + (n0 + (2 if rows > 2 else 0)) * lda,
+                          a + (n0 + (3 if rows > 3 else 0)) * lda,
+                          w, P, c + n0 * ldc + g * H + p0, ldc, rows, min(P, j1 - p0))
+            p0 += P
+
+
+cdef inline bint _is_plain(const cgru_cell* c) noexcept nogil:
+    return c.f_kind == CGRU_SIGMOID and c.g_kind == CGRU_TANH and not c.clip > 0.0
+
+
+# ================================================================ gate loops
+# The plain (sigmoid, tanh, no clip) path: simple loops over contiguous rows
+# that the compiler vectorizes (activations in double, the short polynomials
+# for float32).  The generic path below applies any activation kind and clip.
+
+cdef inline void _act_add3(Py_ssize_t n, const floating* a, const floating* b,
+                           floating* io, bint tanh_) noexcept nogil:
+    """io = sigmoid(a + b + io), or tanh(a + b + io) when tanh_ (a constant at each call)"""
+    cdef Py_ssize_t j
+    cdef bint f32 = _is_f32(a)
+    cdef double v
+    for j in range(n):
+        v = <double>a[j] + b[j] + io[j]
+        io[j] = <floating>(_tanh_p(v, f32) if tanh_ else _sigmoid_p(v, f32))
+
+
+cdef inline void _candidate(Py_ssize_t n, const floating* a, const floating* b,
+                            const floating* r, floating* io, const floating* bh) noexcept nogil:
+    """io = tanh(a + b + r * (io + bh))      (n, reset_after=True)"""
+    cdef Py_ssize_t j
+    cdef bint f32 = _is_f32(a)
+    for j in range(n):
+        io[j] = <floating>_tanh_p(<double>a[j] + b[j] + <double>r[j] * (<double>io[j] + bh[j]),
+                                  f32)
+
+
+cdef inline void _update(Py_ssize_t n, const floating* z, const floating* nn,
+                         floating* h) noexcept nogil:
+    """h = n + z * (h - n)"""
+    cdef Py_ssize_t j
+    for j in range(n):
+        h[j] = nn[j] + z[j] * (h[j] - nn[j])
+
+
+cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
+        const floating* gx, floating* gh, const floating* bx,
+        const floating* bhn, floating* h, floating* y) noexcept nogil:
+    """reset_after=True, one sample:  gx = W_i x, gh = W_h h (all 3H); gh is scratch.
+
+    r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z)
+    n = g(gx_n + b_in + r * (gh_n + b_hn));  h = n + z * (h - n)
+    """
+    cdef Py_ssize_t j
+    cdef double r, z, n, ar, az, an, cl
+    if _is_plain(c):
+        # three passes over contiguous rows, each one vectorizable:
+        # (r, z) = sigmoid(gx + b + gh) over 2H, kept in gh[0:2H]
+        _act_add3(2 * H, gx, bx, gh, 0)
+        # n = tanh(gx_n + b_in + r * (gh_n + b_hn)), kept in gh[2H:3H]
+        _candidate(H, gx + 2 * H, bx + 2 * H, gh, gh + 2 * H, bhn)
+        # h = n + z * (h - n)
+        _update(H, gh + H, gh + 2 * H, h)
+    else:
+        cl = c.clip if c.clip > 0.0 else 1e308
+        for j in range(H):
+            ar = gx[j] + bx[j] + gh[j]
+            az = gx[H + j] + bx[H + j] + gh[H + j]
+            r = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(ar, -cl), cl) if ar == ar else ar)
+            z = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(az, -cl), cl) if az == az else az)
+            an = gx[2 * H + j] + bx[2 * H + j] + r * (gh[2 * H + j] + bhn[j])
+            n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
+            h[j] = <floating>(n + z * (h[j] - n))
+    if y != NULL:
+        memcpy(y, h, H * sizeof(floating))
+
+
+cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
+        floating* gh, const floating* bx, const floating* h, floating* rh) noexcept nogil:
+    """reset_after=False, first half, one sample:  gh = W_h[r,z] h (2H).
+
+    r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z);  rh = r * h;  z kept in gh_z
+    """
+    cdef Py_ssize_t j
+    cdef double r, z, ar, az, cl
+    if _is_plain(c):
+        # (r, z) = sigmoid(gx + b + gh) over 2H, kept in gh[0:2H]; rh = r * h
+        _act_add3(2 * H, gx, bx, gh, 0)
+        for j in range(H):
+            rh[j] = gh[j] * h[j]
+    else:
+        cl = c.clip if c.clip > 0.0 else 1e308
+        for j in range(H):
+            ar = gx[j] + bx[j] + gh[j]
+            az = gx[H + j] + bx[H + j] + gh[H + j]
+            r = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(ar, -cl), cl) if ar == ar else ar)
+            z = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(az, -cl), cl) if az == az else az)
+            rh[j] = <floating>(r * h[j])
+            gh[H + j] = <floating>z
+
+
+cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
+        floating* gh, const floating* bx, floating* h, floating* y) noexcept nogil:
+    """reset_after=False, second half, one sample:  gh_n = W_hn (r * h), z in gh_z.
+
+    n = g(gx_n + b_in + b_hn + gh_n);  h = n + z * (h - n)
+    """
+    cdef Py_ssize_t j
+    cdef double z, n, an, cl
+    if _is_plain(c):
+        # n = tanh(gx_n + b_in + b_hn + gh_n), kept in gh[2H:3H]; h = n + z * (h - n)
+        _act_add3(H, gx + 2 * H, bx + 2 * H, gh + 2 * H, 1)
+        _update(H, gh + H, gh + 2 * H, h)
+    else:
+        cl = c.clip if c.clip > 0.0 else 1e308
+        for j in range(H):
+            z = gh[H + j]
+            an = gx[2 * H + j] + bx[2 * H + j] + gh[2 * H + j]
+            n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
+            h[j] = <floating>(n + z * (h[j] - n))
+    if y != NULL:
+        memcpy(y, h, H * sizeof(floating))
+
+
+# ================================================================ recurrence
+
+cdef inline void _step_overlap_one(Py_ssize_t H, const floating* w_hh_p,
+        const floating* gx, floating* gh, const floating* bx, const floating* bhn,
+        floating* h) noexcept nogil:
+    """One step of one sample, reset_after=True, sigmoid/tanh, no clip, W_hh packed:
+    the r, z gates (arithmetic-bound) are interleaved with the W_hn product
+    (load-bound), panel by panel, so that the core overlaps the two.
+        r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z)
+        n = g(gx_n + b_in + r * (gh_n + b_hn));  h = n + z * (h - n)
+    """
+    cdef Py_ssize_t P = 16 if _is_f32(h) else 8
+    cdef Py_ssize_t Hp = (H + P - 1) // P * P
+    cdef Py_ssize_t p0 = 0
+    cdef Py_ssize_t a0, a1
+    # gh_r, gh_z = W_h[r, z] h
+    _gemm_packed(1, H, H, 0, 2, 0, H, h, H, w_hh_p, gh, 3 * H)
+    while p0 < H:
+        # gh_n[p0 : p0 + P] = W_hn[p0 : p0 + P, :] h
+        if floating is float:
+            _wt_row_f32(H, h, w_hh_p + (2 * Hp + p0) * H, gh + 2 * H + p0, min(P, H - p0))
+        else:
+            _wt_row_f64(H, h, w_hh_p + (2 * Hp + p0) * H, gh + 2 * H + p0, min(P, H - p0))
+        # meanwhile (r, z) = sigmoid(gx + b + gh) on the matching share of 2H
+        a0 = 2 * p0
+        a1 = min(2 * (p0 + P), 2 * H)
+        _act_add3(a1 - a0, gx + a0, bx + a0, gh + a0, 0)
+        p0 += P
+    # n = tanh(gx_n + b_in + r * (gh_n + b_hn)), kept in gh_n;  h = n + z * (h - n)
+    _candidate(H, gx + 2 * H, bx + 2 * H, gh, gh + 2 * H, bhn)
+    _update(H, gh + H, gh + 2 * H, h)
+
+
+cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
+        const floating* w_ih_p, Py_ssize_t M, const floating* x, Py_ssize_t ldx,
+        floating* gx) noexcept nogil:
+    if M <= 0:
+        return
+    # the packed kernel when the rows fit in L2 (it re-reads them once per pair of
+    # panels): no BLAS call overhead, no re-packing of W_ih; else one BLAS GEMM
+    if w_ih_p != NULL and (M <= 64 or M * c.input_size * <Py_ssize_t>sizeof(floating) <= 262144):
+        _gemm_packed(M, c.input_size, c.hidden_size, 0, 3, 0, c.hidden_size, x, ldx, w_ih_p,
+                     gx, 3 * c.hidden_size)
+        return
+    _gemm_nt(<int>M, <int>(3 * c.hidden_size), <int>c.input_size, x, <int>ldx,
+             w_ih, <int>c.input_size, gx, <int>(3 * c.hidden_size))
+
+
+cdef inline void _recurrent_product(const cgru_cell* c, const floating* w_hh,
+        const floating* w_hh_p, Py_ssize_t N, int g0, int g1, const floating* a,
+        floating* gh) noexcept nogil:
+    """gh[:, g0*H : g1*H] = a W_hh[g0*H : g1*H]^T for N rows of a (N, H): the one place
+    the recurrence multiplies by W_hh (from the packed copy when there is one)."""
+    cdef Py_ssize_t H = c.hidden_size
+    if w_hh_p != NULL:
+        _gemm_packed(N, H, H, g0, g1, 0, H, a, H, w_hh_p, gh, 3 * H)
+    else:
+        _gemm_nt(<int>N, <int>((g1 - g0) * H), <int>H, a, <int>H, w_hh + g0 * H * H, <int>H,
+                 gh + g0 * H, <int>(3 * H))
+
+
+cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
+        const floating* w_hh_p, const floating* bx, const floating* bhn, Py_ssize_t T,
+        Py_ssize_t N, const floating* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, floating* h,
+        floating* y, Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse,
+        floating* work) noexcept nogil:
+    """T steps for samples 0 <= b < N: row (t, b) of gx at gx + t*gx_t + b*gx_n, of y
+    at y + t*y_t + b*y_n; h (N, H); work (N, 3H) gh + (N, H) r*h."""
+    cdef Py_ssize_t H = c.hidden_size
+    cdef Py_ssize_t G = 3 * H
+    cdef floating* gh = work            # (N, 3H)
+    cdef floating* rh = work + N * G    # (N, H), reset_after=False only
+    cdef Py_ssize_t s, b, t, L
+    cdef const floating* gxb
+    cdef floating* yb
+    cdef floating* hb
+    if N <= 0 or H <= 0:
+        return
+    # one sample, the default maths: r, z gates overlapped with the W_hn product
+    cdef bint fused = w_hh_p != NULL and N == 1 and c.reset_after and _is_plain(c)
+    for s in range(T):
+        if fused:
+            L = T if lengths == NULL else lengths[0]
+            if s < L:
+                t = (L - 1 - s) if reverse else s      # row t of gx and y (N = 1)
+                _step_overlap_one(H, w_hh_p, gx + t * gx_t, gh, bx, bhn, h)
+                if y != NULL:
+                    memcpy(y + t * y_t, h, H * sizeof(floating))
+                continue
+        # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
+        _recurrent_product(c, w_hh, w_hh_p, N, 0, 3 if c.reset_after else 2, h, gh)
+        for b in range(N):
+            L = T if lengths == NULL else lengths[b]
+            t = (L - 1 - s) if reverse else s
+            hb = h + b * H
+            if s >= L:
+                # past this sample's length: state kept, zeros in y
+                if y != NULL:   # each step t in [L, T) is zeroed once, at s = t
+                    memset(y + s * y_t + b * y_n, 0, H * sizeof(floating))
+                if not c.reset_after:
+                    memset(rh + b * H, 0, H * sizeof(floating))
+                continue
+            gxb = gx + t * gx_t + b * gx_n
+            yb = (y + t * y_t + b * y_n) if y != NULL else NULL
+            if c.reset_after:
+                _gates_reset_after(c, H, gxb, gh + b * G, bx, bhn, hb, yb)
+            else:
+                _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H)
+        if not c.reset_after:
+            # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
+            _recurrent_product(c, w_hh, w_hh_p, N, 2, 3, rh, gh)
+            for b in range(N):
+                L = T if lengths == NULL else lengths[b]
+                if s >= L:
+                    continue
+                t = (L - 1 - s) if reverse else s
+                yb = (y + t * y_t + b * y_n) if y != NULL else NULL
+                _gates_n(c, H, gx + t * gx_t + b * gx_n, gh + b * G, bx, h + b * H, yb)
+
+
+cdef inline void _step(const cgru_cell* c, const floating* w_ih, const floating* w_ih_p,
+        const floating* w_hh, const floating* w_hh_p, const floating* bx,
+        const floating* bhn, Py_ssize_t N, const floating* x, Py_ssize_t ldx, floating* h,
+        floating* work) noexcept nogil:
+    """One step: gx = x W_ih^T into work, then the recurrence for T = 1."""
+    _input_projection(c, w_ih, w_ih_p, N, x, ldx, work)
+    _recurrence(c, w_hh, w_hh_p, bx, bhn, 1, N, work, 3 * N * c.hidden_size, 3 * c.hidden_size,
+                h, NULL, 0, 0, NULL, 0, work + 3 * N * c.hidden_size)
+
+
+# =========================================================== the ISA's table
+# Each entry unpacks the layer struct of its dtype into the fused functions above.
+
+cdef void _projection_f32(const cgru_layer_f32* L, Py_ssize_t M, const float* x,
+                          Py_ssize_t ldx, float* gx) noexcept nogil:
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
+
+cdef void _projection_f64(const cgru_layer_f64* L, Py_ssize_t M, const double* x,
+                          Py_ssize_t ldx, double* gx) noexcept nogil:
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
+
+cdef void _recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
+        const float* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, float* h, float* y,
+        Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse,
+        float* work) noexcept nogil:
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, gx, gx_t, gx_n, h, y,
+                y_t, y_n, lengths, reverse, work)
+
+cdef void _recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
+        const double* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, double* h, double* y,
+        Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse,
+        double* work) noexcept nogil:
+    _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, gx, gx_t, gx_n, h, y,
+                y_t, y_n, lengths, reverse, work)
+
+cdef void _step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x, Py_ssize_t ldx,
+                    float* h, float* work) noexcept nogil:
+    _step(&L.cell, L.w_ih, L.w_ih_packed, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, N, x, ldx,
+          h, work)
+
+cdef void _step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x, Py_ssize_t ldx,
+                    double* h, double* work) noexcept nogil:
+    _step(&L.cell, L.w_ih, L.w_ih_packed, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, N, x, ldx,
+          h, work)
+
+
+cdef cgru_kernel_table _table
+_table.isa = CGRU_ISA_NAME
+_table.activate_f32 = _activate[float]
+_table.activate_f64 = _activate[double]
+_table.input_projection_f32 = _projection_f32
+_table.input_projection_f64 = _projection_f64
+_table.recurrence_f32 = _recurrence_f32
+_table.recurrence_f64 = _recurrence_f64
+_table.step_f32 = _step_f32
+_table.step_f64 = _step_f64
+_table.packed_product_f32 = _gemm_packed[float]
+_table.packed_product_f64 = _gemm_packed[double]
+
+#: This build's ``const cgru_kernel_table*`` (capsule "cgru.kernel_table").
+TABLE = PyCapsule_New(<void*>&_table, b"cgru.kernel_table", NULL)

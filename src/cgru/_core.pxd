@@ -1,0 +1,40 @@
+# The private table one ISA build of the kernel core exports (pyx/core.pxi,
+# compiled by pyx/_core_<isa>.pyx) and cgru.kernels dispatches through.  Not
+# part of the ABI: fields may change or be appended freely (cgru.kernels and
+# the core builds come from one source tree).
+#
+# recurrence: row (t, b) of gx is gx + t*gx_t + b*gx_n, of y y + t*y_t + b*y_n
+#   (strides in elements); h (N, H) contiguous.  A sub-batch [n0, n1) is the
+#   same call on gx + n0*gx_n, h + n0*H, y + n0*y_n, lengths + n0 with its own work.
+# packed_product: c[n, g*H + j] = sum_k a[n, k] W[g*H + j, k] for g0 <= g < g1,
+#   j0 <= j < j1 (j0 a multiple of the panel P = 64 / itemsize), n < N.
+
+from libc.stdint cimport int64_t
+from cgru.kernels cimport cgru_layer_f32, cgru_layer_f64
+
+ctypedef struct cgru_kernel_table:
+    const char* isa                  # "baseline", "avx2", "avx512"
+    void (*activate_f32)(int, double, double, const float*, float*, Py_ssize_t) noexcept nogil
+    void (*activate_f64)(int, double, double, const double*, double*, Py_ssize_t) noexcept nogil
+    void (*input_projection_f32)(const cgru_layer_f32*, Py_ssize_t, const float*, Py_ssize_t,
+                                 float*) noexcept nogil
+    void (*input_projection_f64)(const cgru_layer_f64*, Py_ssize_t, const double*, Py_ssize_t,
+                                 double*) noexcept nogil
+    void (*recurrence_f32)(const cgru_layer_f32*, Py_ssize_t T, Py_ssize_t N, const float* gx,
+                           Py_ssize_t gx_t, Py_ssize_t gx_n, float* h, float* y, Py_ssize_t y_t,
+                           Py_ssize_t y_n, const int64_t* lengths, int reverse,
+                           float* work) noexcept nogil
+    void (*recurrence_f64)(const cgru_layer_f64*, Py_ssize_t T, Py_ssize_t N, const double* gx,
+                           Py_ssize_t gx_t, Py_ssize_t gx_n, double* h, double* y,
+                           Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse,
+                           double* work) noexcept nogil
+    void (*step_f32)(const cgru_layer_f32*, Py_ssize_t, const float*, Py_ssize_t, float*,
+                     float*) noexcept nogil
+    void (*step_f64)(const cgru_layer_f64*, Py_ssize_t, const double*, Py_ssize_t, double*,
+                     double*) noexcept nogil
+    void (*packed_product_f32)(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, int g1,
+                               Py_ssize_t j0, Py_ssize_t j1, const float* a, Py_ssize_t lda,
+                               const float* wp, float* c, Py_ssize_t ldc) noexcept nogil
+    void (*packed_product_f64)(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, int g1,
+                               Py_ssize_t j0, Py_ssize_t j1, const double* a, Py_ssize_t lda,
+                               const double* wp, double* c, Py_ssize_t ldc) noexcept nogil
