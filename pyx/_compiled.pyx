@@ -265,10 +265,12 @@ cdef class _Net:
         _chunks(N, H, max(self.input_size, D * H), &rows, &steps, &samples)
         cdef bint chunked = rows < M or steps < T or samples < N
         cdef bint transpose = chunked and bf and N > 1 and steps < T
+        # y, the workspace (the projections gx and per-direction scratch; the
+        # chunked path allocates the same as two arrays), the transposed copies
         cdef Py_ssize_t wlen = cgru_model_workspace(&self._m, T, N)
         cdef double nbytes = (<double>M * D * H * (2 if transpose else 1) + wlen +
-                              (<double>M * self.input_size if transpose else 0) +
-                              (<double>D * M * 3 * H if chunked else 0)) * self._m.itemsize
+                              (<double>M * self.input_size if transpose else 0)) * \
+            self._m.itemsize
         if nbytes >= 64 * 2**20:
             check_memory(nbytes, f"a sequence of {T} steps for {N} samples")
         y = np.empty(shape, dtype=self.dtype)
