@@ -42,7 +42,6 @@ class _Net:
         self, x: _Array, h: _Array, lengths: npt.NDArray[np.int64] | None, batch_first: bool
     ) -> _Array: ...
 
-def _set_chunk_work(work: int) -> int: ...
 def activate(kind: int, alpha: float, beta: float, x: npt.ArrayLike) -> _Array:
     """Apply activation ``kind`` elementwise to a float32 or float64 array."""
 
