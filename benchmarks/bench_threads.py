@@ -5,8 +5,9 @@ on one shared model (float32), interleaved rounds, best of N.
         /work/venv/bin/python benchmarks/bench_threads.py [--rounds 7]
 
 speedup = time(sequential) / time(two threads); 2.0 is the ceiling on 2 cores.
-Each case runs with BLAS limited to one thread (cgru.threads(1)) and with the
-default BLAS pool.  cpu/wall: process CPU time over wall time of the sequential
+Each case runs with cgru.threads(1) (each call on its own thread; BLAS limited
+to one thread too) and with the defaults (each call may use cgru's pool, which
+serves one call at a time: the other thread's call then runs on its own thread).  cpu/wall: process CPU time over wall time of the sequential
 and the threaded run (the cores actually used; the machine is shared).  "calls": g(x) on the whole sequence; "streams": one stream
 per thread, stream.step for every time step.
 """

@@ -15,6 +15,9 @@ import threading
 import numpy as np
 cimport numpy as cnp
 from cpython.exc cimport PyErr_CheckSignals
+
+from cgru._threads import get_num_threads as _num_threads
+from cgru.kernels import _split_limits
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
@@ -278,9 +281,11 @@ cdef class _Net:
             return y
         if lengths is not None:
             lens = <const int64_t*>cnp.PyArray_DATA(lengths)
+        cdef cgru_model m = self._m          # this call's copy: its own thread count
+        m.num_threads = _num_threads()
         if chunked:
             return self._forward_in_chunks(x, h, lengths, bf, y, rows, steps, samples,
-                                           transpose)
+                                           transpose, &m)
         work = np.empty(wlen, dtype=self.dtype)
         cdef void* px = cnp.PyArray_DATA(x)
         cdef void* py = cnp.PyArray_DATA(y)
@@ -288,10 +293,10 @@ cdef class _Net:
         cdef void* pw = cnp.PyArray_DATA(work)
         with nogil:
             if self._m.itemsize == 4:
-                cgru_model_sequence_f32(&self._m, T, N, bf, <const float*>px, <float*>ph,
+                cgru_model_sequence_f32(&m, T, N, bf, <const float*>px, <float*>ph,
                                         <float*>py, lens, <float*>pw)
             else:
-                cgru_model_sequence_f64(&self._m, T, N, bf, <const double*>px, <double*>ph,
+                cgru_model_sequence_f64(&m, T, N, bf, <const double*>px, <double*>ph,
                                         <double*>py, lens, <double*>pw)
         return y
 
@@ -316,7 +321,7 @@ cdef class _Net:
 
     cdef _forward_in_chunks(self, cnp.ndarray x, cnp.ndarray h, lengths, int bf, y,
                             Py_ssize_t rows, Py_ssize_t steps, Py_ssize_t samples,
-                            bint transpose):
+                            bint transpose, const cgru_model* m):
         """forward, layer by layer: input projections in blocks of ``rows`` rows,
         recurrences in blocks of ``steps`` steps (back to front for a reverse
         direction, lengths shifted into each block) or, when one step is a chunk,
@@ -343,6 +348,9 @@ cdef class _Net:
             yt = np.empty((T, N, D * H), dtype=self.dtype)
         else:
             yt = y
+        if D == 1 and samples == N:
+            return self._model_in_time_blocks(x, h, T, N, lens, clens, y, yt, steps,
+                                              transpose, check, m)
         gx = np.empty(D * M * G, dtype=self.dtype)
         # per direction, the recurrence's own scratch: gh (N, 3H) + r*h (N, H)
         cdef Py_ssize_t wlen = cgru_sequence_workspace(self._cell(0), 0, N)
@@ -399,6 +407,47 @@ cdef class _Net:
             y[...] = yt.transpose(1, 0, 2)
         return y
 
+    cdef _model_in_time_blocks(self, cnp.ndarray x, cnp.ndarray h, Py_ssize_t T,
+                               Py_ssize_t N, const int64_t* lens, int64_t* clens, y, yt,
+                               Py_ssize_t steps, bint transpose, bint check,
+                               const cgru_model* m):
+        """One direction (forward or reverse-only): the whole model, threads and
+        all (``m``), on blocks of ``steps`` time steps, time-major, the state
+        carried in h (back to front when reversed), with a signal check between.
+        (x is time-major here, or batch-major with N = 1: the same rows.)"""
+        cdef Py_ssize_t H = self.hidden_size
+        cdef Py_ssize_t I = self.input_size, isz = self._m.itemsize
+        cdef Py_ssize_t nc = (T + steps - 1) // steps, c, t0, t1, Tc, n, len_n
+        cdef bint rev = self._m.reverse_only
+        work = np.empty(cgru_model_workspace(m, steps, N), dtype=self.dtype)
+        cdef char* px = <char*>cnp.PyArray_DATA(x)
+        cdef char* py = <char*>cnp.PyArray_DATA(yt)
+        cdef char* ph = <char*>cnp.PyArray_DATA(h)
+        cdef char* pw = <char*>cnp.PyArray_DATA(work)
+        with nogil:
+            for c in range(nc):
+                t0 = (nc - 1 - c) * steps if rev else c * steps
+                t1 = min(T, t0 + steps)
+                Tc = t1 - t0
+                if lens != NULL:       # each sample's length, shifted into the block
+                    for n in range(N):
+                        len_n = lens[n] - t0
+                        clens[n] = 0 if len_n < 0 else (Tc if len_n > Tc else len_n)
+                if isz == 4:
+                    cgru_model_sequence_f32(m, Tc, N, 0, <const float*>(px + t0 * N * I * isz),
+                                            <float*>ph, <float*>(py + t0 * N * H * isz),
+                                            clens, <float*>pw)
+                else:
+                    cgru_model_sequence_f64(m, Tc, N, 0, <const double*>(px + t0 * N * I * isz),
+                                            <double*>ph, <double*>(py + t0 * N * H * isz),
+                                            clens, <double*>pw)
+                if check:
+                    with gil:
+                        PyErr_CheckSignals()
+        if transpose:
+            y[...] = yt.transpose(1, 0, 2)
+        return y
+
     def _model_address(self):
         """The address of this net's cgru_model (owner NULL), for cgru.capi.  It and
         the layer structs live, unchanged, as long as this object."""
@@ -440,6 +489,7 @@ cdef class Stream:
     cdef cnp.ndarray _work       # step workspace
     cdef int type_num
     cdef bint _busy
+    cdef bint _may_split         # a step is big enough for the kernels to split it
 
     def __cinit__(self, _Net net not None, Py_ssize_t batch_size, h0, bint batch_first):
         if net.num_directions != 1 or net.reverse_only:
@@ -459,6 +509,10 @@ cdef class Stream:
         if (<object>self._h).shape != shape:
             raise ValueError(f"stream: h0 must have shape {shape}, got {(<object>self._h).shape}")
         self._work = np.zeros(cgru_model_workspace(&net._m, 0, batch_size), dtype=net.dtype)
+        # every split needs a layer of >= the kernels' minimum work: smaller streams
+        # skip looking up the thread count (~40 ns of a 0.3 us step)
+        H, I = net.hidden_size, net.input_size
+        self._may_split = 6.0 * batch_size * H * (max(I, H) + H) >= _split_limits()[0]
         self._busy = False
 
     def __reduce__(self):
@@ -549,7 +603,9 @@ cdef class Stream:
 
     cdef _run_step(self, const void* px, void* pout):
         cdef Py_ssize_t N = self.batch_size
-        cdef const cgru_model* m = &self.net._m
+        cdef cgru_model mt = self.net._m      # this call's copy: its own thread count
+        mt.num_threads = _num_threads() if self._may_split else 1
+        cdef const cgru_model* m = &mt
         cdef void* ph = cnp.PyArray_DATA(self._h)
         cdef void* pw = cnp.PyArray_DATA(self._work)
         cdef Py_ssize_t rows, steps, samples

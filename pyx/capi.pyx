@@ -12,6 +12,8 @@ See docs/c-api.md.
 """
 
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
+
+from cgru._threads import get_num_threads
 from cpython.pycapsule cimport PyCapsule_New
 from libc.string cimport memcpy, memset
 
@@ -75,6 +77,7 @@ cdef int cgru_model_get(object model, cgru_model* out) except -1:
     net = _net_of(model)
     cdef size_t address = net._model_address()
     memcpy(out, <const cgru_model*>address, sizeof(cgru_model))
+    out.num_threads = get_num_threads()     # this Python thread's setting, now
     Py_INCREF(net)
     out.owner = <PyObject*>net
     return 0

@@ -44,7 +44,7 @@ from cgru.kernels cimport (
     CGRU_AFFINE, CGRU_LEAKY_RELU, CGRU_THRESHOLDED_RELU, CGRU_SCALED_TANH,
     CGRU_HARD_SIGMOID, CGRU_ELU, CGRU_SOFTSIGN, CGRU_SOFTPLUS,
 )
-from cgru._core cimport cgru_kernel_table
+from cgru._core cimport cgru_kernel_table, cgru_units
 
 cdef extern from "c/fastmath.h":
     double _pow2_of_rounded "cgru_pow2_of_rounded"(double t, double r) noexcept nogil
@@ -460,9 +460,12 @@ cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
         floating* gx) noexcept nogil:
     if M <= 0:
         return
-    # the packed kernel when the rows fit in L2 (it re-reads them once per pair of
-    # panels): no BLAS call overhead, no re-packing of W_ih; else one BLAS GEMM
-    if w_ih_p != NULL and (M <= 64 or M * c.input_size * <Py_ssize_t>sizeof(floating) <= 262144):
+    # the packed kernel whenever there is a packed W_ih: no BLAS call overhead, no
+    # re-packing of W_ih, and each row's result does not depend on M, so a
+    # projection split by rows across threads gives the same bits.  (Measured on
+    # Zen 5, 1 thread: (512,512,64,50) 47.6-50.2 ms against 65.8-69.7 ms when rows
+    # above 256 KiB went to BLAS's sgemm.)  BLAS only without packed weights.
+    if w_ih_p != NULL:
         _gemm_packed(M, c.input_size, c.hidden_size, 0, 3, 0, c.hidden_size, x, ldx, w_ih_p,
                      gx, 3 * c.hidden_size)
         return
@@ -552,6 +555,71 @@ cdef inline void _step(const cgru_cell* c, const floating* w_ih, const floating*
                 h, NULL, 0, 0, NULL, 0, work + 3 * N * c.hidden_size)
 
 
+# ============================================== one step for a range of units
+# The recurrence split across threads by hidden units (cgru.kernels runs it on
+# the pool, one call per step and unit range): each range computes its share of
+# the recurrent product (panels j0 <= j < j1 of the three gates, the same
+# micro-kernel calls the whole product makes) and the gates of its units, reading
+# the whole h of step s and writing its units of the next h.  reset_after=True
+# only (reset_after=False needs the whole r*h between its two products).
+
+cdef inline void _gates_units(const cgru_cell* c, Py_ssize_t H, Py_ssize_t j0, Py_ssize_t j1,
+        const floating* gx, floating* gh, const floating* bx, const floating* bhn,
+        const floating* h, floating* hout) noexcept nogil:
+    """_gates_reset_after for units j0 <= j < j1 of one sample, h -> hout:
+    r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z)
+    n = g(gx_n + b_in + r * (gh_n + b_hn));  h' = n + z * (h - n)"""
+    cdef Py_ssize_t j, n = j1 - j0
+    cdef double r, z, nn, ar, az, an, cl
+    if _is_plain(c):
+        _act_add3(n, gx + j0, bx + j0, gh + j0, 0)
+        _act_add3(n, gx + H + j0, bx + H + j0, gh + H + j0, 0)
+        _candidate(n, gx + 2 * H + j0, bx + 2 * H + j0, gh + j0, gh + 2 * H + j0, bhn + j0)
+        for j in range(j0, j1):
+            hout[j] = gh[2 * H + j] + gh[H + j] * (h[j] - gh[2 * H + j])
+    else:
+        cl = c.clip if c.clip > 0.0 else 1e308
+        for j in range(j0, j1):
+            ar = gx[j] + bx[j] + gh[j]
+            az = gx[H + j] + bx[H + j] + gh[H + j]
+            r = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(ar, -cl), cl) if ar == ar else ar)
+            z = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(az, -cl), cl) if az == az else az)
+            an = gx[2 * H + j] + bx[2 * H + j] + r * (gh[2 * H + j] + bhn[j])
+            nn = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
+            hout[j] = <floating>(nn + z * (h[j] - nn))
+
+
+cdef inline void _units(const cgru_cell* c, const floating* w_ih_p, const floating* w_hh_p,
+        const floating* bx, const floating* bhn, const cgru_units* u, Py_ssize_t s,
+        Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """Step s of the recurrence (cgru_units in src/cgru/_core.pxd) for units [j0, j1)."""
+    cdef Py_ssize_t H = c.hidden_size, G = 3 * H, b, t, L
+    cdef Py_ssize_t gx_t = u.gx_t, gx_n = u.gx_n
+    cdef const floating* h = <const floating*>u.h[s % 2]
+    cdef floating* hout = <floating*>u.h[(s + 1) % 2]
+    cdef floating* gh = <floating*>u.gh
+    cdef floating* y = <floating*>u.y
+    cdef const floating* gx = <const floating*>u.gx
+    if u.x != NULL:          # a step: the projection of these units first
+        _gemm_packed(u.N, c.input_size, H, 0, 3, j0, j1, <const floating*>u.x, u.ldx, w_ih_p,
+                     <floating*>u.gxw, G)
+        gx, gx_t, gx_n = <const floating*>u.gxw, 0, G
+    _gemm_packed(u.N, H, H, 0, 3, j0, j1, h, H, w_hh_p, gh, G)
+    for b in range(u.N):
+        L = u.T if u.lengths == NULL else u.lengths[b]
+        if s >= L:           # past this sample's length: state kept, zeros in y
+            memcpy(hout + b * H + j0, h + b * H + j0, (j1 - j0) * sizeof(floating))
+            if y != NULL:
+                memset(y + s * u.y_t + b * u.y_n + j0, 0, (j1 - j0) * sizeof(floating))
+            continue
+        t = (L - 1 - s) if u.reverse else s
+        _gates_units(c, H, j0, j1, gx + t * gx_t + b * gx_n, gh + b * G, bx, bhn, h + b * H,
+                     hout + b * H)
+        if y != NULL:
+            memcpy(y + t * u.y_t + b * u.y_n + j0, hout + b * H + j0,
+                   (j1 - j0) * sizeof(floating))
+
+
 # =========================================================== the ISA's table
 # Each entry unpacks the layer struct of its dtype into the fused functions above.
 
@@ -588,6 +656,17 @@ cdef void _step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x, Py_s
           h, work)
 
 
+cdef void _units_f32(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0,
+                     Py_ssize_t j1) noexcept nogil:
+    cdef const cgru_layer_f32* L = <const cgru_layer_f32*>u.layer
+    _units(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, L.b_hn, u, s, j0, j1)
+
+cdef void _units_f64(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0,
+                     Py_ssize_t j1) noexcept nogil:
+    cdef const cgru_layer_f64* L = <const cgru_layer_f64*>u.layer
+    _units(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, L.b_hn, u, s, j0, j1)
+
+
 cdef cgru_kernel_table _table
 _table.isa = CGRU_ISA_NAME
 _table.activate_f32 = _activate[float]
@@ -600,6 +679,8 @@ _table.step_f32 = _step_f32
 _table.step_f64 = _step_f64
 _table.packed_product_f32 = _gemm_packed[float]
 _table.packed_product_f64 = _gemm_packed[double]
+_table.units_f32 = _units_f32
+_table.units_f64 = _units_f64
 
 #: This build's ``const cgru_kernel_table*`` (capsule "cgru.kernel_table").
 TABLE = PyCapsule_New(<void*>&_table, b"cgru.kernel_table", NULL)

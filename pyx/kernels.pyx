@@ -9,12 +9,13 @@ The whole-model functions chain the layers and directions of a cgru_model.
 No Python object is touched in a kernel; every one is ``noexcept nogil``.
 """
 
+from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 
-from cgru._core cimport cgru_kernel_table
+from cgru._core cimport cgru_kernel_table, cgru_units
 
 cdef extern from "c/cpu.h":
     int _cpu_level "cgru_cpu_level"() noexcept nogil
@@ -139,15 +140,197 @@ cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
     return seq if seq > 7 * N * H else 7 * N * H
 
 
+# ================================================================== threads
+# A whole-model call may run on up to m.num_threads threads of cgru's pool
+# (pyx/c/pool.h: cgru_parallel runs items, step after step; the calling thread
+# takes part).  How the work is cut, per layer:
+#   - the input projection by rows (parts of >= 4 rows: the micro-kernel's block);
+#   - the recurrence by samples when N >= 8 (each part runs the whole sequence of
+#     its >= 4 samples), or by direction for a bidirectional layer, else
+#   - by hidden units, one parallel step per time step, when H allows parts of
+#     >= _UNITS_MIN units (reset_after=True, packed weights): each part computes
+#     its panels of the recurrent product and the gates of its units.
+# Work under _MIN_SPLIT_FLOPS (16x that for a projection) stays on the calling
+# thread (waking a worker costs 5-50 us, and a worker preempted while it holds
+# an item makes the call wait).  Every output is computed by the same micro-kernel calls in the
+# same order whatever the cut (parts start on row blocks of 4 and on pairs of
+# panels, and no part has a single row when the whole has more), so results are
+# bit-identical for every thread count (tests/kernels/test_threads_identical.py).
+
+cdef extern from "c/pool.h":
+    ctypedef void (*cgru_item_fn)(void* arg, ptrdiff_t step, ptrdiff_t item,
+                                  int rank) noexcept nogil
+    int cgru_parallel(int nthreads, ptrdiff_t steps, ptrdiff_t items, cgru_item_fn fn,
+                      void* arg) noexcept nogil
+    void cgru_split(ptrdiff_t n, ptrdiff_t align, ptrdiff_t part, ptrdiff_t parts,
+                    ptrdiff_t* begin, ptrdiff_t* end) noexcept nogil
+    int cgru_pool_workers() noexcept nogil
+
+cdef enum:
+    _ROWS = 4                      # rows per micro-kernel block
+
+cdef double _MIN_SPLIT_FLOPS = 4e6 # ~20-40 us of one core's work
+cdef Py_ssize_t _UNITS_MIN = 128   # hidden units per part of a split step
+cdef double _UNITS_STEP_FLOPS = 6.0 * 512 * 512    # per split step: H = 512, N = 1
+
+
+def _split_limits(min_flops=None, units_min=None, units_step_flops=None):
+    """The cut-offs of the split (see above), for tests: set those given, return
+    the previous (min_flops, units_min, units_step_flops).  Not thread-safe."""
+    global _MIN_SPLIT_FLOPS, _UNITS_MIN, _UNITS_STEP_FLOPS
+    old = (_MIN_SPLIT_FLOPS, _UNITS_MIN, _UNITS_STEP_FLOPS)
+    if min_flops is not None:
+        _MIN_SPLIT_FLOPS = min_flops
+    if units_min is not None:
+        if units_min < 1:
+            raise ValueError(f"units_min must be >= 1, got {units_min}")
+        _UNITS_MIN = units_min
+    if units_step_flops is not None:
+        _UNITS_STEP_FLOPS = units_step_flops
+    return old
+
+
+def _pool_workers():
+    """Worker threads the pool has started in this process (0 in a fresh child)."""
+    return cgru_pool_workers()
+
+
+cdef inline Py_ssize_t _parts(Py_ssize_t n, Py_ssize_t unit, int nthreads,
+                              double flops) noexcept nogil:
+    """How many parts of >= unit items to cut n into (1: do not split)."""
+    cdef Py_ssize_t p = n // unit
+    if nthreads <= 1 or flops < _MIN_SPLIT_FLOPS or p < 2:
+        return 1
+    return p if p < nthreads else nthreads
+
+
+cdef inline void _cut(Py_ssize_t n, Py_ssize_t unit, Py_ssize_t i, Py_ssize_t parts,
+                      Py_ssize_t* b, Py_ssize_t* e) noexcept nogil:
+    """Part i of [0, n): boundaries on multiples of unit, the last part also takes
+    n % unit (so with parts <= n // unit every part has >= unit items)."""
+    cdef ptrdiff_t b0, e0
+    cgru_split(n - n % unit, unit, i, parts, &b0, &e0)
+    b[0] = b0
+    e[0] = n if i == parts - 1 else e0
+
+
+ctypedef struct _rows_job:         # projections of a layer, or a step, by rows
+    const cgru_model* m
+    int layer
+    int f64
+    Py_ssize_t M, parts, ldin
+    const char* inp
+    char* out                      # projection: gx of direction d at + d*M*3H
+    char* h                        # step: the layer's h; NULL for a projection
+    char* work                     # step: 7H scratch per row
+
+
+cdef void _rows_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
+    cdef _rows_job* j = <_rows_job*>arg
+    cdef Py_ssize_t H = j.m.hidden_size, D = j.m.num_directions, b, e
+    cdef Py_ssize_t d = item // j.parts, sz = 8 if j.f64 else 4
+    cdef int k = j.layer * <int>D + <int>d
+    _cut(j.M, _ROWS, item % j.parts, j.parts, &b, &e)
+    if e <= b:
+        return
+    if j.h != NULL:                # a step of rows [b, e)
+        if j.f64:
+            _k.step_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin, j.ldin,
+                        <double*>j.h + b * H, <double*>j.work + b * 7 * H)
+        else:
+            _k.step_f32(&j.m.layers_f32[k], e - b, <const float*>j.inp + b * j.ldin, j.ldin,
+                        <float*>j.h + b * H, <float*>j.work + b * 7 * H)
+    elif j.f64:
+        _k.input_projection_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin,
+                                j.ldin, <double*>(j.out + (d * j.M + b) * 3 * H * sz))
+    else:
+        _k.input_projection_f32(&j.m.layers_f32[k], e - b, <const float*>j.inp + b * j.ldin,
+                                j.ldin, <float*>(j.out + (d * j.M + b) * 3 * H * sz))
+
+
+ctypedef struct _samples_job:      # the recurrences of a layer by samples (and direction)
+    const cgru_model* m
+    int layer
+    int f64
+    Py_ssize_t T, N, parts
+    int batch_first
+    const char* gx                 # direction d at + d*T*N*3H
+    char* h                        # the layer's h: direction d at + d*N*H
+    char* y                        # direction d at + d*H
+    const int64_t* lengths
+    char* scratch                  # direction d at + d*4NH; sample n at + n*4H
+
+
+cdef void _samples_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
+    cdef _samples_job* j = <_samples_job*>arg
+    cdef Py_ssize_t H = j.m.hidden_size, D = j.m.num_directions, N = j.N, T = j.T
+    cdef Py_ssize_t d = item // j.parts, b, e, gx_t, gx_n, y_t, y_n
+    cdef Py_ssize_t sz = 8 if j.f64 else 4
+    cdef int k = j.layer * <int>D + <int>d
+    cdef int reverse = d == 1 or j.m.reverse_only
+    cdef const int64_t* lens = NULL
+    _cut(N, _ROWS, item % j.parts, j.parts, &b, &e)
+    if e <= b:
+        return
+    _strides(T, N, j.batch_first, 3 * H, &gx_t, &gx_n)
+    _strides(T, N, j.batch_first, D * H, &y_t, &y_n)
+    if j.lengths != NULL:
+        lens = j.lengths + b
+    cdef const char* gx = j.gx + (d * T * N * 3 * H + b * gx_n) * sz
+    cdef char* h = j.h + (d * N * H + b * H) * sz
+    cdef char* y = j.y + (d * H + b * y_n) * sz
+    cdef char* w = j.scratch + (d * 4 * N * H + b * 4 * H) * sz
+    if j.f64:
+        _k.recurrence_f64(&j.m.layers_f64[k], T, e - b, <const double*>gx, gx_t, gx_n,
+                          <double*>h, <double*>y, y_t, y_n, lens, reverse, <double*>w)
+    else:
+        _k.recurrence_f32(&j.m.layers_f32[k], T, e - b, <const float*>gx, gx_t, gx_n,
+                          <float*>h, <float*>y, y_t, y_n, lens, reverse, <float*>w)
+
+
+ctypedef struct _units_job:        # one recurrence (or step) by hidden units
+    cgru_units u
+    Py_ssize_t H, parts
+    int f64
+
+
+cdef void _units_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
+    cdef _units_job* j = <_units_job*>arg
+    cdef Py_ssize_t b, e
+    # pairs of panels (2P = 128 bytes of outputs): _gemm_packed pairs them the same way
+    _cut(j.H, 32 if not j.f64 else 16, item, j.parts, &b, &e)
+    if e <= b:
+        return
+    if j.f64:
+        _k.units_f64(&j.u, step, b, e)
+    else:
+        _k.units_f32(&j.u, step, b, e)
+
+
+cdef inline Py_ssize_t _units_parts(const cgru_cell* c, const void* w_hh_p, const void* w_ih_p,
+        Py_ssize_t N, int nthreads, double flops) noexcept nogil:
+    """Parts for a split by hidden units (1: none): reset_after=True, packed weights,
+    a few samples, >= _UNITS_MIN units and enough work per part and step."""
+    if not c.reset_after or w_hh_p == NULL or w_ih_p == NULL or N >= 2 * _ROWS:
+        return 1
+    if 6.0 * N * c.hidden_size * c.hidden_size < _UNITS_STEP_FLOPS:
+        return 1
+    return _parts(c.hidden_size, _UNITS_MIN, nthreads, flops)
+
+
 cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int batch_first,
         const floating* x, floating* h, floating* y, const int64_t* lengths,
         floating* work) noexcept nogil:
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, M = T * N
-    cdef Py_ssize_t G = 3 * H, ldin
+    cdef Py_ssize_t G = 3 * H, ldin, parts, I
     cdef floating* scratch = work + D * M * G      # per direction (N, 4H)
     cdef const floating* inp
-    cdef const void* lay
-    cdef int layer, d, k, reverse
+    cdef const cgru_cell* c
+    cdef int layer, k, nth = m.num_threads
+    cdef bint f64 = floating is double, dual
+    cdef _rows_job rj
+    cdef _samples_job sj
+    cdef _units_job uj
     if m.itemsize != sizeof(floating):
         return -1
     if M <= 0:
@@ -155,20 +338,48 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
     for layer in range(m.num_layers):
         inp = x if layer == 0 else y
         ldin = m.input_size if layer == 0 else D * H
-        for d in range(D):         # all projections first: y is then free
-            k = layer * D + d
+        c = &m.layers_f32[layer * D].cell if floating is float else &m.layers_f64[layer * D].cell
+        I = c.input_size
+        # all projections first: y is then free
+        # (a projection is a small share of a call and needs 16x the work to split:
+        # a worker preempted while it holds its rows makes the call wait)
+        parts = _parts(M, _ROWS, nth, 6.0 * M * H * I * D / 16)
+        rj.m, rj.layer, rj.f64, rj.M, rj.parts, rj.ldin = m, layer, f64, M, parts, ldin
+        rj.inp, rj.out, rj.h, rj.work = <const char*>inp, <char*>work, NULL, NULL
+        cgru_parallel(nth if parts > 1 else 1, 1, D * parts, _rows_item, &rj)
+        # the recurrences: by samples (and directions), else by hidden units
+        k = layer * <int>D
+        parts = _parts(N, _ROWS, nth, 6.0 * T * N * H * H * D)
+        uj.parts = 1
+        if parts == 1 and D == 1:
             if floating is float:
-                _k.input_projection_f32(&m.layers_f32[k], M, inp, ldin, work + d * M * G)
+                uj.parts = _units_parts(c, m.layers_f32[k].w_hh_packed,
+                                        m.layers_f32[k].w_ih_packed, N, nth, 6.0 * T * N * H * H)
             else:
-                _k.input_projection_f64(&m.layers_f64[k], M, inp, ldin, work + d * M * G)
-        for d in range(D):
-            k = layer * D + d
-            lay = <const void*>&m.layers_f32[k] if floating is float else \
+                uj.parts = _units_parts(c, m.layers_f64[k].w_hh_packed,
+                                        m.layers_f64[k].w_ih_packed, N, nth, 6.0 * T * N * H * H)
+        if uj.parts > 1:
+            uj.H, uj.f64 = H, f64
+            uj.u.layer = <const void*>&m.layers_f32[k] if floating is float else \
                 <const void*>&m.layers_f64[k]
-            reverse = d == 1 or m.reverse_only
-            _recurrence(lay, T, N, batch_first, <const floating*>(work + d * M * G),
-                        h + k * N * H, y + d * H, D * H, lengths, reverse,
-                        scratch + d * 4 * N * H)
+            uj.u.T, uj.u.N, uj.u.x, uj.u.ldx, uj.u.gxw = T, N, NULL, 0, NULL
+            uj.u.gx = <const void*>work
+            _strides(T, N, batch_first, G, &uj.u.gx_t, &uj.u.gx_n)
+            _strides(T, N, batch_first, H, &uj.u.y_t, &uj.u.y_n)
+            uj.u.h[0], uj.u.h[1] = <void*>(h + k * N * H), <void*>(scratch + 3 * N * H)
+            uj.u.y, uj.u.lengths, uj.u.reverse = <void*>y, lengths, m.reverse_only
+            uj.u.gh = <void*>scratch
+            cgru_parallel(nth, T, uj.parts, _units_item, &uj)
+            if T % 2:                                   # the last step wrote h[1]
+                memcpy(h + k * N * H, scratch + 3 * N * H, N * H * sizeof(floating))
+            continue
+        # by samples (parts >= 2), and/or one direction per thread
+        dual = D == 2 and nth > 1 and 6.0 * T * N * H * H >= _MIN_SPLIT_FLOPS
+        sj.m, sj.layer, sj.f64, sj.T, sj.N, sj.parts = m, layer, f64, T, N, parts
+        sj.batch_first, sj.gx, sj.h, sj.y = batch_first, <const char*>work, \
+            <char*>(h + k * N * H), <char*>y
+        sj.lengths, sj.scratch = lengths, <char*>scratch
+        cgru_parallel(nth if parts > 1 or dual else 1, 1, D * parts, _samples_item, &sj)
     return 0
 
 
@@ -186,19 +397,53 @@ cdef int cgru_model_sequence_f64(const cgru_model* m, Py_ssize_t T, Py_ssize_t N
 
 cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, floating* h,
                      floating* y, floating* work) noexcept nogil:
-    cdef Py_ssize_t H = m.hidden_size
-    cdef int layer
+    cdef Py_ssize_t H = m.hidden_size, I, ldx, parts
+    cdef int layer, nth = m.num_threads
+    cdef const cgru_cell* c
+    cdef const floating* xin
+    cdef floating* hl
+    cdef _rows_job rj
+    cdef _units_job uj
     if m.itemsize != sizeof(floating) or m.num_directions != 1 or m.reverse_only:
         return -1
     if N <= 0:
         return 0
     for layer in range(m.num_layers):
+        c = &m.layers_f32[layer].cell if floating is float else &m.layers_f64[layer].cell
+        I = c.input_size
+        xin = x if layer == 0 else h + (layer - 1) * N * H
+        ldx = m.input_size if layer == 0 else H
+        hl = h + layer * N * H
+        # by samples (rows), else by hidden units, else on this thread
+        parts = _parts(N, _ROWS, nth, 6.0 * N * H * (I + H))
+        if parts > 1:
+            rj.m, rj.layer, rj.f64, rj.M, rj.parts, rj.ldin = m, layer, floating is double, N, \
+                parts, ldx
+            rj.inp, rj.out, rj.h, rj.work = <const char*>xin, NULL, <char*>hl, <char*>work
+            cgru_parallel(nth, 1, parts, _rows_item, &rj)
+            continue
         if floating is float:
-            _k.step_f32(&m.layers_f32[layer], N, x if layer == 0 else h + (layer - 1) * N * H,
-                        m.input_size if layer == 0 else H, h + layer * N * H, work)
+            uj.parts = _units_parts(c, m.layers_f32[layer].w_hh_packed,
+                                    m.layers_f32[layer].w_ih_packed, N, nth, 6.0 * N * H * (I + H))
         else:
-            _k.step_f64(&m.layers_f64[layer], N, x if layer == 0 else h + (layer - 1) * N * H,
-                        m.input_size if layer == 0 else H, h + layer * N * H, work)
+            uj.parts = _units_parts(c, m.layers_f64[layer].w_hh_packed,
+                                    m.layers_f64[layer].w_ih_packed, N, nth, 6.0 * N * H * (I + H))
+        if uj.parts > 1:
+            uj.H, uj.f64 = H, floating is double
+            uj.u.layer = <const void*>&m.layers_f32[layer] if floating is float else \
+                <const void*>&m.layers_f64[layer]
+            uj.u.T, uj.u.N, uj.u.x, uj.u.ldx = 1, N, <const void*>xin, ldx
+            uj.u.gxw, uj.u.gx, uj.u.gx_t, uj.u.gx_n = <void*>work, NULL, 0, 0
+            uj.u.h[0], uj.u.h[1] = <void*>hl, <void*>(work + 6 * N * H)
+            uj.u.y, uj.u.y_t, uj.u.y_n, uj.u.lengths, uj.u.reverse = NULL, 0, 0, NULL, 0
+            uj.u.gh = <void*>(work + 3 * N * H)
+            cgru_parallel(nth, 1, uj.parts, _units_item, &uj)
+            memcpy(hl, work + 6 * N * H, N * H * sizeof(floating))
+            continue
+        if floating is float:
+            _k.step_f32(&m.layers_f32[layer], N, xin, ldx, hl, work)
+        else:
+            _k.step_f64(&m.layers_f64[layer], N, xin, ldx, hl, work)
     if y != NULL:
         memcpy(y, h + (m.num_layers - 1) * N * H, N * H * sizeof(floating))
     return 0

@@ -1,11 +1,14 @@
-"""cgru's benchmark suite: cgru against PyTorch and onnxruntime on one core.
+"""cgru's benchmark suite: cgru against PyTorch, onnxruntime and OpenVINO.
 
 Run it as ``cgru bench`` or ``python -m cgru._bench`` (``--help`` for options).
-Every contender runs on one thread (cgru's BLAS limited with threadpoolctl,
-``torch.set_num_threads(1)``, onnxruntime with one intra-op and one inter-op
-thread), all in this process, interleaved round by round; the best round
-counts.  Before timing, every scenario checks that cgru's outputs agree with
-PyTorch's (and onnxruntime's with PyTorch's): a fast wrong answer is worthless.
+Every contender runs with the same number of threads, ``--threads N`` (default
+1): ``cgru.threads(N)`` (which also limits BLAS), ``torch.set_num_threads(N)``,
+onnxruntime with N intra-op threads and one inter-op thread, OpenVINO with
+``INFERENCE_NUM_THREADS=N`` and float32 inference precision.  All run in this
+process, interleaved round by round; the best round counts.  Before timing,
+every scenario checks that cgru's outputs agree with PyTorch's (and the other
+contenders' with PyTorch's): a fast wrong answer is worthless.  OpenVINO is
+optional: without the package it is left out.
 
 ``quick=True`` runs every scenario with tiny repeat counts: it checks the
 agreement and that every contender runs, not speed.
@@ -153,21 +156,37 @@ def _onnx_gru_model(torch_gru, dtype, step):
     return model.SerializeToString()
 
 
-def _ort_session(model_bytes):
+def _ort_session(model_bytes, threads=1):
     import onnxruntime as ort
     so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
+    so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
 
 
+def _openvino_request(model_bytes, threads=1):
+    """An OpenVINO infer request for the ONNX model (CPU, float32 precision, N
+    threads), or None when openvino is not installed."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return None
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(model_bytes), "CPU", {
+        "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32",
+        "PERFORMANCE_HINT": "LATENCY"})
+    return compiled.create_infer_request()
+
+
 # --------------------------------------------------------------- contenders
 
-def _make_contenders(sc, seed=0):
-    """Callables (one call = one step or one sequence) for cgru, torch and ORT,
-    plus the agreement checks.  Returns (contenders: dict name -> fn, checks)."""
+def _make_contenders(sc, seed=0, threads=1):
+    """Callables (one call = one step or one sequence) for cgru, torch, ORT and
+    OpenVINO, plus the agreement checks.  Returns (contenders: dict name -> fn,
+    checks, tolerance).  ``threads``: for the ORT and OpenVINO sessions (cgru and
+    torch take theirs from the caller's settings)."""
     import torch
     import cgru
     torch.manual_seed(seed)
@@ -221,7 +240,8 @@ def _make_contenders(sc, seed=0):
         contenders["cgru"] = run_cgru
         contenders["torch"] = run_torch
         if ort_ok:
-            sess = _ort_session(_onnx_gru_model(tgru, sc.dtype, step=True))
+            onnx_model = _onnx_gru_model(tgru, sc.dtype, step=True)
+            sess = _ort_session(onnx_model, threads)
             oh = [np.zeros((L, N, H), dtype=sc.dtype)]
             xs_o = [xs[k][None] for k in range(K)]
             run = sess.run
@@ -232,6 +252,17 @@ def _make_contenders(sc, seed=0):
                     h = run(["Y_h"], {"X": xs_o[i % K], "initial_h": h})[0]
                 oh[0] = h
             contenders["onnxruntime"] = run_ort
+            ov_req = _openvino_request(onnx_model, threads)
+            if ov_req is not None:
+                vh = [np.zeros((L, N, H), dtype=sc.dtype)]
+
+                def run_ov(reps):
+                    h = vh[0]
+                    for i in range(reps):
+                        ov_req.infer({"X": xs_o[i % K], "initial_h": h})
+                        h = ov_req.get_tensor("Y_h").data.copy()
+                    vh[0] = h
+                contenders["openvino"] = run_ov
 
         # agreement: K steps from zero state, compare the final top-layer state
         stream.reset()
@@ -244,6 +275,10 @@ def _make_contenders(sc, seed=0):
         if ort_ok:
             yo = sess.run(["Y_h"], {"X": xs, "initial_h": np.zeros((L, N, H), sc.dtype)})[0]
             checks["onnxruntime-vs-torch"] = float(np.max(np.abs(yo[-1].reshape(out.shape) - ref)))
+            if "openvino" in contenders:
+                ov_req.infer({"X": xs, "initial_h": np.zeros((L, N, H), sc.dtype)})
+                yv = ov_req.get_tensor("Y_h").data
+                checks["openvino-vs-torch"] = float(np.max(np.abs(yv[-1].reshape(out.shape) - ref)))
         # then time from a fresh state (the state stays bounded: GRU states are in (-1, 1))
         stream.reset()
         tol_T = K
@@ -267,7 +302,8 @@ def _make_contenders(sc, seed=0):
         checks["cgru-vs-torch"] = float(max(np.max(np.abs(y - yr.numpy())),
                                             np.max(np.abs(hn - hr.numpy()))))
         if ort_ok:
-            sess = _ort_session(_onnx_gru_model(tgru, sc.dtype, step=False))
+            onnx_model = _onnx_gru_model(tgru, sc.dtype, step=False)
+            sess = _ort_session(onnx_model, threads)
             run = sess.run
 
             def run_ort(reps):
@@ -276,7 +312,24 @@ def _make_contenders(sc, seed=0):
             contenders["onnxruntime"] = run_ort
             yo, _ = sess.run(None, {"X": x})
             checks["onnxruntime-vs-torch"] = float(np.max(np.abs(yo - yr.numpy())))
+            ov_req = _openvino_request(onnx_model, threads)
+            if ov_req is not None:
+                def run_ov(reps):
+                    for _ in range(reps):
+                        ov_req.infer({"X": x})
+                contenders["openvino"] = run_ov
+                ov_req.infer({"X": x})
+                yv = ov_req.get_tensor(ov_req.model_outputs[0]).data
+                checks["openvino-vs-torch"] = float(np.max(np.abs(yv - yr.numpy())))
         tol_T = T
+    if threads > 1:
+        # cgru on one thread too, interleaved with the rest: the speed-up of the threads
+        one = contenders["cgru"]
+
+        def run_cgru_1(reps):
+            with cgru.threads(1):
+                one(reps)
+        contenders["cgru-1thread"] = run_cgru_1
     tol = _tol(sc.dtype, tol_T * L)
     return contenders, checks, tol
 
@@ -318,17 +371,25 @@ def _time_interleaved(contenders, rounds, min_time, quick, clock="cpu"):
 
 
 def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None, out=None,
-        clock="cpu"):
+        clock=None, threads=1):
     """Run the suite; returns the results as a dict (also written to ``json_path``).
 
     scenarios: names (or name prefixes) to run, default all.  quick: tiny repeats
     (agreement and smoke test, timings meaningless).  out: a text stream for the
-    table (default sys.stdout; False prints nothing).  clock: 'cpu' (this
-    thread's CPU time, robust on a shared machine) or 'wall'."""
+    table (default sys.stdout; False prints nothing).  threads: the thread count
+    of every contender.  clock: 'cpu' (this thread's CPU time, robust on a shared
+    machine; the default with one thread) or 'wall' (the default, and the only
+    meaningful clock, with several threads)."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    if clock is None:
+        clock = "cpu" if threads == 1 else "wall"
     if clock not in CLOCKS:
         raise ValueError(f"clock must be one of {list(CLOCKS)}, got {clock!r}")
+    if clock == "cpu" and threads > 1:
+        raise ValueError("clock 'cpu' counts the calling thread only: use clock='wall' "
+                         f"with threads={threads}")
     import torch
-    from threadpoolctl import threadpool_limits
     import cgru
 
     if out is None:
@@ -342,14 +403,15 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
         if not chosen:
             raise ValueError(f"scenarios: no scenario matches {list(scenarios)}; "
                              f"known: {[s.name for s in SCENARIOS]}")
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass   # already set in this process
     results = {
         "cgru_version": cgru.__version__, "quick": bool(quick), "rounds": rounds,
-        "clock": clock, "isa": _cgru_isa(),
+        "clock": clock, "isa": _cgru_isa(), "threads": threads,
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "python": sys.version.split()[0], "numpy": np.__version__, "torch": torch.__version__,
         "platform": platform.platform(), "machine": platform.machine(),
         "cpu": _cpu_name(), "env": {k: os.environ.get(k) for k in
@@ -361,17 +423,25 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
         results["onnxruntime"] = onnxruntime.__version__
     except ImportError:   # pragma: no cover - bench still runs cgru vs torch
         results["onnxruntime"] = None
-    with threadpool_limits(limits=1, user_api="blas"):
+    try:
+        import openvino
+        results["openvino"] = openvino.__version__
+    except ImportError:
+        results["openvino"] = None
+    with cgru.threads(1):       # the peak: one core (BLAS limited to one thread too)
         results["openblas"] = _openblas_info()
         if not quick:
             results["peak_gflops"] = {"float32": measure_peak(np.float32),
                                       "float64": measure_peak(np.float64)}
         else:
             results["peak_gflops"] = {"float32": None, "float64": None}
+    with cgru.threads(threads):
+        results["openblas_in_run"] = _openblas_info()
         for sc in chosen:
-            contenders, checks, tol = _make_contenders(sc)
+            contenders, checks, tol = _make_contenders(sc, threads=threads)
             best = _time_interleaved(contenders, rounds, min_time, quick, clock)
             peak = results["peak_gflops"][sc.dtype.name]
+            peak = peak * threads if peak else peak     # share of N cores' peak
             gflops = {k: sc.flops() / t / 1e9 for k, t in best.items()}
             row = {
                 "name": sc.name, "I": sc.I, "H": sc.H, "N": sc.N, "T": sc.T,
@@ -422,10 +492,12 @@ def _print_row(row, out, header, results):
     if header:
         ob = results["openblas"]
         print(f"cgru {results['cgru_version']}  torch {results['torch']}  onnxruntime "
-              f"{results['onnxruntime']}  numpy {results['numpy']}", file=out)
-        print(f"CPU: {results['cpu']}  cgru kernels: {results['isa']}  clock: {results['clock']}"
-              f"  rounds: {results['rounds']} (best)", file=out)
-        for d in ob:
+              f"{results['onnxruntime']}  openvino {results['openvino']}  numpy "
+              f"{results['numpy']}", file=out)
+        print(f"CPU: {results['cpu']} ({results['cpus']} usable)  cgru kernels: {results['isa']}"
+              f"  clock: {results['clock']}  rounds: {results['rounds']} (best)  threads per "
+              f"contender: {results['threads']}", file=out)
+        for d in results["openblas_in_run"]:
             print(f"BLAS: {d['internal_api']} {d['version']} kernel={d['architecture']} "
                   f"threads={d['num_threads']} ({os.path.basename(d['filepath'] or '')})", file=out)
         pk = results["peak_gflops"]
@@ -435,16 +507,20 @@ def _print_row(row, out, header, results):
         if results["quick"]:
             print("QUICK MODE: agreement check only, timings are meaningless", file=out)
         print(f"{'scenario':<22}{'I,H,N,T':<18}{'dtype':<8}{'cgru':>11}{'torch':>11}{'ORT':>11}"
-              f"{'x torch':>9}{'x ORT':>8}{'GFLOP/s':>9}{'%peak':>7}  agree", file=out)
+              f"{'OV':>11}{'x torch':>9}{'x ORT':>8}{'x OV':>8}{'GFLOP/s':>9}{'%peak':>7}"
+              f"{'  x 1 thread' if results['threads'] > 1 else ''}  agree", file=out)
     t = row["seconds_per_call"]
     sp = row["speedup"]
     share = row["peak_share"]["cgru"]
     print(f"{row['name']:<22}{_label(row):<18}{row['dtype']:<8}{_fmt_t(t['cgru']):>11}"
           f"{_fmt_t(t.get('torch')):>11}{_fmt_t(t.get('onnxruntime')):>11}"
+          f"{_fmt_t(t.get('openvino')):>11}"
           f"{sp.get('torch', float('nan')):>8.2f}x"
           f"{(format(sp['onnxruntime'], '7.2f') + 'x') if 'onnxruntime' in sp else '      -':>8}"
+          f"{(format(sp['openvino'], '7.2f') + 'x') if 'openvino' in sp else '      -':>8}"
           f"{row['gflops']['cgru']:>9.2f}"
-          f"{(format(share * 100, '6.1f')) if share else '     -':>7}  "
+          f"{(format(share * 100, '6.1f')) if share else '     -':>7}"
+          f"{format(sp['cgru-1thread'], '11.2f') + 'x' if 'cgru-1thread' in sp else ''}  "
           f"{'yes' if row['agree'] else 'NO'} ({max(row['max_abs_diff'].values()):.1e})",
           file=out, flush=True)
 
@@ -456,8 +532,9 @@ def _label(row):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="cgru bench", description=(
-        "Benchmark cgru against torch.nn.GRU/GRUCell and onnxruntime's GRU, one thread "
-        "each, interleaved in one process. For meaningful numbers run on an idle machine."))
+        "Benchmark cgru against torch.nn.GRU/GRUCell, onnxruntime's GRU and OpenVINO, the "
+        "same number of threads each, interleaved in one process. For meaningful numbers "
+        "run on an idle machine."))
     p.add_argument("--quick", action="store_true",
                    help="tiny repeats: check agreement and that everything runs, not speed")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
@@ -467,9 +544,13 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7)")
     p.add_argument("--min-time", type=float, default=None,
                    help="seconds per timed block (default 0.02)")
-    p.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
-                   help="cpu: this thread's CPU time (default; every contender runs on the "
-                        "calling thread); wall: elapsed time")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="threads per contender (default 1): cgru.threads(N), "
+                        "torch.set_num_threads(N), onnxruntime intra_op_num_threads=N, "
+                        "OpenVINO INFERENCE_NUM_THREADS=N")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default=None,
+                   help="cpu: this thread's CPU time (the default with --threads 1); wall: "
+                        "elapsed time (the default, and required, with more threads)")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     a = p.parse_args(argv)
     if a.list:
@@ -479,9 +560,12 @@ def main(argv=None):
         return 0
     try:
         res = run(quick=a.quick, json_path=a.json, scenarios=a.scenario, rounds=a.rounds,
-                  min_time=a.min_time, clock=a.clock)
+                  min_time=a.min_time, clock=a.clock, threads=a.threads)
     except ImportError as e:
         print(f"cgru bench needs torch, onnx, onnxruntime and threadpoolctl: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:                   # --threads, --clock, --scenario
+        print(f"cgru bench: {e}", file=sys.stderr)
         return 2
     if not res["all_agree"]:
         print("ERROR: cgru's outputs disagree with torch's in some scenario", file=sys.stderr)

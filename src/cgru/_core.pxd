@@ -12,6 +12,30 @@
 from libc.stdint cimport int64_t
 from cgru.kernels cimport cgru_layer_f32, cgru_layer_f64
 
+# units: step s of a recurrence for hidden units [j0, j1) (j0, j1 multiples of 2P
+#   = 128 / itemsize, or j1 = H; reset_after=True, packed W_hh), for the split of
+#   one recurrence across threads (cgru.kernels).  Reads h[s % 2] (N, H), writes
+#   those units of h[(s + 1) % 2]; steps past a sample's length copy its state and
+#   zero y.  x != NULL (a step): the units' projection of x rows (ldx apart) goes
+#   to gxw (N, 3H) and gx is not read.
+ctypedef struct cgru_units:
+    const void* layer                # cgru_layer_f32 / _f64
+    Py_ssize_t T
+    Py_ssize_t N
+    const void* x
+    Py_ssize_t ldx
+    void* gxw
+    const void* gx
+    Py_ssize_t gx_t
+    Py_ssize_t gx_n
+    void* h[2]
+    void* y
+    Py_ssize_t y_t
+    Py_ssize_t y_n
+    const int64_t* lengths
+    int reverse
+    void* gh                         # (N, 3H) scratch, shared by the unit ranges
+
 ctypedef struct cgru_kernel_table:
     const char* isa                  # "baseline", "avx2", "avx512"
     void (*activate_f32)(int, double, double, const float*, float*, Py_ssize_t) noexcept nogil
@@ -38,3 +62,5 @@ ctypedef struct cgru_kernel_table:
     void (*packed_product_f64)(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, int g1,
                                Py_ssize_t j0, Py_ssize_t j1, const double* a, Py_ssize_t lda,
                                const double* wp, double* c, Py_ssize_t ldc) noexcept nogil
+    void (*units_f32)(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil
+    void (*units_f64)(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil

@@ -13,10 +13,13 @@ MAX_DIM = 2**31 - 1
 
 
 def as_dtype(dtype):
-    """The model dtype: float32 or float64 (None, which NumPy reads as float64,
-    is refused: it is a missing argument, not a choice)."""
+    """The model dtype: float32 or float64 (also as torch.float32 / torch.float64,
+    read by name: torch is never imported).  None, which NumPy reads as float64,
+    is refused: it is a missing argument, not a choice."""
     if dtype is None:
         raise TypeError("dtype must be float32 or float64, got None")
+    if type(dtype).__module__ == "torch" and str(dtype).startswith("torch."):
+        dtype = str(dtype)[len("torch."):]
     try:
         d = np.dtype(dtype)
     except TypeError:
@@ -24,6 +27,30 @@ def as_dtype(dtype):
     if d not in DTYPES:
         raise TypeError(f"dtype must be float32 or float64, got {d}")
     return d
+
+
+def as_rng(seed):
+    """The generator that initialises weights: ``seed`` None (fresh entropy), a
+    non-negative int or a numpy.random.Generator (used as is)."""
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int or a numpy.random.Generator, got "
+                        f"{type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    return np.random.default_rng(operator.index(seed))
+
+
+def one_of(value, hx, name):
+    """``name`` or its PyTorch spelling ``hx`` (the initial state), not both."""
+    if hx is None:
+        return value
+    if value is not None:
+        raise TypeError(f"pass the initial state as {name}= or as hx=, not both")
+    return hx
 
 
 def as_size(value, name, minimum=1):

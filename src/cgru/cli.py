@@ -67,11 +67,32 @@ class Progress:
 
 def _load_npy(path, what):
     try:
-        return np.load(path, allow_pickle=False)
+        a = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise CLIError(f"{what}: no such file: {path}") from None
     except (OSError, ValueError, EOFError) as e:
         raise CLIError(f"{what}: {path} is not a readable .npy array: {e}") from None
+    if isinstance(a, np.lib.npyio.NpzFile):     # an .npz archive, not one array
+        with a:
+            names = list(a.files)
+        if "__config__" in names:
+            raise CLIError(f"{what}: {path} is a cgru model, not an input array (cgru run "
+                           f"MODEL INPUT: the model comes first)")
+        raise CLIError(f"{what}: {path} is an .npz archive (arrays {names}); give one .npy "
+                       f"array (np.save), e.g. python -c \"import numpy as np; "
+                       f"np.save('x.npy', np.load('{path}')['{names[0] if names else 'x'}'])\"")
+    return a
+
+
+def _check_writable(path, what):
+    """Fail before computing when ``path`` cannot be written (missing folder, ...)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{what}: cannot write {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise CLIError(f"{what}: cannot write {path}: it is a folder")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"{what}: cannot write {path}: the folder {folder} is not writable")
 
 
 def _load_model(path):
@@ -178,8 +199,8 @@ def cmd_demo(args, out):
 
 
 # ------------------------------------------------------------------ convert
-def _keras_gru_layer(path, layer_name):
-    """Load a .keras file (safe mode: no arbitrary code) and pick its GRU layer."""
+def _keras_model(path):
+    """Load a .keras file (safe mode: no arbitrary code)."""
     if "KERAS_BACKEND" not in os.environ and importlib.util.find_spec("tensorflow") is None:
         for backend in ("torch", "jax"):
             if importlib.util.find_spec(backend) is not None:
@@ -197,50 +218,29 @@ def _keras_gru_layer(path, layer_name):
         km = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:
         raise CLIError(f"cannot load {path} as a Keras model: {type(e).__name__}: {e}") from None
-
-    def is_gru(layer):     # what GRU.from_keras takes: GRU, RNN(GRUCell), Bidirectional of one
-        if isinstance(layer, keras.layers.Bidirectional):
-            return is_gru(layer.forward_layer)
-        return isinstance(layer, keras.layers.RNN) and \
-            isinstance(getattr(layer, "cell", None), keras.layers.GRUCell)
-
-    layers = [km] if is_gru(km) else [lay for lay in getattr(km, "_flatten_layers",
-                                                             lambda: km.layers)() if is_gru(lay)]
-    if layer_name is not None:
-        layers = [lay for lay in layers if lay.name == layer_name]
-        if not layers:
-            raise CLIError(f"{path} has no GRU layer named {layer_name!r}")
-    else:   # a Bidirectional's own forward and backward layers are part of it
-        inner = {id(getattr(lay, a, None)) for lay in layers
-                 for a in ("forward_layer", "backward_layer")}
-        layers = [lay for lay in layers if id(lay) not in inner]
-    if not layers:
-        raise CLIError(f"{path} has no GRU layer")
-    if len(layers) > 1:
-        names = ", ".join(repr(lay.name) for lay in layers)
-        raise CLIError(f"{path} has several GRU layers ({names}); choose one with --layer")
-    return layers[0]
+    return km
 
 
 def _torch_state_dict(path, prefix):
-    """A state_dict from torch.save, keeping the keys under ``prefix`` (stripped)."""
-    from cgru.convert.torch import _load_path
+    """A state_dict from torch.save and the prefix its GRU (or GRUCell) keys were
+    under: ``prefix`` (with or without the trailing dot), or the one prefix that
+    holds GRU keys."""
+    from cgru.convert import torch as ct
     try:
-        sd = _load_path(path)            # torch.load(weights_only=True), checked
-    except (ImportError, OSError, ValueError) as e:
-        raise CLIError(str(e)) from None
-    sub = {k[len(prefix):]: v for k, v in sd.items() if isinstance(k, str) and k.startswith(prefix)}
-    if not sub:
-        raise CLIError(f"{path} has no keys starting with {prefix!r}")
-    return sub
-
-
-def _converter(name):
-    import cgru
-    fn = getattr(cgru.GRU, name, None)
-    if fn is None:
-        raise CLIError(f"this cgru has no GRU.{name} converter")
-    return fn
+        sd = ct._load_path(path)            # torch.load(weights_only=True), checked
+        if prefix is None:
+            cell = not ct.gru_prefixes(sd) and ct.gru_prefixes(sd, ct._CELL_KEY)
+        else:                               # a GRUCell's keys under that prefix
+            under = [k[len(ct._normal_prefix(prefix)):] for k in sd if isinstance(k, str)
+                     and k.startswith(ct._normal_prefix(prefix))]
+            cell = not any(ct._GRU_KEY.match(k) for k in under) and \
+                any(ct._CELL_KEY.match(k) for k in under)
+        if cell:
+            return ct.take_prefix(sd, prefix, ct._CELL_KEY, "GRUCell")
+        return ct.take_prefix(sd, prefix)
+    except (ImportError, OSError, ValueError, TypeError) as e:
+        raise CLIError(str(e).removeprefix("from_torch: ").replace("prefix=...", "--prefix")
+                       .replace(" (cgru convert: --prefix)", "")) from None
 
 
 def cmd_convert(args, out):
@@ -252,13 +252,19 @@ def cmd_convert(args, out):
         ext = os.path.splitext(src)[1].lower()
         kind = {".onnx": "onnx", ".keras": "keras"}.get(ext, "torch")
     kw = {} if args.dtype is None else {"dtype": np.dtype(args.dtype)}
+    _check_writable(args.output, "-o")
     try:
         if kind == "onnx":
-            model = _converter("from_onnx")(src, args.layer, **kw)
+            from cgru.convert.onnx import gru_from_onnx
+            model = gru_from_onnx(cgru.GRU, src, args.layer, option="--layer", **kw)
         elif kind == "keras":
-            model = _converter("from_keras")(_keras_gru_layer(src, args.layer), **kw)
+            from cgru.convert.keras import gru_from_keras
+            model = gru_from_keras(cgru.GRU, _keras_model(src), name=args.layer,
+                                   option="--layer", **kw)
         else:
-            source = src if args.prefix is None else _torch_state_dict(src, args.prefix)
+            source, taken = _torch_state_dict(src, args.prefix)
+            if taken and args.prefix is None:
+                print(f"{src}: took the GRU keys under the prefix {taken!r}", file=out)
             try:
                 model = cgru.GRU.from_torch(source, **kw)
             except ValueError as e:
@@ -273,6 +279,11 @@ def cmd_convert(args, out):
         raise CLIError(f"converting {src} needs a package that is not installed: {e}") from None
     except (ValueError, TypeError, KeyError, OSError, NotImplementedError) as e:
         raise CLIError(f"cannot convert {src}: {e}") from None
+    if args.batch_first is not None:
+        if isinstance(model, cgru.GRUCell):
+            raise CLIError("--batch-first / --no-batch-first apply to GRU models; this is a "
+                           "GRUCell")
+        model.batch_first = args.batch_first
     try:
         model.save(args.output)
     except OSError as e:
@@ -282,46 +293,101 @@ def cmd_convert(args, out):
 
 
 # ---------------------------------------------------------------------- run
+def _layout(g):
+    return "(N, T, I) batch-first" if g.batch_first else "(T, N, I) time-first"
+
+
+def _check_layout(g, x, h0, lengths, how):
+    """Refuse a 3-D x whose batch size, as --h0 / --lengths give it, fits only the
+    other layout: the run would be silently wrong."""
+    if np.ndim(x) != 3:
+        return
+    sizes = []
+    if h0 is not None and np.ndim(h0) == 3:
+        sizes.append(("--h0", np.shape(h0)[1]))
+    if lengths is not None and np.ndim(lengths) == 1:
+        sizes.append(("--lengths", np.shape(lengths)[0]))
+    n_here, n_other = (x.shape[0], x.shape[1]) if g.batch_first else (x.shape[1], x.shape[0])
+    for what, n in sizes:
+        if n != n_here and n == n_other:
+            other = "--no-batch-first" if g.batch_first else "--batch-first"
+            raise CLIError(f"input {x.shape} read as {_layout(g)} ({how}) has batch size "
+                           f"{n_here}, but {what} is for {n} sequences, which fits the other "
+                           f"layout: pass {other} if the input is "
+                           f"{'(T, N, I)' if g.batch_first else '(N, T, I)'}")
+
+
 def cmd_run(args, out):
     import cgru
     model = _load_model(args.model)
     x = _load_npy(args.input, "input")
     h0 = None if args.h0 is None else _load_npy(args.h0, "--h0")
     lengths = None if args.lengths is None else _load_npy(args.lengths, "--lengths")
+    _check_writable(args.output, "-o")
+    if args.hn is not None:
+        _check_writable(args.hn, "--hn")
+    layout = None
+    t0 = time.perf_counter()
     try:
         if isinstance(model, cgru.GRUCell):
-            if lengths is not None or args.batch_first:
+            if lengths is not None or args.batch_first is not None:
                 raise CLIError("--lengths and --batch-first apply to GRU models; this is a GRUCell")
             y = model(x, h0)
             h_n = y
         else:
-            if args.batch_first:
-                model.batch_first = True
+            if args.batch_first is not None:
+                how = "--batch-first" if args.batch_first else "--no-batch-first"
+                model.batch_first = args.batch_first
+            else:
+                how = f"the model's batch_first={model.batch_first}"
+            layout = _layout(model) if np.ndim(x) == 3 else "(T, I) one sequence"
+            _check_layout(model, x, h0, lengths, how)
             y, h_n = _run_gru(model, x, h0, lengths, args.chunk)
     except (ValueError, TypeError) as e:
         raise CLIError(str(e)) from None
     except MemoryError:
         raise CLIError(f"not enough memory to run {args.input} {x.shape}") from None
+    seconds = time.perf_counter() - t0
     _save_npy(args.output, y, "output")
     if args.hn is not None:
         _save_npy(args.hn, h_n, "--hn")
-    if not args.quiet:
-        print(f"{args.input} {x.shape} -> {args.output} {y.shape} {y.dtype}", file=out)
+    if args.json:
+        report = {"model": args.model, "input": args.input, "input_shape": list(x.shape),
+                  "layout": layout, "output": args.output, "output_shape": list(y.shape),
+                  "dtype": y.dtype.name, "hn": args.hn, "hn_shape": list(np.shape(h_n)),
+                  "seconds": seconds}
+        print(json.dumps(report, indent=2), file=out)
+    elif not args.quiet:
+        as_ = f" as {layout}" if layout else ""
+        print(f"{args.input} {x.shape}{as_} -> {args.output} {y.shape} {y.dtype}", file=out)
     return EXIT_OK
 
 
 def _run_gru(g, x, h0, lengths, chunk):
-    """g(x, h0, lengths), in chunks of ``chunk`` sequences with a progress line
-    when it takes more than a second (each sequence is independent)."""
+    """g(x, h0, lengths), in chunks of ``chunk`` sequences (each sequence is
+    independent), or for a few long sequences of a unidirectional model in
+    chunks of steps (the state carried over), with a progress line when it
+    takes more than a second."""
+    if np.ndim(x) == 2 and chunk > 0 and lengths is None and (h0 is None or np.ndim(h0) == 2):
+        if h0 is not None and np.ndim(h0) == 2:
+            h0 = np.asarray(h0)[:, None, :]
+        y, h = _run_gru(g, np.asarray(x)[:, None, :] if not g.batch_first else
+                        np.asarray(x)[None], h0, lengths, chunk)
+        return (y[:, 0] if not g.batch_first else y[0]), h[:, 0]
     if np.ndim(x) != 3 or chunk <= 0:
         return g(x, h0, lengths)
     bdim = 0 if g.batch_first else 1
-    N = x.shape[bdim]
+    N, T = x.shape[bdim], x.shape[1 - bdim]
     LD = g.num_layers * g.num_directions
-    if N <= chunk or (h0 is not None and np.shape(h0) != (LD, N, g.hidden_size)) \
+    if (h0 is not None and np.shape(h0) != (LD, N, g.hidden_size)) \
             or (lengths is not None and np.shape(lengths) != (N,)):
         return g(x, h0, lengths)      # one call (and the library's message for a bad shape)
     g._check_input(x)   # fail on a bad x before any work
+    if N <= chunk:
+        steps = max(1, (chunk * 64) // max(N, 1))
+        if T <= steps or g.bidirectional or g._reverse_only or lengths is not None:
+            return g(x, h0, lengths)
+        return _run_steps(g, x, h0, steps)
     ys, hs = [], []
     progress = Progress("run: sequences", N)
     for start in range(0, N, chunk):
@@ -334,6 +400,23 @@ def _run_gru(g, x, h0, lengths, chunk):
         progress.update(sl.stop)
     progress.close(N)
     return np.concatenate(ys, axis=bdim), np.concatenate(hs, axis=1)
+
+
+def _run_steps(g, x, h, steps):
+    """A unidirectional g over long sequences, ``steps`` time steps per call, the
+    state carried from one call to the next: the same maths as one call, with
+    a progress line in steps."""
+    tdim = 1 if g.batch_first else 0
+    T = x.shape[tdim]
+    ys = []
+    progress = Progress("run: steps", T)
+    for start in range(0, T, steps):
+        sl = slice(start, min(start + steps, T))
+        y, h = g(x[:, sl] if tdim else x[sl], h)
+        ys.append(y)
+        progress.update(sl.stop)
+    progress.close(T)
+    return np.concatenate(ys, axis=tdim), h
 
 
 # --------------------------------------------------------------------- info
@@ -372,6 +455,9 @@ def cmd_info(args, out):
     variant = "reset_after=True (PyTorch / cuDNN)" if info["reset_after"] else \
         "reset_after=False (Cho et al. 2014)"
     print(f"  variant: {variant}", file=out)
+    if "batch_first" in info:
+        print(f"  layout: batch_first={info['batch_first']}: cgru run reads x as "
+              f"{'(N, T, I)' if info['batch_first'] else '(T, N, I)'}", file=out)
     for d, a in enumerate(info["activations"]):
         gates, cand = a["gates"], a["candidate"]
         print(f"  direction {d}: gates {gates[0]}, candidate {cand[0]}", file=out)
@@ -383,6 +469,9 @@ def cmd_info(args, out):
 
 
 # -------------------------------------------------------------------- bench
+BENCH_NEEDS = ("torch", "onnx", "onnxruntime", "threadpoolctl")
+
+
 def cmd_bench(rest):
     try:
         bench = importlib.import_module("cgru._bench")
@@ -390,8 +479,14 @@ def cmd_bench(rest):
         if getattr(e, "name", None) != "cgru._bench":
             raise
         raise CLIError("this cgru has no benchmark suite (cgru._bench is missing)") from None
+    rest = list(rest)
+    if not {"-h", "--help", "--list"} & set(rest):
+        missing = [m for m in BENCH_NEEDS if importlib.util.find_spec(m) is None]
+        if missing:
+            raise CLIError(f"cgru bench needs {', '.join(BENCH_NEEDS)}; missing: "
+                           f"{', '.join(missing)} (pip install 'cgru[torch,onnx]' threadpoolctl)")
     try:
-        rc = bench.main(list(rest))
+        rc = bench.main(rest)
     except SystemExit as e:              # its argparse: --help (0) or a usage error (2)
         rc = e.code if isinstance(e.code, int) or e.code is None else EXIT_FAILURE
     return EXIT_OK if rc is None else int(rc)
@@ -429,7 +524,11 @@ def build_parser():
                    help="the GRU to take when there are several: Keras layer or ONNX node name")
     c.add_argument("--prefix", default=None,
                    help="torch: take the keys starting with PREFIX (e.g. 'encoder.gru.') from "
-                        "a larger state_dict")
+                        "a larger state_dict (default: the one GRU's prefix, found)")
+    c.add_argument("--batch-first", action=argparse.BooleanOptionalAction, default=None,
+                   help="save the model as batch_first (its input (N, T, I)), or not "
+                        "(--no-batch-first: (T, N, I)); default: the source's layout (a torch "
+                        "state_dict carries none: time-first)")
 
     r = sub.add_parser("run", help="run a saved model over an .npy array",
                        description="Run a saved model over input.npy and save the outputs.")
@@ -437,13 +536,17 @@ def build_parser():
     r.add_argument("input", help=".npy input: (T, N, I), (N, T, I) with --batch-first, or (T, I)")
     r.add_argument("-o", "--output", required=True, help=".npy file for the outputs y")
     r.add_argument("--lengths", default=None, help=".npy of N integer sequence lengths")
-    r.add_argument("--batch-first", action="store_true",
-                   help="input and output are (N, T, I) (default: the model's setting)")
+    r.add_argument("--batch-first", action=argparse.BooleanOptionalAction, default=None,
+                   help="input and output are (N, T, I); --no-batch-first: (T, N, I) "
+                        "(default: the model's batch_first, as cgru info shows)")
     r.add_argument("--h0", default=None, help=".npy initial state (num_layers*D, N, H)")
     r.add_argument("--hn", default=None, help=".npy file for the final state h_n")
     r.add_argument("--chunk", type=_nonnegative, default=256,
-                   help="sequences per call (progress is shown between calls; 0: one call)")
+                   help="sequences per call (progress is shown between calls; a few long "
+                        "sequences go in chunks of steps; 0: one call)")
     r.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    r.add_argument("--json", action="store_true",
+                   help="print what was run as JSON (shapes, layout, dtype, seconds)")
 
     i = sub.add_parser("info", help="describe a saved model")
     i.add_argument("model")

@@ -9,7 +9,8 @@ import numpy as np
 from cgru import _activations
 from cgru import _validate as V
 from cgru import _filecheck
-from cgru._compiled import Stream, _Net
+from cgru._compiled import _Net
+from cgru._stream import Stream
 
 __all__ = ["GRU", "GRUCell", "load", "Stream"]
 
@@ -108,7 +109,7 @@ class GRU:
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True,
                  batch_first=False, bidirectional=False, reset_after=True,
-                 dtype=np.float32, activations=None, clip=None):
+                 dtype=np.float32, activations=None, clip=None, seed=None):
         self._input_size = V.as_size(input_size, "input_size")
         self._hidden_size = V.as_size(hidden_size, "hidden_size")
         self._num_layers = V.as_size(num_layers, "num_layers")
@@ -125,8 +126,9 @@ class GRU:
         self._reverse_only = False
         self._check_memory()
         # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)]
+        # (seed: an int or a numpy Generator, for the same weights every time)
         k = 1.0 / math.sqrt(self.hidden_size)
-        rng = np.random.default_rng()
+        rng = V.as_rng(seed)
         self._params = {name: rng.uniform(-k, k, size=shape).astype(self.dtype)
                         for name, shape in self._param_shapes().items()}
         self._compile()
@@ -176,6 +178,7 @@ class GRU:
 
     @property
     def num_directions(self):
+        """D: 2 for a bidirectional model, else 1."""
         return 2 if self.bidirectional else 1
 
     def _param_shapes(self):
@@ -261,10 +264,12 @@ class GRU:
                              f"dimension, got shape {a.shape}")
         return a
 
-    def __call__(self, x, h0=None, lengths=None):
+    def __call__(self, x, h0=None, lengths=None, *, hx=None):
         """Run the GRU.  x: (T, N, I), (N, T, I) with batch_first, or unbatched (T, I).
         Returns y (T, N, D*H) (batch_first: (N, T, D*H); unbatched (T, D*H)) and
-        h_n (num_layers*D, N, H) (unbatched: (num_layers*D, H))."""
+        h_n (num_layers*D, N, H) (unbatched: (num_layers*D, H)).  ``hx`` is
+        PyTorch's name for ``h0``."""
+        h0 = V.one_of(h0, hx, "h0")
         a = self._check_input(x)
         unbatched = a.ndim == 2
         bf = self.batch_first and not unbatched
@@ -398,20 +403,35 @@ class GRU:
 
     # ------------------------------------------------------------- interop
     @classmethod
-    def from_torch(cls, module_or_state_dict, *, dtype=None):
+    def from_torch(cls, module_or_state_dict, *, dtype=None, prefix=None):
+        """A GRU from a torch.nn.GRU (or a module holding one), a state_dict, or a
+        torch.save path of one.  ``prefix`` ("encoder.gru" or "encoder.gru.")
+        takes the GRU's keys out of a larger state_dict; without it, a
+        state_dict holding one GRU's keys under some prefix converts as is."""
         from cgru.convert.torch import gru_from_torch
-        return gru_from_torch(cls, module_or_state_dict, dtype=dtype)
+        return gru_from_torch(cls, module_or_state_dict, dtype=dtype, prefix=prefix)
 
     def to_torch(self):
+        """A torch.nn.GRU with this model's weights (reset_after=True models)."""
         from cgru.convert.torch import gru_to_torch
         return gru_to_torch(self)
 
     @classmethod
-    def from_keras(cls, layer, *, dtype=None):
-        """A GRU from a ``keras.layers.GRU`` or ``keras.layers.Bidirectional(GRU)``
-        (Keras 3), batch_first=True; see docs/conversion.md."""
+    def from_keras(cls, layer_or_model, *, dtype=None, layer=None):
+        """A GRU (batch_first=True) from a ``keras.layers.GRU`` or
+        ``keras.layers.Bidirectional(GRU)`` (Keras 3), or from a Keras model: its
+        GRU layer, its GRU layers stacked into one multi-layer GRU when each reads
+        the one below's output, or the GRU layer named ``layer``; see
+        docs/conversion.md."""
         from cgru.convert.keras import gru_from_keras
-        return gru_from_keras(cls, layer, dtype=dtype)
+        return gru_from_keras(cls, layer_or_model, dtype=dtype, name=layer)
+
+    @classmethod
+    def from_keras_all(cls, model, *, dtype=None):
+        """Every GRU layer of a Keras model as its own one-layer GRU: a dict from
+        layer name to GRU."""
+        from cgru.convert.keras import grus_from_keras
+        return grus_from_keras(cls, model, dtype=dtype)
 
     def to_keras(self):
         """A built Keras 3 ``GRU`` (``Bidirectional(GRU)`` when bidirectional) with
@@ -422,10 +442,19 @@ class GRU:
 
     @classmethod
     def from_onnx(cls, model_or_path, node=None, *, dtype=None):
-        """A GRU from the ONNX ``GRU`` node of a model (an onnx.ModelProto or a
-        path); ``node`` names the node when there are several."""
+        """A GRU from an ONNX model (an onnx.ModelProto or a path): its GRU node,
+        or its GRU nodes stacked into one multi-layer GRU when each reads the one
+        below's output (as torch.onnx.export and ``to_onnx`` write them);
+        ``node`` takes one node by name (or by one of its output names)."""
         from cgru.convert.onnx import gru_from_onnx
         return gru_from_onnx(cls, model_or_path, node, dtype=dtype)
+
+    @classmethod
+    def from_onnx_all(cls, model_or_path, *, dtype=None):
+        """Every GRU node of an ONNX model as its own one-layer GRU: a dict from
+        node name (an unnamed node: its first output's name) to GRU."""
+        from cgru.convert.onnx import grus_from_onnx
+        return grus_from_onnx(cls, model_or_path, dtype=dtype)
 
     def to_onnx(self, path=None, *, opset=14, h0=False, lengths=False):
         """This model as an onnx.ModelProto (saved to ``path`` when given): one
@@ -435,10 +464,37 @@ class GRU:
         return gru_to_onnx(self, path, opset=opset, h0=h0, lengths=lengths)
 
 
+def _not_a_model(path):
+    """What the file at ``path`` is when it cannot be a cgru .npz ("" when it may
+    be one, or ``path`` is a file object); FileNotFoundError when it is missing."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return ""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load: no such file: {os.fsdecode(path)!r}")
+    if os.path.isdir(path):
+        return "a folder"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:                  # unreadable: np.load says why
+        return ""
+    if head.startswith(b"PK"):
+        return ""
+    if head == b"\x93NUMPY":
+        return "a single .npy array"
+    return "empty" if not head else "another kind of file"
+
+
 def load(path):
     """Load a model saved with ``GRU.save`` or ``GRUCell.save`` (never unpickles).
-    The declared sizes are checked against the members the file really holds
-    (zip directory, .npy headers) before anything is decompressed or built."""
+    A missing path raises FileNotFoundError; a file that is no cgru model,
+    ValueError.  The declared sizes are checked against the members the file
+    really holds (zip directory, .npy headers) before anything is decompressed
+    or built."""
+    what = _not_a_model(path)
+    if what:
+        raise ValueError(f"load: {path!r} is not a readable cgru .npz file: it is {what}, "
+                         f"not an .npz archive written by GRU.save")
     with _filecheck.open_npz(path) as z:
         infos = _filecheck.members(path, z)
         config = _filecheck.read_config(path, z, infos)
@@ -497,15 +553,16 @@ class GRUCell:
     """One GRU cell (PyTorch's GRUCell names: weight_ih, weight_hh, bias_ih, bias_hh)."""
 
     def __init__(self, input_size, hidden_size, *, bias=True, reset_after=True,
-                 dtype=np.float32):
+                 dtype=np.float32, seed=None):
         self._gru = GRU(input_size, hidden_size, 1, bias=bias, reset_after=reset_after,
-                        dtype=dtype)
+                        dtype=dtype, seed=seed)
 
-    input_size = property(lambda self: self._gru.input_size)
-    hidden_size = property(lambda self: self._gru.hidden_size)
-    bias = property(lambda self: self._gru.bias)
-    reset_after = property(lambda self: self._gru.reset_after)
-    dtype = property(lambda self: self._gru.dtype)
+    input_size = property(lambda self: self._gru.input_size, doc="I, features per step")
+    hidden_size = property(lambda self: self._gru.hidden_size, doc="H, the state size")
+    bias = property(lambda self: self._gru.bias, doc="whether the cell has biases")
+    reset_after = property(lambda self: self._gru.reset_after,
+                           doc="True: PyTorch's GRUCell; False: Cho et al. (2014)")
+    dtype = property(lambda self: self._gru.dtype, doc="float32 or float64")
 
     def __setstate__(self, state):
         """A pickled GRUCell is one GRU layer: checked, like every unpickled field."""
@@ -521,9 +578,12 @@ class GRUCell:
                 f"reset_after={self.reset_after}, dtype={self.dtype.name!r})")
 
     def state_dict(self):
+        """Copies of the parameters, PyTorch's GRUCell names and shapes."""
         return {k.replace("_l0", ""): v for k, v in self._gru.state_dict().items()}
 
     def load_state_dict(self, state_dict):
+        """Load parameters (NumPy arrays or torch tensors), every name and shape
+        checked before anything changes."""
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
         allowed = {k.replace("_l0", "") for k in self._gru._param_shapes()}
@@ -535,8 +595,10 @@ class GRUCell:
             raise ValueError(f"state_dict: missing key(s) {missing}")
         self._gru.load_state_dict({k + "_l0": v for k, v in state_dict.items()})
 
-    def __call__(self, x, h=None):
-        """x (N, I) or (I,); h (N, H) or (H,) -> h' of the same batch shape."""
+    def __call__(self, x, h=None, *, hx=None):
+        """x (N, I) or (I,); h (N, H) or (H,) -> h' of the same batch shape.
+        ``hx`` is PyTorch's name for ``h``."""
+        h = V.one_of(h, hx, "h")
         g = self._gru
         a = V.as_real_array(x, "x", g.dtype)
         if a.ndim not in (1, 2) or a.shape[-1] != g.input_size:
@@ -559,16 +621,20 @@ class GRUCell:
     forward = __call__
 
     def save(self, path):
+        """Save configuration and weights in .npz format (see GRU.save)."""
         config = {"kind": "GRUCell", "format_version": FORMAT_VERSION,
                   "input_size": self.input_size, "hidden_size": self.hidden_size,
                   "bias": self.bias, "reset_after": self.reset_after, "dtype": self.dtype.name}
         _write_npz(path, config, self.state_dict())
 
     @classmethod
-    def from_torch(cls, module_or_state_dict, *, dtype=None):
+    def from_torch(cls, module_or_state_dict, *, dtype=None, prefix=None):
+        """A GRUCell from a torch.nn.GRUCell, its state_dict or a torch.save path;
+        ``prefix`` takes the cell's keys out of a larger state_dict."""
         from cgru.convert.torch import cell_from_torch
-        return cell_from_torch(cls, module_or_state_dict, dtype=dtype)
+        return cell_from_torch(cls, module_or_state_dict, dtype=dtype, prefix=prefix)
 
     def to_torch(self):
+        """A torch.nn.GRUCell with this cell's weights (reset_after=True cells)."""
         from cgru.convert.torch import cell_to_torch
         return cell_to_torch(self)

@@ -76,6 +76,7 @@ cdef extern from "include/cgru.h":
         Py_ssize_t hidden_size
         const cgru_layer_f32* layers_f32
         const cgru_layer_f64* layers_f64
+        int num_threads
 
 # ------------------------------------------------------------------ one layer
 # (each _f32 / _f64; cgru.h documents every argument)

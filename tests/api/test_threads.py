@@ -1,8 +1,8 @@
 """Concurrency: the GIL is released around the kernels, one model serves many
 threads (each with its own stream, or concurrent calls), a stream refuses two
-threads at once, and cgru.threads limits the BLAS pool."""
+threads at once, and cgru.threads limits the BLAS pool (the thread-count policy
+itself: tests/api/test_thread_policy.py)."""
 
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -146,21 +146,6 @@ def test_threads_limits_blas_pool():
         return [p["num_threads"] for p in threadpoolctl.threadpool_info()
                 if p["user_api"] == "blas"]
     assert decorated() == [1] * len(before)
-
-
-@pytest.mark.parametrize("n,exc,match", [(0, ValueError, ">= 1"), (-2, ValueError, ">= 1"),
-                                         ("2", TypeError, "positive int"),
-                                         (True, TypeError, "positive int"),
-                                         (1.5, TypeError, "positive int")])
-def test_threads_bad_argument(n, exc, match):
-    with pytest.raises(exc, match=match):
-        cgru.threads(n)
-
-
-def test_threads_without_threadpoolctl(monkeypatch):
-    monkeypatch.setitem(sys.modules, "threadpoolctl", None)   # import fails
-    with pytest.raises(ImportError, match="pip install threadpoolctl"):
-        cgru.threads(1)
 
 
 def test_threads_applies_only_inside_with():

@@ -2,6 +2,7 @@
 and cgru agrees with PyTorch (and onnxruntime with PyTorch).  Timings are not
 checked here (they are meaningless in quick mode)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -20,8 +21,11 @@ def test_quick_run_agrees_everywhere(tmp_path):
     assert res["all_agree"], [(r["name"], r["max_abs_diff"]) for r in res["scenarios"]
                               if not r["agree"]]
     assert [r["name"] for r in res["scenarios"]] == [s.name for s in _bench.SCENARIOS]
+    has_ov = importlib.util.find_spec("openvino") is not None
     for r in res["scenarios"]:
-        want = {"cgru", "torch"} | ({"onnxruntime"} if r["dtype"] == "float32" else set())
+        f32 = r["dtype"] == "float32"
+        want = {"cgru", "torch"} | ({"onnxruntime"} if f32 else set()) | \
+            ({"openvino"} if f32 and has_ov else set())
         assert set(r["seconds_per_call"]) == want, r["name"]
         assert all(t > 0 for t in r["seconds_per_call"].values())
         assert "cgru-vs-torch" in r["max_abs_diff"]
@@ -41,6 +45,25 @@ def test_scenario_filter_and_cli(capsys):
     assert "step-tick" in out and "QUICK MODE" in out and "seq-" not in out
     assert _bench.main(["--list"]) == 0
     assert "seq-512-N64" in capsys.readouterr().out
+
+
+def test_threads_option_sets_every_contender(capsys):
+    need("torch")
+    need("onnx")
+    need("onnxruntime")
+    need("threadpoolctl")
+    from cgru import _bench
+    res = _bench.run(quick=True, scenarios=["step-64x128", "seq-256-N16"], threads=2, out=False)
+    assert res["threads"] == 2 and res["clock"] == "wall" and res["all_agree"]
+    for r in res["scenarios"]:          # cgru on one thread, interleaved, for the ratio
+        assert "cgru-1thread" in r["speedup"], r["name"]
+    assert all(d["num_threads"] == 2 for d in res["openblas_in_run"])
+    assert _bench.main(["--quick", "--scenario", "step-tick", "--threads", "2"]) == 0
+    assert "threads per contender: 2" in capsys.readouterr().out
+    # the calling thread's CPU time cannot time several threads
+    assert _bench.main(["--quick", "--threads", "2", "--clock", "cpu"]) == 2
+    assert "clock='wall'" in capsys.readouterr().err
+    assert _bench.main(["--quick", "--threads", "0"]) == 2
 
 
 def test_unknown_scenario_is_a_clear_error():

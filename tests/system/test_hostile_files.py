@@ -96,7 +96,8 @@ def test_junk_and_not_files(tmp_path):
         p = tmp_path / name
         p.write_bytes(data)
         expect_clean(lambda: cgru.load(p))
-    expect_clean(lambda: cgru.load(tmp_path / "does-not-exist.npz"))
+    with pytest.raises(FileNotFoundError):          # issue 13: as open() does
+        cgru.load(tmp_path / "does-not-exist.npz")
     expect_clean(lambda: cgru.load(tmp_path))                       # a directory
 
 

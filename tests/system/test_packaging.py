@@ -126,6 +126,8 @@ def test_sdist_rebuilds_the_same_package(sdist_names, wheel_names):
         assert must in sdist_names, f"{must} missing from the sdist"
     for name in extension_modules():
         assert f"pyx/{name}.pyx" in sdist_names, f"pyx/{name}.pyx missing from the sdist"
+    for c_source in ("pyx/c/pool.c", "pyx/c/pool.h", "tests/kernels/pool_check.c"):
+        assert c_source in sdist_names, f"{c_source} missing from the sdist"
     # every non-compiled file of the wheel's package comes from the sdist's src/
     packaged = {n for n in wheel_names if n.startswith("cgru/") and not n.endswith((".so", ".pyd"))}
     missing = sorted(n for n in packaged if "src/" + n not in sdist_names)
@@ -193,3 +195,14 @@ def test_cibuildwheel_tests_can_build_the_consumers():
     names = {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in cfg["test-requires"]}
     for needed in ("pytest", "hypothesis", "setuptools", "cython"):
         assert needed in names, f"[tool.cibuildwheel] test-requires lacks {needed}"
+
+
+def test_license_in_the_wheel_and_the_sdist(wheel_names, sdist_names):
+    assert any(re.fullmatch(r"cgru-[^/]+\.dist-info/licenses/LICENSE", n) for n in wheel_names)
+    assert "LICENSE" in sdist_names
+
+
+def test_the_wheel_is_small():
+    """Extension modules built without debug info: the wheel stays <= 1.5 MB."""
+    path = _find("cgru-*.whl", "CGRU_WHEEL")
+    assert path.stat().st_size <= 1.5e6, f"{path.name}: {path.stat().st_size / 1e6:.2f} MB"

@@ -73,7 +73,9 @@ def _gru_parts(layer, dtype):
     return config, sd, spec, dtype
 
 
-def gru_from_keras(cls, layer, dtype=None):
+def _layer_parts(layer, dtype):
+    """(config, state_dict per direction, activation spec per direction,
+    reverse_only, dtype) of a keras GRU or Bidirectional(GRU)."""
     import keras
     if isinstance(layer, keras.layers.Bidirectional):
         if layer.merge_mode not in ("concat", None):
@@ -89,19 +91,139 @@ def gru_from_keras(cls, layer, dtype=None):
         if cf != cb:
             raise ValueError(f"from_keras: the forward and backward layers differ ({cf} vs "
                              f"{cb}); cgru needs the same size, bias and reset_after")
-        g = cls(cf["input_size"], cf["hidden_size"], 1, bias=cf["bias"], batch_first=True,
-                bidirectional=True, reset_after=cf["reset_after"], dtype=dtype)
-        g._configure(activations=[specf, specb])
-        sd = {f"{k}_l0": v for k, v in sdf.items()}
-        sd.update({f"{k}_l0_reverse": v for k, v in sdb.items()})
-    else:
-        c, sd1, spec, dtype = _gru_parts(layer, dtype)
-        g = cls(c["input_size"], c["hidden_size"], 1, bias=c["bias"], batch_first=True,
-                bidirectional=False, reset_after=c["reset_after"], dtype=dtype)
-        g._configure(reverse_only=bool(layer.go_backwards), activations=[spec])
-        sd = {f"{k}_l0": v for k, v in sd1.items()}
+        return dict(cf, bidirectional=True), [sdf, sdb], [specf, specb], False, dtype
+    c, sd1, spec, dtype = _gru_parts(layer, dtype)
+    return dict(c, bidirectional=False), [sd1], [spec], bool(layer.go_backwards), dtype
+
+
+def _build(cls, parts):
+    """One cgru.GRU (batch_first=True, as Keras) from the _layer_parts of its
+    layers, bottom first."""
+    config, _, specs, reverse_only, dtype = parts[0]
+    g = cls(config["input_size"], config["hidden_size"], len(parts), bias=config["bias"],
+            batch_first=True, bidirectional=config["bidirectional"],
+            reset_after=config["reset_after"], dtype=dtype)
+    g._configure(reverse_only=reverse_only, activations=specs)
+    sd = {}
+    for layer, p in enumerate(parts):
+        for d, w in enumerate(p[1]):
+            sfx = "_reverse" if d else ""
+            sd.update({f"{k}_l{layer}{sfx}": v for k, v in w.items()})
     g.load_state_dict(sd)          # compiles
     return g
+
+
+def is_gru(layer):
+    """What from_keras takes: GRU, RNN(GRUCell), or a Bidirectional of one."""
+    import keras
+    if isinstance(layer, keras.layers.Bidirectional):
+        return is_gru(layer.forward_layer)
+    return isinstance(layer, keras.layers.RNN) and \
+        isinstance(getattr(layer, "cell", None), keras.layers.GRUCell)
+
+
+def gru_layers(model):
+    """The GRU layers of a Keras model in order (a Bidirectional's own forward
+    and backward layers are part of it, not listed)."""
+    if is_gru(model):
+        return [model]
+    layers = [lay for lay in getattr(model, "_flatten_layers", lambda: model.layers)()
+              if is_gru(lay)]
+    inner = {id(getattr(lay, a, None)) for lay in layers for a in ("forward_layer",
+                                                                    "backward_layer")}
+    return [lay for lay in layers if id(lay) not in inner]
+
+
+def _named(model, name):
+    if not isinstance(name, str):
+        raise TypeError(f"from_keras: layer= is the name (str) of one of the model's GRU "
+                        f"layers, got {type(name).__name__}; pass a layer itself as the first "
+                        f"argument")
+    found = [lay for lay in getattr(model, "_flatten_layers", lambda: model.layers)()
+             if lay.name == name and is_gru(lay)]
+    if not found:
+        names = [lay.name for lay in gru_layers(model)]
+        raise ValueError(f"from_keras: the model has no GRU layer named {name!r}; its GRU "
+                         f"layers are {names}")
+    return found[0]
+
+
+def _feeds(lower, upper):
+    """True when Keras layer ``upper`` reads exactly ``lower``'s output."""
+    try:
+        return upper.input is lower.output
+    except (AttributeError, ValueError):     # never called on a symbolic input
+        return False
+
+
+def _also_used(model, lower):
+    """Why ``lower``'s output is used elsewhere than by the GRU above ("" if not)."""
+    mine = {id(lay) for lay in getattr(model, "_flatten_layers", lambda: model.layers)()}
+    readers = [nd.operation for nd in getattr(lower, "_outbound_nodes", [])
+               if id(getattr(nd, "operation", None)) in mine]    # a layer may be in other models
+    if len(readers) > 1:
+        return f"the output of {lower.name!r} goes to {[r.name for r in readers]}"
+    if any(out is lower.output for out in getattr(model, "outputs", None) or []):
+        return f"the output of {lower.name!r} is also a model output"
+    return ""
+
+
+def _stack_error(model, grus, why, option):
+    names = [lay.name for lay in grus]
+    how = (f"--layer NAME (one of {names})" if option == "--layer" else
+           f"GRU.from_keras(model, layer=NAME) (NAME one of {names}), or all of them by name "
+           f"with GRU.from_keras_all(model)")
+    return ValueError(f"from_keras: the model's {len(grus)} GRU layers {names} do not form a "
+                      f"pure stack ({why}); take one with {how}")
+
+
+def gru_from_keras(cls, layer, dtype=None, *, name=None, option="layer"):
+    """A cgru.GRU from a Keras GRU layer, or from a Keras model: its one GRU
+    layer, or its GRU layers stacked into one multi-layer GRU when each reads
+    the one below's output, or the GRU layer called ``name``."""
+    import keras
+    if not isinstance(layer, keras.Model):
+        if name is not None:
+            raise TypeError("from_keras: layer= picks a layer of a keras.Model; this is a "
+                            f"{type(layer).__name__}")
+        return _build(cls, [_layer_parts(layer, dtype)])
+    model = layer
+    if name is not None:
+        return _build(cls, [_layer_parts(_named(model, name), dtype)])
+    grus = gru_layers(model)
+    if not grus:
+        raise ValueError(f"from_keras: the model {model.name!r} has no GRU layer")
+    parts = [_layer_parts(lay, dtype) for lay in grus]
+    for lower, upper, p in zip(grus, grus[1:], parts[1:]):
+        if not _feeds(lower, upper):
+            try:
+                src = upper.input._keras_history[0]
+                where = f"{upper.name!r} reads {type(src).__name__} {src.name!r}"
+            except (AttributeError, IndexError, ValueError):
+                where = f"{upper.name!r} does not read {lower.name!r}'s output"
+            raise _stack_error(model, grus, where, option)
+        used = _also_used(model, lower)
+        if used:
+            raise _stack_error(model, grus, used, option)
+        c0, c = parts[0][0], p[0]
+        for key in ("hidden_size", "bias", "bidirectional", "reset_after"):
+            if c[key] != c0[key]:
+                raise _stack_error(model, grus, f"{grus[0].name!r} and {upper.name!r} differ "
+                                   f"in {key}", option)
+        if p[2] != parts[0][2]:
+            raise _stack_error(model, grus, f"{grus[0].name!r} and {upper.name!r} differ in "
+                               f"activations", option)
+    if len(grus) > 1 and any(p[3] for p in parts):
+        raise _stack_error(model, grus, "a layer has go_backwards=True", option)
+    return _build(cls, parts)
+
+
+def grus_from_keras(cls, model, dtype=None):
+    """Every GRU layer of a Keras model as its own one-layer cgru.GRU, by layer name."""
+    import keras
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"from_keras_all: expected a keras.Model, got {type(model).__name__}")
+    return {lay.name: _build(cls, [_layer_parts(lay, dtype)]) for lay in gru_layers(model)}
 
 
 def _keras_name(spec, what):

@@ -70,18 +70,21 @@ def _opset(model):
     raise ValueError("from_onnx: the model imports no default-domain (ai.onnx) opset")
 
 
+def _gru_nodes(model):
+    return [n for n in model.graph.node if n.op_type == "GRU" and n.domain in ("", "ai.onnx")]
+
+
+def _label(n):
+    """A GRU node's name, or (node names are optional in ONNX) its first output's."""
+    return n.name if n.name else next((o for o in n.output if o), "<unnamed>")
+
+
 def _pick_node(model, node):
-    grus = [n for n in model.graph.node if n.op_type == "GRU" and n.domain in ("", "ai.onnx")]
+    """The GRU node named ``node`` (a node name or one of its output names)."""
+    grus = _gru_nodes(model)
     if not grus:
         raise ValueError("from_onnx: the model has no GRU node")
-    # node names are optional in ONNX: an unnamed node is listed by its outputs
-    labels = [n.name if n.name else f"<unnamed, outputs {[o for o in n.output if o]}>"
-              for n in grus]
-    if node is None:
-        if len(grus) > 1:
-            raise ValueError(f"from_onnx: the model has {len(grus)} GRU nodes {labels}; pass "
-                             f"node=<node name, or one of its output names> to choose one")
-        return grus[0]
+    labels = [_label(n) for n in grus]
     if not isinstance(node, str):
         raise TypeError(f"from_onnx: node must be a node name (str), got {type(node).__name__}")
     named = [n for n in grus if n.name == node] or \
@@ -225,15 +228,9 @@ def _activation_specs(attrs, D, node_name):
     return [kinds[2 * d] + kinds[2 * d + 1] for d in range(D)]
 
 
-def gru_from_onnx(cls, model_or_path, node=None, dtype=None):
-    onnx = _import_onnx()
-    model = _load_model(onnx, model_or_path)
-    opset = _opset(model)
-    if not MIN_OPSET <= opset <= _max_opset(onnx):
-        raise ValueError(f"from_onnx: opset {opset} is not supported (opsets {MIN_OPSET} to "
-                         f"{_max_opset(onnx)}, the newest the installed onnx "
-                         f"{onnx.__version__} knows)")
-    n = _pick_node(model, node)
+def _node_parts(onnx, model, n):
+    """One GRU node as (config, per-direction weights in cgru's layout, activation
+    specs, clip, reverse_only, layout, weight dtype)."""
     attrs = _attributes(onnx, n)
     direction = attrs.get("direction", "forward")
     if direction not in _DIRECTIONS:
@@ -280,22 +277,243 @@ def gru_from_onnx(cls, model_or_path, node=None, dtype=None):
     if arrays["sequence_lens"] is not None and arrays["sequence_lens"] is not _NOT_CONSTANT:
         raise ValueError(f"from_onnx: GRU node {n.name!r} has constant sequence_lens; cgru "
                          f"takes them at call time: pass lengths= (make it a graph input)")
-    specs = _activation_specs(attrs, D, n.name)
-    clip = attrs.get("clip")
-    if dtype is None:
-        dtype = np.float64 if W.dtype == np.float64 else np.float32
-    g = cls(W.shape[2], H, 1, bias=B is not None, batch_first=layout == 1,
-            bidirectional=D == 2, reset_after=lbr == 1, dtype=dtype)
-    sd = {}
-    for d, sfx in enumerate(("", "_reverse")[:D]):
-        sd[f"weight_ih_l0{sfx}"] = _zrh_to_rzn(W[d], H)
-        sd[f"weight_hh_l0{sfx}"] = _zrh_to_rzn(R[d], H)
+    weights = []
+    for d in range(D):
+        w = {"weight_ih": _zrh_to_rzn(W[d], H), "weight_hh": _zrh_to_rzn(R[d], H)}
         if B is not None:
-            sd[f"bias_ih_l0{sfx}"] = _zrh_to_rzn(B[d, :3 * H], H)
-            sd[f"bias_hh_l0{sfx}"] = _zrh_to_rzn(B[d, 3 * H:], H)
-    g._configure(reverse_only=direction == "reverse", activations=specs, clip=clip)
+            w["bias_ih"], w["bias_hh"] = _zrh_to_rzn(B[d, :3 * H], H), _zrh_to_rzn(B[d, 3 * H:], H)
+        weights.append(w)
+    config = {"input_size": W.shape[2], "hidden_size": H, "bias": B is not None,
+              "bidirectional": D == 2, "reset_after": lbr == 1}
+    return (config, weights, _activation_specs(attrs, D, n.name), A.check_clip(attrs.get("clip")),
+            direction == "reverse", layout, W.dtype)
+
+
+def _build(cls, parts, batch_first, dtype):
+    """One cgru.GRU from the _node_parts of its layers, bottom first."""
+    config, _, specs, clip, reverse_only, layout, wdtype = parts[0]
+    if dtype is None:
+        dtype = np.float64 if wdtype == np.float64 else np.float32
+    g = cls(config["input_size"], config["hidden_size"], len(parts), bias=config["bias"],
+            batch_first=batch_first, bidirectional=config["bidirectional"],
+            reset_after=config["reset_after"], dtype=dtype)
+    sd = {}
+    for layer, p in enumerate(parts):
+        for d, w in enumerate(p[1]):
+            sfx = "_reverse" if d else ""
+            sd.update({f"{k}_l{layer}{sfx}": v for k, v in w.items()})
+    g._configure(reverse_only=reverse_only, activations=specs, clip=clip)
     g.load_state_dict(sd)          # compiles
     return g
+
+
+def _producers(model):
+    return {o: nd for nd in model.graph.node for o in nd.output if o}
+
+
+def _const_ints(onnx, model, nd, index):
+    """The constant integers fed to input ``index`` of nd (None if absent or not
+    constant)."""
+    v = _initializer(onnx, model, nd, index, f"{nd.op_type} input {index}")
+    if v is None or v is _NOT_CONSTANT:
+        return None
+    return [int(a) for a in np.asarray(v).ravel()]
+
+
+def _attr_ints(onnx, nd, name):
+    for a in nd.attribute:
+        if a.name == name:
+            return [int(v) for v in onnx.helper.get_attribute_value(a)]
+    return None
+
+
+def _gru_below(onnx, model, producer, n):
+    """(the GRU node whose Y becomes GRU n's input X as (T, N, D*H), None) through
+    what exporters write between stacked layers: Squeeze(axes=[1]) (one
+    direction) or Transpose(perm=[0, 2, 1, 3]) then Reshape to [0, 0, -1] (or
+    concrete sizes ending in D*H); else (None, where X comes from)."""
+    name = n.input[0]
+    nd = producer.get(name)
+    if nd is None:
+        return None, f"{_label(n)!r} reads the graph input {name!r}"
+    where = f"{_label(n)!r} reads {nd.op_type} {_label(nd)!r}"
+    if nd.domain not in ("", "ai.onnx"):
+        return None, where
+
+    def gru_y(t):              # the GRU whose first output is t
+        src = producer.get(t)
+        ok = src is not None and src.op_type == "GRU" and src.output[0] == t
+        return src if ok else None
+
+    if nd.op_type == "Squeeze":
+        axes = _attr_ints(onnx, nd, "axes")
+        if axes is None and len(nd.input) > 1:
+            axes = _const_ints(onnx, model, nd, 1)
+        src = gru_y(nd.input[0])
+        if axes == [1] and src is not None and _DIRECTIONS.get(
+                _attributes(onnx, src).get("direction", "forward")) == 1:
+            return _private(model, src, [nd.input[0], name])
+    elif nd.op_type == "Reshape":
+        shape = _const_ints(onnx, model, nd, 1)
+        tr = producer.get(nd.input[0])
+        if shape is not None and len(shape) == 3 and tr is not None \
+                and tr.op_type == "Transpose" and _attr_ints(onnx, tr, "perm") == [0, 2, 1, 3]:
+            src = gru_y(tr.input[0])
+            if src is not None:
+                R = _initializer(onnx, model, src, 2, "R")
+                DH = None if R is None or R is _NOT_CONSTANT or R.ndim != 3 else \
+                    R.shape[0] * R.shape[2]
+                if _tnc_shape(onnx, model, tr.output[0], shape, DH):
+                    return _private(model, src, [tr.input[0], tr.output[0], name])
+    return None, where
+
+
+def _private(model, src, tensors):
+    """(src, None) when each tensor between GRU ``src`` and the GRU above is read
+    by one node only (besides Shape / Size) and is no graph output: the stack hides nothing the rest of
+    the model uses; else (None, what else uses it)."""
+    outputs = {v.name for v in model.graph.output}
+    for t in tensors:
+        # Shape / Size read no data (the TorchScript exporter sizes initial_h so)
+        readers = [nd for nd in model.graph.node
+                   if t in nd.input and nd.op_type not in ("Shape", "Size")]
+        if t in outputs or len(readers) != 1:
+            used = [f"{nd.op_type} {_label(nd)!r}" for nd in readers] + \
+                (["a graph output"] if t in outputs else [])
+            return None, f"the output {t!r} of {_label(src)!r} goes to {', '.join(used)}"
+    return src, None
+
+
+def _tnc_shape(onnx, model, name, shape, DH):
+    """True when Reshape(shape) turns tensor ``name`` (T, N, D, H) into (T, N, D*H):
+    0 copies a size; a concrete T or N must be the inferred one (a Reshape that
+    regroups time and batch is no stack)."""
+    if len(shape) != 3 or shape[0] < 0 or not ((shape[1] >= 0 and shape[2] in (-1, DH))
+                                               or (shape[1] == -1 and shape[2] == DH)):
+        return False
+    if shape[0] == 0 and shape[1] in (0, -1):
+        return True
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:
+        return False
+    for v in inferred.graph.value_info:
+        if v.name == name:
+            dims = [d.dim_value if d.HasField("dim_value") else None
+                    for d in v.type.tensor_type.shape.dim]
+            return len(dims) == 4 and all(want in (0, -1) or want == have for want, have in
+                                          zip(shape[:2], dims[:2]))
+    return False
+
+
+def _stack(onnx, model, grus, parts):
+    """The GRU nodes with their parts, bottom to top, when each one's input X is
+    the one below's Y (_gru_below) and all are alike but for the bottom's input
+    size; else (None, the reason)."""
+    producer = _producers(model)
+    by_id = {id(n): p for n, p in zip(grus, parts)}
+    below, above = {}, {}
+    for n in grus:
+        src, where = _gru_below(onnx, model, producer, n)
+        if src is None:
+            below[id(n)] = where
+            continue
+        if id(src) in above:
+            return None, (f"{_label(above[id(src)])!r} and {_label(n)!r} both read "
+                          f"{_label(src)!r}")
+        below[id(n)], above[id(src)] = src, n
+    bottoms = [below[id(n)] for n in grus if isinstance(below[id(n)], str)]
+    if len(bottoms) != 1:      # (reading a graph input is what a bottom does: said last)
+        bottoms.sort(key=lambda why: "reads the graph input" in why)
+        return None, "; ".join(bottoms) if bottoms else "the GRU nodes form a cycle"
+    order = [next(n for n in grus if isinstance(below[id(n)], str))]
+    while id(order[-1]) in above and len(order) <= len(grus):
+        order.append(above[id(order[-1])])
+    if len(order) != len(grus):
+        return None, "the GRU nodes do not form one chain"
+    first = by_id[id(order[0])]
+    c0 = first[0]
+    for n in order[1:]:
+        p = by_id[id(n)]
+        c = p[0]
+        for key in ("hidden_size", "bias", "bidirectional", "reset_after"):
+            if c[key] != c0[key]:
+                return None, (f"{_label(order[0])!r} and {_label(n)!r} differ in {key} "
+                              f"({c0[key]} vs {c[key]})")
+        if p[2] != first[2] or p[3] != first[3]:
+            return None, f"{_label(order[0])!r} and {_label(n)!r} differ in activations or clip"
+        if p[4] or first[4]:
+            return None, "the nodes run in reverse (a stack is forward or bidirectional)"
+        if p[5] or first[5]:
+            return None, "the nodes have layout=1"
+    return [(n, by_id[id(n)]) for n in order], None
+
+
+def _batch_major_input(onnx, model, n):
+    """True when GRU node n (layout 0) reads a graph input through
+    Transpose(perm=[1, 0, 2]): a batch-major model, as torch.onnx.export writes
+    for batch_first=True."""
+    nd = _producers(model).get(n.input[0])
+    graph_inputs = {v.name for v in model.graph.input}
+    return (nd is not None and nd.op_type == "Transpose" and nd.domain in ("", "ai.onnx")
+            and _attr_ints(onnx, nd, "perm") == [1, 0, 2] and nd.input[0] in graph_inputs)
+
+
+def _open(model_or_path):
+    onnx = _import_onnx()
+    model = _load_model(onnx, model_or_path)
+    opset = _opset(model)
+    if not MIN_OPSET <= opset <= _max_opset(onnx):
+        raise ValueError(f"from_onnx: opset {opset} is not supported (opsets {MIN_OPSET} to "
+                         f"{_max_opset(onnx)}, the newest the installed onnx "
+                         f"{onnx.__version__} knows)")
+    return onnx, model
+
+
+def gru_from_onnx(cls, model_or_path, node=None, dtype=None, *, option="node"):
+    """The model's GRU: its one GRU node, or its GRU nodes stacked into one
+    multi-layer GRU, or the node named ``node``.  ``option`` is how the caller
+    names that choice in messages (``node`` in Python, ``--layer`` in the CLI)."""
+    onnx, model = _open(model_or_path)
+    if node is not None:
+        n = _pick_node(model, node)
+        parts = _node_parts(onnx, model, n)
+        return _build(cls, [parts], parts[5] == 1, dtype)
+    grus = _gru_nodes(model)
+    if not grus:
+        raise ValueError("from_onnx: the model has no GRU node")
+    parts = [_node_parts(onnx, model, n) for n in grus]
+    if len(grus) == 1:
+        stack, why = [(grus[0], parts[0])], None
+    else:
+        stack, why = _stack(onnx, model, grus, parts)
+    if stack is None:
+        labels = [_label(n) for n in grus]
+        how = (f"--layer NAME (one of {labels})" if option == "--layer"
+               else f"node=NAME (one of {labels}), or all of them by name with "
+                    f"cgru.GRU.from_onnx_all(model)")
+        raise ValueError(f"from_onnx: the model has {len(grus)} GRU nodes {labels} that do "
+                         f"not form one stack ({why}); take one with {how}")
+    bottom, first = stack[0]
+    batch_first = first[5] == 1 or _batch_major_input(onnx, model, bottom)
+    return _build(cls, [p for _, p in stack], batch_first, dtype)
+
+
+def grus_from_onnx(cls, model_or_path, dtype=None):
+    """Every GRU node of the model as its own one-layer cgru.GRU, by node name
+    (or, for an unnamed node, its first output's name), in graph order."""
+    onnx, model = _open(model_or_path)
+    grus = _gru_nodes(model)
+    if not grus:
+        raise ValueError("from_onnx: the model has no GRU node")
+    out = {}
+    for n in grus:
+        parts = _node_parts(onnx, model, n)
+        label = _label(n)
+        if label in out:
+            raise ValueError(f"from_onnx: two GRU nodes are named {label!r}")
+        out[label] = _build(cls, [parts], parts[5] == 1, dtype)
+    return out
 
 
 # ------------------------------------------------------------------ export

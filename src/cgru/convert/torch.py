@@ -102,6 +102,88 @@ def load_error(e):
     return line
 
 
+_GRU_KEY = re.compile(r"^(.*?)(?:weight|bias)_(?:ih|hh)_l\d+(?:_reverse)?$")
+_CELL_KEY = re.compile(r"^(.*?)(?:weight|bias)_(?:ih|hh)$")
+
+
+def gru_prefixes(sd, pattern=_GRU_KEY):
+    """The prefixes under which ``sd`` holds GRU keys (weight_ih_l0, ...), sorted;
+    "" for a bare GRU state_dict."""
+    found = set()
+    for k in sd.keys():
+        mt = pattern.match(k) if isinstance(k, str) else None
+        if mt:
+            found.add(mt.group(1))
+    return sorted(found)
+
+
+def _normal_prefix(prefix):
+    if not isinstance(prefix, str):
+        raise TypeError(f"from_torch: prefix must be a str, got {type(prefix).__name__}")
+    return prefix if prefix == "" or prefix.endswith(".") else prefix + "."
+
+
+def take_prefix(sd, prefix, pattern=_GRU_KEY, what="GRU"):
+    """The part of state_dict ``sd`` under ``prefix`` (with or without its trailing
+    dot), prefix stripped; prefix None: the one GRU's keys if there is exactly one
+    prefix holding GRU keys (an error listing them if several).  Returns
+    (sub-state_dict, the prefix taken)."""
+    if prefix is None:
+        found = gru_prefixes(sd, pattern)
+        if found == [""] or not found:
+            return sd, ""
+        if len(found) > 1:
+            listed = ", ".join(repr(p) for p in found)
+            raise ValueError(f"from_torch: the state_dict holds {len(found)} {what}s, under "
+                             f"the prefixes {listed}; choose one with prefix=... "
+                             f"(cgru convert: --prefix)")
+        prefix = found[0]
+    prefix = _normal_prefix(prefix)
+    sub = {k[len(prefix):]: v for k, v in sd.items()
+           if isinstance(k, str) and k.startswith(prefix) and pattern.match(k[len(prefix):])}
+    if not sub:
+        found = gru_prefixes(sd, pattern)
+        raise ValueError(f"from_torch: no {what} keys under the prefix {prefix!r}"
+                         + (f"; {what} keys are under {found}" if found else
+                            f"; the state_dict holds no {what} keys"))
+    if prefix:
+        bare = prefix.rstrip(".")
+        stray = [k for k in sd if isinstance(k, str) and k.startswith(prefix)
+                 and k[len(prefix):] not in sub and "." not in k[len(prefix):]]
+        if stray:
+            raise ValueError(f"from_torch: unexpected key(s) {stray} under the {what} "
+                             f"prefix {bare!r}")
+    return sub, prefix
+
+
+def _is_kind(m, kind):
+    """m is a torch.nn.<kind> (or a subclass of one); torch is never imported."""
+    return any(c.__name__ == kind and c.__module__.startswith("torch.nn")
+               for c in type(m).__mro__)
+
+
+def _submodule(m, kind, prefix):
+    """The torch.nn.<kind> inside module m: at ``prefix`` or, without one, the only
+    one (an error listing them if several)."""
+    if prefix is not None:
+        name = _normal_prefix(prefix).rstrip(".")
+        try:
+            sub = m.get_submodule(name) if name else m
+        except AttributeError:
+            raise ValueError(f"from_torch: {type(m).__name__} has no submodule {name!r}") from None
+        if not _is_kind(sub, kind):
+            raise TypeError(f"from_torch: {name!r} is a {type(sub).__name__}, not a {kind}")
+        return sub
+    found = [(n, s) for n, s in m.named_modules() if _is_kind(s, kind)]
+    if len(found) == 1:
+        return found[0][1]
+    if not found:
+        raise TypeError(f"from_torch: expected torch.nn.{kind} or a module holding one, got "
+                        f"{type(m).__name__} (it holds none)")
+    raise ValueError(f"from_torch: {type(m).__name__} holds {len(found)} {kind}s "
+                     f"{[n for n, _ in found]}; choose one with prefix=...")
+
+
 def _is_cell(m):
     """A torch.nn.GRUCell module, or a GRUCell-style state_dict (no _l<k> suffixes)."""
     if hasattr(m, "state_dict") and not hasattr(m, "keys"):
@@ -109,12 +191,27 @@ def _is_cell(m):
     return hasattr(m, "keys") and "weight_ih" in m and "weight_hh" in m
 
 
-def gru_from_torch(cls, m, dtype=None):
-    """A cgru.GRU from a torch.nn.GRU, a GRU state_dict, or a path to one saved
-    with torch.save; a torch.nn.GRUCell (or its state_dict) gives a cgru.GRUCell."""
+def _is_module(m):
+    return hasattr(m, "state_dict") and hasattr(m, "named_modules") and not hasattr(m, "keys")
+
+
+def gru_from_torch(cls, m, dtype=None, prefix=None):
+    """A cgru.GRU from a torch.nn.GRU (or a module holding one), a GRU state_dict
+    (under ``prefix``, or under the one prefix holding GRU keys), or a path to one
+    saved with torch.save; a torch.nn.GRUCell (or its state_dict) gives a
+    cgru.GRUCell."""
     batch_first = False
     if isinstance(m, (str, bytes)) or hasattr(m, "__fspath__"):
         m = _load_path(m)
+    if _is_module(m) and not (_is_kind(m, "GRU") or _is_kind(m, "GRUCell")):
+        has_cell = any(_is_kind(s, "GRUCell") for _, s in m.named_modules())
+        has_gru = any(_is_kind(s, "GRU") for _, s in m.named_modules())
+        m = _submodule(m, "GRUCell" if has_cell and not has_gru else "GRU", prefix)
+    elif hasattr(m, "keys"):
+        if prefix is not None or gru_prefixes(m) not in ([], [""]):
+            m, _ = take_prefix(m, prefix)
+        elif gru_prefixes(m, _CELL_KEY) not in ([], [""]):
+            m, _ = take_prefix(m, None, _CELL_KEY, "GRUCell")
     if _is_cell(m):
         from cgru.gru import GRUCell
         return cell_from_torch(GRUCell, m, dtype)
@@ -169,9 +266,14 @@ def gru_to_torch(g):
     return m
 
 
-def cell_from_torch(cls, m, dtype=None):
+def cell_from_torch(cls, m, dtype=None, prefix=None):
     if isinstance(m, (str, bytes)) or hasattr(m, "__fspath__"):
         m = _load_path(m)
+    if _is_module(m) and not _is_kind(m, "GRUCell"):
+        m = _submodule(m, "GRUCell", prefix)
+    elif hasattr(m, "keys") and (prefix is not None or
+                                 gru_prefixes(m, _CELL_KEY) not in ([], [""])):
+        m, _ = take_prefix(m, prefix, _CELL_KEY, "GRUCell")
     if hasattr(m, "state_dict") and hasattr(m, "weight_ih") and not hasattr(m, "mode"):
         if type(m).__name__ != "GRUCell":
             raise TypeError(f"from_torch: expected torch.nn.GRUCell, got {type(m).__name__}")

@@ -129,6 +129,10 @@ CGRU__LAYER(cgru_layer_f64, double)
  * Layer 0 has cell.input_size == input_size, the others num_directions * H.
  * Exactly one of layers_f32 / layers_f64 is non-NULL (itemsize 4 or 8).
  * reverse_only: 1 when the one direction runs back to front (ONNX "reverse").
+ * num_threads: the most threads model_sequence / model_step may use (cgru's
+ * own pool, the calling thread included; 0 or 1: the calling thread only).
+ * model_get sets it to the calling Python thread's cgru.get_num_threads();
+ * change it in your copy as you like.  Results do not depend on it.
  * ``owner`` is a strong reference to the object owning the weights: the
  * pointers stay valid until model_release, even if the model is deleted or
  * reloaded meanwhile (then they are the old weights). */
@@ -142,6 +146,7 @@ typedef struct cgru_model {
     Py_ssize_t hidden_size;
     const cgru_layer_f32 *layers_f32;
     const cgru_layer_f64 *layers_f64;
+    int num_threads;
 } cgru_model;
 
 /* The function table in the capsule cgru._C_API.  Entries are only ever
