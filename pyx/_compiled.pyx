@@ -95,6 +95,16 @@ NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS
 
 
 
+cdef inline void _shift_lengths(const int64_t* lens, int64_t* out, Py_ssize_t n0,
+                                Py_ssize_t n1, Py_ssize_t t0, Py_ssize_t Tc) noexcept nogil:
+    """Samples n0..n1's lengths within the time block [t0, t0 + Tc)."""
+    cdef Py_ssize_t n
+    cdef int64_t k
+    for n in range(n0, n1):
+        k = lens[n] - t0
+        out[n] = 0 if k < 0 else (Tc if k > Tc else k)
+
+
 def _check_kind(kind, what):
     if not 0 <= kind < NUM_ACTIVATION_KINDS:
         raise ValueError(f"{what}: activation kind must be in [0, {NUM_ACTIVATION_KINDS}), "
@@ -390,9 +400,7 @@ cdef class _Net:
                         while n0 < N:      # all samples, unless one step is a chunk
                             n1 = min(N, n0 + samples)
                             if lens != NULL:
-                                for n in range(n0, n1):
-                                    len_n = lens[n] - t0
-                                    clens[n] = 0 if len_n < 0 else (Tc if len_n > Tc else len_n)
+                                _shift_lengths(lens, clens, n0, n1, t0, Tc)
                             self._recur(k, Tc, n1 - n0, bf,
                                         pgx + ((d * M + t0 * N + n0) * G) * itemsize,
                                         ph + (k * N + n0) * H * itemsize,
@@ -429,10 +437,8 @@ cdef class _Net:
                 t0 = (nc - 1 - c) * steps if rev else c * steps
                 t1 = min(T, t0 + steps)
                 Tc = t1 - t0
-                if lens != NULL:       # each sample's length, shifted into the block
-                    for n in range(N):
-                        len_n = lens[n] - t0
-                        clens[n] = 0 if len_n < 0 else (Tc if len_n > Tc else len_n)
+                if lens != NULL:
+                    _shift_lengths(lens, clens, 0, N, t0, Tc)
                 if isz == 4:
                     cgru_model_sequence_f32(m, Tc, N, 0, <const float*>(px + t0 * N * I * isz),
                                             <float*>ph, <float*>(py + t0 * N * H * isz),
