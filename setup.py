@@ -6,6 +6,7 @@ import sys
 import sysconfig
 
 import numpy as np
+from Cython import __version__ as cython_version
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -20,8 +21,11 @@ directives = {
     "cdivision": True,
     "nonecheck": False,
     "embedsignature": True,
-    "freethreading_compatible": False,
 }
+# Cython >= 3.1 knows free-threaded CPython (the default, False, is said
+# explicitly); 3.0 (pyproject's minimum 3.0.8, Debian 13's 3.0.11) rejects the name.
+if tuple(int(p) for p in re.findall(r"\d+", cython_version)[:2]) >= (3, 1):
+    directives["freethreading_compatible"] = False
 
 if sys.platform == "win32":
     cflags = [] if DEBUG else ["/O2"]
@@ -50,23 +54,27 @@ def x86_64_target(environ=os.environ, host_platform=None, sys_platform=sys.platf
             and all(a.lower() in ("x86_64", "amd64") for a in arches))
 
 
-INCLUDE = [np.get_include(), "pyx", "src/cgru"]
-THREAD_FLAGS = [] if sys.platform == "win32" else ["-pthread"]     # pyx/c/*.h, include/cgru.h
+INCLUDE = [np.get_include(), "pyx", "src/cgru"]     # pyx/c/*.h, include/cgru.h
+THREAD_FLAGS = [] if sys.platform == "win32" else ["-pthread"]
+# the reduced-precision kernels (plain C; their SIMD paths are chosen at run time,
+# docs/weights.md): in every core build, in cgru.kernels (workspace sizes) and in
+# cgru._compiled (the packer)
+LOWP = ["pyx/c/lowp.c", "pyx/c/lowp_avx2.c", "pyx/c/lowp_avx512.c"]
 
 
-def ext(name, source, flags=()):
-    return Extension(name, [source], include_dirs=INCLUDE, define_macros=macros,
-                     extra_compile_args=cflags + list(flags))
+def ext(name, source, flags=(), lowp=False):
+    return Extension(name, [source] + (LOWP if lowp else []), include_dirs=INCLUDE,
+                     define_macros=macros, extra_compile_args=cflags + list(flags))
 
 
 extensions = [
     # the thread pool (one per process) lives with the dispatching entry points
-    Extension("cgru.kernels", ["pyx/kernels.pyx", "pyx/c/pool.c"], include_dirs=INCLUDE,
+    Extension("cgru.kernels", ["pyx/kernels.pyx", "pyx/c/pool.c"] + LOWP, include_dirs=INCLUDE,
               define_macros=macros, extra_compile_args=cflags + THREAD_FLAGS,
               extra_link_args=THREAD_FLAGS),
-    ext("cgru._compiled", "pyx/_compiled.pyx"),
+    ext("cgru._compiled", "pyx/_compiled.pyx", lowp=True),
     ext("cgru.capi", "pyx/capi.pyx"),
-    ext("cgru._core_baseline", "pyx/_core_baseline.pyx"),
+    ext("cgru._core_baseline", "pyx/_core_baseline.pyx", lowp=True),
 ]
 # x86-64 with GCC/Clang: the kernel core again for AVX2+FMA and for AVX-512
 # (x86-64-v4); cgru.kernels picks the best the CPU runs at import
@@ -77,7 +85,7 @@ VARIANTS = {
 }
 if sys.platform != "win32" and not DEBUG and x86_64_target():
     for isa, flags in VARIANTS.items():
-        extensions.append(ext(f"cgru._core_{isa}", f"pyx/_core_{isa}.pyx", flags))
+        extensions.append(ext(f"cgru._core_{isa}", f"pyx/_core_{isa}.pyx", flags, lowp=True))
 
 setup(
     ext_modules=cythonize(extensions, include_path=["src"], compiler_directives=directives,

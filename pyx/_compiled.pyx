@@ -33,6 +33,54 @@ from cgru._validate import check_memory
 
 cnp.import_array()
 
+cdef extern from "c/lowp.h":
+    size_t cgru_lowp_packed_bytes(int fmt, Py_ssize_t G, Py_ssize_t H, Py_ssize_t K) noexcept nogil
+    int cgru_lowp_pack(int fmt, Py_ssize_t G, Py_ssize_t H, Py_ssize_t K, const float* w,
+                       Py_ssize_t ldw, const float* scales, void* packed) noexcept nogil
+    void cgru_lowp_unpack(int fmt, Py_ssize_t G, Py_ssize_t H, Py_ssize_t K, const void* packed,
+                          float* w, Py_ssize_t ldw, float* scales) noexcept nogil
+    Py_ssize_t cgru_lowp_hpad(Py_ssize_t H) noexcept nogil
+    Py_ssize_t cgru_lowp_kpad(int fmt, Py_ssize_t K) noexcept nogil
+
+WEIGHT_FORMAT_NAMES = {1: "float16", 2: "bfloat16", 3: "int8"}
+
+
+def _pack_reduced(int fmt, w, scales, Py_ssize_t H, what):
+    """W (3H, K) float32 in the packed layout of pyx/c/lowp.h (a 64-byte aligned
+    uint8 array): float16 / bfloat16 rounded to nearest even, int8 with the given
+    per-row scales (None: max|row| / 127)."""
+    cdef Py_ssize_t K = w.shape[1]
+    cdef size_t n = cgru_lowp_packed_bytes(fmt, 3, H, K)
+    raw = np.empty(n + 64, dtype=np.uint8)
+    off = (-raw.ctypes.data) % 64
+    out = raw[off:off + n]
+    cdef const float* ps = NULL
+    if scales is not None:
+        scales = np.ascontiguousarray(scales, dtype=np.float32)
+        if scales.shape != (3 * H,):
+            raise ValueError(f"_Net: {what}: int8 scales must have shape {(3 * H,)}, got "
+                             f"{scales.shape}")
+        ps = <const float*>cnp.PyArray_DATA(scales)
+    cdef int rc = cgru_lowp_pack(fmt, 3, H, K, <const float*>cnp.PyArray_DATA(w), K, ps,
+                                 cnp.PyArray_DATA(out))
+    if rc == -2:
+        name = WEIGHT_FORMAT_NAMES[fmt]
+        why = ("|w| >= 65520 or not finite: outside float16's range" if fmt == 1 else
+               "a weight or a given scale is not finite (or a scale < 0)")
+        raise ValueError(f"weights={name!r}: {what} cannot be stored as {name}: {why}")
+    if rc != 0:
+        raise ValueError(f"_Net: unknown weight format {fmt}")
+    return out
+
+
+def _unpack_reduced(int fmt, packed, Py_ssize_t H, Py_ssize_t K):
+    """(W (3H, K) float32: the values the kernels multiply by, int8 scales or None)."""
+    w = np.empty((3 * H, K), dtype=np.float32)
+    s = np.empty(3 * H, dtype=np.float32)
+    cgru_lowp_unpack(fmt, 3, H, K, cnp.PyArray_DATA(packed), <float*>cnp.PyArray_DATA(w), K,
+                     <float*>cnp.PyArray_DATA(s))
+    return w, (s if fmt == 3 else None)
+
 
 def _pack(w, Py_ssize_t H):
     """A weight (3H, K) in the kernels' packed layout (include/cgru.h): per
@@ -64,7 +112,8 @@ def _kernel_form(w_ih, w_hh, b_ih, b_hh, Py_ssize_t H, bint reset_after, dtype):
     return w_ih, w_hh, b_x, b_hn, _pack(w_hh, H), _pack(w_ih, H)
 
 
-ARRAYS_PER_LAYER = 6        # _kernel_form's arrays, in the layer structs' pointer order
+ARRAYS_PER_LAYER = 6        # _kernel_form's arrays, in the layer structs' pointer order;
+                            # reduced precision: None, None, b_x, b_hn, w_hh_q, w_ih_q
 NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS (10)
 
 # Ctrl-C: a long forward runs in chunks of about this many multiply-adds (10-30 ms
@@ -149,6 +198,24 @@ cdef void _set_layer(void* layer, cgru_cell cell, arrays) except *:
         p[i] = cnp.PyArray_DATA(arrays[i])
 
 
+cdef void _set_reduced_layer(cgru_layer_f32* L, cgru_cell cell, int fmt, arrays) except *:
+    """Fill one float32 layer with reduced-precision weights: the cell, the biases,
+    the format and the packed w_hh_q / w_ih_q (w_ih, w_hh, w_*_packed stay NULL);
+    int8: w_*_scale point at the scales right after the packed panels."""
+    L.cell = cell
+    L.b_x = <const float*>cnp.PyArray_DATA(arrays[2])
+    L.b_hn = <const float*>cnp.PyArray_DATA(arrays[3])
+    L.weight_format = fmt
+    L.w_hh_q = cnp.PyArray_DATA(arrays[4])
+    L.w_ih_q = cnp.PyArray_DATA(arrays[5])
+    if fmt == 3:
+        H = cell.hidden_size
+        L.w_hh_scale = <const float*>(<const char*>L.w_hh_q +
+                                      3 * cgru_lowp_hpad(H) * cgru_lowp_kpad(3, H))
+        L.w_ih_scale = <const float*>(<const char*>L.w_ih_q +
+                                      3 * cgru_lowp_hpad(H) * cgru_lowp_kpad(3, cell.input_size))
+
+
 cdef class _Net:
     """The weights of a GRU in kernel form: one cgru_layer struct per layer and
     direction (one array, of the dtype's struct), pointing into arrays this
@@ -157,6 +224,7 @@ cdef class _Net:
     cdef readonly int num_layers, num_directions, reset_after
     cdef readonly Py_ssize_t input_size, hidden_size
     cdef readonly object dtype
+    cdef readonly int weight_format   # cgru_weight_format: 0 native, 1 f16, 2 bf16, 3 int8
     cdef int type_num
     cdef list _arrays                 # keeps the buffers the structs point into:
                                       # per layer*direction _kernel_form's 6 arrays
@@ -165,10 +233,12 @@ cdef class _Net:
 
     def __cinit__(self, weights, Py_ssize_t input_size, Py_ssize_t hidden_size,
                   int num_layers, int num_directions, bint reset_after, dtype, cells,
-                  bint reverse_only=False):
+                  bint reverse_only=False, int weight_format=0, scales=None):
         """weights: list over (layer, direction) of (w_ih, w_hh, b_ih, b_hh) arrays
         in the canonical layout (b_* may be None); cells: matching list of
-        (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip)."""
+        (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip).  weight_format
+        (float32 nets): 1 float16, 2 bfloat16, 3 int8 stores the weight matrices so;
+        scales: None or per (layer, direction) the int8 (s_ih, s_hh) row scales."""
         cdef Py_ssize_t H = hidden_size, k, n = num_layers * num_directions
         cdef cgru_cell cell
         # a _Net is also built from pickles: nothing the kernels read unchecked
@@ -180,6 +250,12 @@ cdef class _Net:
                 raise ValueError(f"_Net: {name} must be >= 1, got {value}")
         if num_directions not in (1, 2):
             raise ValueError(f"_Net: num_directions must be 1 or 2, got {num_directions}")
+        if weight_format not in (0, 1, 2, 3):
+            raise ValueError(f"_Net: weight_format must be 0..3, got {weight_format}")
+        if weight_format and np.dtype(dtype) != np.float32:
+            raise ValueError("_Net: reduced-precision weights need a float32 net")
+        if scales is not None and (weight_format != 3 or len(scales) != n):
+            raise ValueError("_Net: scales are per layer*direction (s_ih, s_hh), int8 only")
         if len(weights) != n or len(cells) != n:
             raise ValueError(f"_Net: weights and cells must have num_layers*num_directions="
                              f"{n} entries, got {len(weights)} and {len(cells)}")
@@ -189,6 +265,7 @@ cdef class _Net:
         self.hidden_size = hidden_size
         self.reset_after = reset_after
         self.dtype = np.dtype(dtype)
+        self.weight_format = weight_format
         self.type_num = self.dtype.num
         self._arrays = []
         cdef size_t size = sizeof(cgru_layer_f32) if self.dtype == np.float32 else \
@@ -200,13 +277,25 @@ cdef class _Net:
             n_in = input_size if k < num_directions else num_directions * H
             _check_layer(k, n_in, H, weights[k], cells[k])
             arrays = _kernel_form(*weights[k], H, reset_after, self.dtype)
+            if weight_format:
+                # reduced precision: the packed form only (no float32 copies)
+                s_ih, s_hh = scales[k] if scales is not None else (None, None)
+                arrays = (None, None, arrays[2], arrays[3],
+                          _pack_reduced(weight_format, arrays[1], s_hh, H,
+                                        f"weight_hh of layer*direction {k}"),
+                          _pack_reduced(weight_format, arrays[0], s_ih, H,
+                                        f"weight_ih of layer*direction {k}"))
             self._arrays.extend(arrays)
             f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta, clip = cells[k]
             cell = cgru_cell(input_size=n_in, hidden_size=H, reset_after=reset_after,
                              f_kind=f_kind, f_alpha=f_alpha, f_beta=f_beta, g_kind=g_kind,
                              g_alpha=g_alpha, g_beta=g_beta,
                              clip=clip if clip is not None else 0.0)
-            _set_layer(<char*>self._layers + k * size, cell, arrays)
+            if weight_format:
+                _set_reduced_layer(<cgru_layer_f32*>self._layers + k, cell, weight_format,
+                                   arrays)
+            else:
+                _set_layer(<char*>self._layers + k * size, cell, arrays)
         memset(&self._m, 0, sizeof(cgru_model))
         self._m.itemsize = self.dtype.itemsize
         self._m.num_layers = num_layers
@@ -233,17 +322,36 @@ cdef class _Net:
         folding them again gives the same values (adding zeros is exact)."""
         cdef const cgru_cell* c
         cdef int k
-        weights, cells, a = [], [], self._arrays
+        weights, cells, scales, a = [], [], [], self._arrays
         for k in range(self.num_layers * self.num_directions):
             j = ARRAYS_PER_LAYER * k
-            w_ih, w_hh, b_x, b_hn = a[j], a[j + 1], a[j + 2], a[j + 3]
+            w_ih, w_hh, s_ih, s_hh = self.stored_weights(k)
+            b_x, b_hn = a[j + 2], a[j + 3]
             weights.append((w_ih, w_hh, b_x,
                             np.concatenate((np.zeros(2 * self.hidden_size, self.dtype), b_hn))))
+            scales.append((s_ih, s_hh))
             c = self._cell(k)
             cells.append((c.f_kind, c.f_alpha, c.f_beta, c.g_kind, c.g_alpha, c.g_beta, c.clip))
         return (_Net, (weights, self.input_size, self.hidden_size, self.num_layers,
                        self.num_directions, self.reset_after, self.dtype, cells,
-                       self.reverse_only))
+                       self.reverse_only, self.weight_format,
+                       scales if self.weight_format == 3 else None))
+
+    def stored_weights(self, int k):
+        """(w_ih, w_hh, s_ih, s_hh) of layer*direction k: the weight matrices as the
+        kernels multiply by them (copies in the net's dtype) and, for int8, the (3H,)
+        row scales (else None)."""
+        if not 0 <= k < self.num_layers * self.num_directions:
+            raise IndexError(f"stored_weights: no layer*direction {k}")
+        j = ARRAYS_PER_LAYER * k
+        a = self._arrays
+        if not self.weight_format:
+            return a[j].copy(), a[j + 1].copy(), None, None
+        H = self.hidden_size
+        n_in = self.input_size if k < self.num_directions else self.num_directions * H
+        w_hh, s_hh = _unpack_reduced(self.weight_format, a[j + 4], H, H)
+        w_ih, s_ih = _unpack_reduced(self.weight_format, a[j + 5], H, n_in)
+        return w_ih, w_hh, s_ih, s_hh
 
     cdef const cgru_cell* _cell(self, int k) noexcept nogil:
         return &self._m.layers_f32[k].cell if self._m.itemsize == 4 else \

@@ -46,6 +46,41 @@ from cgru.kernels cimport (
 )
 from cgru._core cimport cgru_kernel_table, cgru_units
 
+# ========================================================= reduced precision
+# Float32 layers with float16 / bfloat16 / int8 weights (weight_format != 0)
+# multiply through pyx/c/lowp.c: the operands (x, h) converted once per product
+# (bfloat16; int8 per row with a scale), the packed weights' panel products,
+# float32 sums (docs/weights.md).  Each ISA build links its own copy and runs
+# its level of it (baseline: portable C; avx2: AVX2/F16C/AVX-VNNI; avx512:
+# AVX-512 BF16/VNNI, as the CPU has them), so CGRU_ISA picks that path too.
+
+cdef extern from "c/lowp.h":
+    void cgru_lowp_matmul(int fmt, Py_ssize_t M, Py_ssize_t K, Py_ssize_t G, Py_ssize_t H,
+                          int g0, int g1, const float* a, Py_ssize_t lda, const void* packed,
+                          float* c, Py_ssize_t ldc, void* scratch, size_t nbytes) noexcept nogil
+    void cgru_lowp_matmul_range(int fmt, Py_ssize_t M, Py_ssize_t K, Py_ssize_t G,
+                                Py_ssize_t H, int g0, int g1, Py_ssize_t j0, Py_ssize_t j1,
+                                const float* a, Py_ssize_t lda, const void* packed, float* c,
+                                Py_ssize_t ldc, void* scratch, size_t nbytes) noexcept nogil
+    size_t cgru_lowp_scratch_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
+    int cgru_lowp_set_level(int level) noexcept nogil
+    const char* cgru_lowp_path(int fmt) noexcept nogil
+
+cdef extern from *:
+    """
+    /* the lowp level of this ISA build: what its compile flags promise */
+    #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    #define CGRU__LOWP_LEVEL 2
+    #elif defined(__AVX2__) && defined(__FMA__)
+    #define CGRU__LOWP_LEVEL 1
+    #else
+    #define CGRU__LOWP_LEVEL 0
+    #endif
+    """
+    const int _LOWP_LEVEL "CGRU__LOWP_LEVEL"
+
+cgru_lowp_set_level(_LOWP_LEVEL)
+
 cdef extern from "c/fastmath.h":
     double _pow2_of_rounded "cgru_pow2_of_rounded"(double t, double r) noexcept nogil
     # compile-time constants (literals in C, so loops keep them in registers)
@@ -457,9 +492,16 @@ cdef inline void _step_overlap_one(Py_ssize_t H, const floating* w_hh_p,
 
 cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
         const floating* w_ih_p, Py_ssize_t M, const floating* x, Py_ssize_t ldx,
-        floating* gx) noexcept nogil:
+        floating* gx, int wf, const void* w_ih_q, void* scratch, size_t nbytes) noexcept nogil:
+    """gx = x W_ih^T for M rows; wf != 0: from the reduced-precision w_ih_q, the
+    operands converted in `scratch` (nbytes; NULL: a stack or heap block)."""
     if M <= 0:
         return
+    if floating is float:
+        if wf != 0:
+            cgru_lowp_matmul(wf, M, c.input_size, 3, c.hidden_size, 0, 3, x, ldx, w_ih_q, gx,
+                             3 * c.hidden_size, scratch, nbytes)
+            return
     # the packed kernel whenever there is a packed W_ih: no BLAS call overhead, no
     # re-packing of W_ih, and each row's result does not depend on M, so a
     # projection split by rows across threads gives the same bits.  (Measured on
@@ -475,10 +517,17 @@ cdef inline void _input_projection(const cgru_cell* c, const floating* w_ih,
 
 cdef inline void _recurrent_product(const cgru_cell* c, const floating* w_hh,
         const floating* w_hh_p, Py_ssize_t N, int g0, int g1, const floating* a,
-        floating* gh) noexcept nogil:
+        floating* gh, int wf, const void* w_hh_q, void* scratch) noexcept nogil:
     """gh[:, g0*H : g1*H] = a W_hh[g0*H : g1*H]^T for N rows of a (N, H): the one place
-    the recurrence multiplies by W_hh (from the packed copy when there is one)."""
+    the recurrence multiplies by W_hh (from the packed copy when there is one; from
+    the reduced-precision w_hh_q when wf != 0, the operands in `scratch`,
+    cgru_lowp_scratch_bytes(N, H) bytes)."""
     cdef Py_ssize_t H = c.hidden_size
+    if floating is float:
+        if wf != 0:
+            cgru_lowp_matmul(wf, N, H, 3, H, g0, g1, a, H, w_hh_q, gh, 3 * H, scratch,
+                             cgru_lowp_scratch_bytes(N, H))
+            return
     if w_hh_p != NULL:
         _gemm_packed(N, H, H, g0, g1, 0, H, a, H, w_hh_p, gh, 3 * H)
     else:
@@ -490,13 +539,15 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
         const floating* w_hh_p, const floating* bx, const floating* bhn, Py_ssize_t T,
         Py_ssize_t N, const floating* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, floating* h,
         floating* y, Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse,
-        floating* work) noexcept nogil:
+        floating* work, int wf, const void* w_hh_q) noexcept nogil:
     """T steps for samples 0 <= b < N: row (t, b) of gx at gx + t*gx_t + b*gx_n, of y
-    at y + t*y_t + b*y_n; h (N, H); work (N, 3H) gh + (N, H) r*h."""
+    at y + t*y_t + b*y_n; h (N, H); work (N, 3H) gh + (N, H) r*h + the
+    reduced-precision operands (cgru_lowp_scratch_bytes(N, H) bytes)."""
     cdef Py_ssize_t H = c.hidden_size
     cdef Py_ssize_t G = 3 * H
     cdef floating* gh = work            # (N, 3H)
     cdef floating* rh = work + N * G    # (N, H), reset_after=False only
+    cdef void* lowp = <void*>(work + N * G + N * H)
     cdef Py_ssize_t s, b, t, L
     cdef const floating* gxb
     cdef floating* yb
@@ -515,7 +566,8 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                     memcpy(y + t * y_t, h, H * sizeof(floating))
                 continue
         # recurrent product for all N samples at once: gh = h W_hh^T (3H or 2H columns)
-        _recurrent_product(c, w_hh, w_hh_p, N, 0, 3 if c.reset_after else 2, h, gh)
+        _recurrent_product(c, w_hh, w_hh_p, N, 0, 3 if c.reset_after else 2, h, gh, wf,
+                           w_hh_q, lowp)
         for b in range(N):
             L = T if lengths == NULL else lengths[b]
             t = (L - 1 - s) if reverse else s
@@ -535,7 +587,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H)
         if not c.reset_after:
             # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
-            _recurrent_product(c, w_hh, w_hh_p, N, 2, 3, rh, gh)
+            _recurrent_product(c, w_hh, w_hh_p, N, 2, 3, rh, gh, wf, w_hh_q, lowp)
             for b in range(N):
                 L = T if lengths == NULL else lengths[b]
                 if s >= L:
@@ -548,11 +600,15 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
 cdef inline void _step(const cgru_cell* c, const floating* w_ih, const floating* w_ih_p,
         const floating* w_hh, const floating* w_hh_p, const floating* bx,
         const floating* bhn, Py_ssize_t N, const floating* x, Py_ssize_t ldx, floating* h,
-        floating* work) noexcept nogil:
-    """One step: gx = x W_ih^T into work, then the recurrence for T = 1."""
-    _input_projection(c, w_ih, w_ih_p, N, x, ldx, work)
-    _recurrence(c, w_hh, w_hh_p, bx, bhn, 1, N, work, 3 * N * c.hidden_size, 3 * c.hidden_size,
-                h, NULL, 0, 0, NULL, 0, work + 3 * N * c.hidden_size)
+        floating* work, int wf, const void* w_ih_q, const void* w_hh_q) noexcept nogil:
+    """One step: gx = x W_ih^T into work, then the recurrence for T = 1 (work: gx,
+    then the recurrence's gh, r*h and operand room; the projection's operands go
+    to that room too, before the recurrence needs it)."""
+    cdef Py_ssize_t H = c.hidden_size
+    _input_projection(c, w_ih, w_ih_p, N, x, ldx, work, wf, w_ih_q, <void*>(work + 7 * N * H),
+                      cgru_lowp_scratch_bytes(N, max(c.input_size, H)))
+    _recurrence(c, w_hh, w_hh_p, bx, bhn, 1, N, work, 3 * N * H, 3 * H,
+                h, NULL, 0, 0, NULL, 0, work + 3 * N * H, wf, w_hh_q)
 
 
 # ============================================== one step for a range of units
@@ -625,35 +681,37 @@ cdef inline void _units(const cgru_cell* c, const floating* w_ih_p, const floati
 
 cdef void _projection_f32(const cgru_layer_f32* L, Py_ssize_t M, const float* x,
                           Py_ssize_t ldx, float* gx) noexcept nogil:
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx, L.weight_format, L.w_ih_q,
+                      NULL, 0)
 
 cdef void _projection_f64(const cgru_layer_f64* L, Py_ssize_t M, const double* x,
                           Py_ssize_t ldx, double* gx) noexcept nogil:
-    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx)
+    _input_projection(&L.cell, L.w_ih, L.w_ih_packed, M, x, ldx, gx, L.weight_format, L.w_ih_q,
+                      NULL, 0)
 
 cdef void _recurrence_f32(const cgru_layer_f32* L, Py_ssize_t T, Py_ssize_t N,
         const float* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, float* h, float* y,
         Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse,
         float* work) noexcept nogil:
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, gx, gx_t, gx_n, h, y,
-                y_t, y_n, lengths, reverse, work)
+                y_t, y_n, lengths, reverse, work, L.weight_format, L.w_hh_q)
 
 cdef void _recurrence_f64(const cgru_layer_f64* L, Py_ssize_t T, Py_ssize_t N,
         const double* gx, Py_ssize_t gx_t, Py_ssize_t gx_n, double* h, double* y,
         Py_ssize_t y_t, Py_ssize_t y_n, const int64_t* lengths, int reverse,
         double* work) noexcept nogil:
     _recurrence(&L.cell, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, T, N, gx, gx_t, gx_n, h, y,
-                y_t, y_n, lengths, reverse, work)
+                y_t, y_n, lengths, reverse, work, L.weight_format, L.w_hh_q)
 
 cdef void _step_f32(const cgru_layer_f32* L, Py_ssize_t N, const float* x, Py_ssize_t ldx,
                     float* h, float* work) noexcept nogil:
     _step(&L.cell, L.w_ih, L.w_ih_packed, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, N, x, ldx,
-          h, work)
+          h, work, L.weight_format, L.w_ih_q, L.w_hh_q)
 
 cdef void _step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x, Py_ssize_t ldx,
                     double* h, double* work) noexcept nogil:
     _step(&L.cell, L.w_ih, L.w_ih_packed, L.w_hh, L.w_hh_packed, L.b_x, L.b_hn, N, x, ldx,
-          h, work)
+          h, work, L.weight_format, L.w_ih_q, L.w_hh_q)
 
 
 cdef void _units_f32(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0,
@@ -679,6 +737,7 @@ _table.step_f32 = _step_f32
 _table.step_f64 = _step_f64
 _table.packed_product_f32 = _gemm_packed[float]
 _table.packed_product_f64 = _gemm_packed[double]
+_table.weights_path = cgru_lowp_path
 _table.units_f32 = _units_f32
 _table.units_f64 = _units_f64
 

@@ -20,20 +20,31 @@ from cgru._core cimport cgru_kernel_table, cgru_units
 cdef extern from "c/cpu.h":
     int _cpu_level "cgru_cpu_level"() noexcept nogil
 
+cdef extern from "c/lowp.h":
+    size_t cgru_lowp_scratch_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
+
 cdef const cgru_kernel_table* _k = NULL      # the chosen ISA's table (set below)
 
 
 # ================================================================ workspaces
 
+cdef inline Py_ssize_t _lowp_room(Py_ssize_t N, Py_ssize_t K) noexcept nogil:
+    """4-byte units of room for the reduced-precision operands of N rows of K
+    (layers with weight_format != 0; reserved for every layer, so the workspace
+    sizes do not depend on the format)"""
+    return <Py_ssize_t>((cgru_lowp_scratch_bytes(N, K) + 3) // 4)
+
+
 cdef Py_ssize_t cgru_step_workspace(const cgru_cell* cell, Py_ssize_t N) noexcept nogil:
-    # gx (N, 3H) + gh (N, 3H) + r*h (N, H)
-    return 7 * N * cell.hidden_size
+    # gx (N, 3H) + gh (N, 3H) + r*h (N, H) + reduced-precision operands of x or h
+    return 7 * N * cell.hidden_size + _lowp_room(N, max(cell.input_size, cell.hidden_size))
 
 
 cdef Py_ssize_t cgru_sequence_workspace(const cgru_cell* cell, Py_ssize_t T,
                                         Py_ssize_t N) noexcept nogil:
-    # gx (T*N, 3H) + gh (N, 3H) + r*h (N, H)
-    return 3 * T * N * cell.hidden_size + 4 * N * cell.hidden_size
+    # gx (T*N, 3H) + gh (N, 3H) + r*h (N, H) + reduced-precision operands of h
+    return 3 * T * N * cell.hidden_size + 4 * N * cell.hidden_size + \
+        _lowp_room(N, cell.hidden_size)
 
 
 # ===================================================== one layer (ISA table)
@@ -132,12 +143,23 @@ cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
 # output of layer l - 1 (D*H features), which it overwrites in y: the
 # projections of all directions of a layer run before its recurrences.
 
+cdef inline bint _is_lowp(const cgru_model* m, int k) noexcept nogil:
+    """layer*direction k holds reduced-precision weights (float32 models only)"""
+    return m.itemsize == 4 and m.layers_f32[k].weight_format != 0
+
+
+cdef inline Py_ssize_t _model_scratch(const cgru_model* m, Py_ssize_t N) noexcept nogil:
+    """per direction: the recurrence's gh (N, 3H) + r*h (N, H) + operand room"""
+    return 4 * N * m.hidden_size + _lowp_room(N, m.hidden_size)
+
+
 cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
                                      Py_ssize_t N) noexcept nogil:
-    # per direction gx (T*N, 3H) + gh (N, 3H) + r*h (N, H); a step needs 7NH
+    # per direction gx (T*N, 3H) + the recurrence's scratch; a step needs 7NH + room
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions
-    cdef Py_ssize_t seq = D * (3 * T * N * H + 4 * N * H)
-    return seq if seq > 7 * N * H else 7 * N * H
+    cdef Py_ssize_t seq = D * (3 * T * N * H + _model_scratch(m, N))
+    cdef Py_ssize_t step = 7 * N * H + _lowp_room(N, max(m.input_size, H))
+    return seq if seq > step else step
 
 
 # ================================================================== threads
@@ -258,7 +280,7 @@ ctypedef struct _samples_job:      # the recurrences of a layer by samples (and 
     char* h                        # the layer's h: direction d at + d*N*H
     char* y                        # direction d at + d*H
     const int64_t* lengths
-    char* scratch                  # direction d at + d*4NH; sample n at + n*4H
+    char* scratch                  # direction d at + d*_model_scratch; sample n at + n*4H
 
 
 cdef void _samples_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
@@ -279,7 +301,7 @@ cdef void _samples_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noe
     cdef const char* gx = j.gx + (d * T * N * 3 * H + b * gx_n) * sz
     cdef char* h = j.h + (d * N * H + b * H) * sz
     cdef char* y = j.y + (d * H + b * y_n) * sz
-    cdef char* w = j.scratch + (d * 4 * N * H + b * 4 * H) * sz
+    cdef char* w = j.scratch + (d * _model_scratch(j.m, N) + b * 4 * H) * sz
     if j.f64:
         _k.recurrence_f64(&j.m.layers_f64[k], T, e - b, <const double*>gx, gx_t, gx_n,
                           <double*>h, <double*>y, y_t, y_n, lens, reverse, <double*>w)
@@ -323,7 +345,7 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
         floating* work) noexcept nogil:
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, M = T * N
     cdef Py_ssize_t G = 3 * H, ldin, parts, I
-    cdef floating* scratch = work + D * M * G      # per direction (N, 4H)
+    cdef floating* scratch = work + D * M * G      # per direction _model_scratch
     cdef const floating* inp
     cdef const cgru_cell* c
     cdef int layer, k, nth = m.num_threads
@@ -373,8 +395,13 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
             if T % 2:                                   # the last step wrote h[1]
                 memcpy(h + k * N * H, scratch + 3 * N * H, N * H * sizeof(floating))
             continue
-        # by samples (parts >= 2), and/or one direction per thread
-        dual = D == 2 and nth > 1 and 6.0 * T * N * H * H >= _MIN_SPLIT_FLOPS
+        # by samples (parts >= 2), and/or one direction per thread; a recurrence
+        # with reduced-precision weights runs on this thread (its operand room
+        # follows each part's gh + r*h: parts would overlap)
+        if _is_lowp(m, k):
+            parts = 1
+        dual = D == 2 and nth > 1 and 6.0 * T * N * H * H >= _MIN_SPLIT_FLOPS and \
+            not _is_lowp(m, k)
         sj.m, sj.layer, sj.f64, sj.T, sj.N, sj.parts = m, layer, f64, T, N, parts
         sj.batch_first, sj.gx, sj.h, sj.y = batch_first, <const char*>work, \
             <char*>(h + k * N * H), <char*>y
@@ -414,8 +441,10 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
         xin = x if layer == 0 else h + (layer - 1) * N * H
         ldx = m.input_size if layer == 0 else H
         hl = h + layer * N * H
-        # by samples (rows), else by hidden units, else on this thread
-        parts = _parts(N, _ROWS, nth, 6.0 * N * H * (I + H))
+        # by samples (rows), else by hidden units, else on this thread (a layer with
+        # reduced-precision weights: on this thread, its operand room follows the
+        # 7NH of the whole step)
+        parts = 1 if _is_lowp(m, layer) else _parts(N, _ROWS, nth, 6.0 * N * H * (I + H))
         if parts > 1:
             rj.m, rj.layer, rj.f64, rj.M, rj.parts, rj.ldin = m, layer, floating is double, N, \
                 parts, ldx
@@ -462,6 +491,15 @@ cdef int cgru_model_step_f64(const cgru_model* m, Py_ssize_t N, const double* x,
 # ============================================================ ISA dispatch
 
 _ISA_LEVEL = {"baseline": 0, "avx2": 1, "avx512": 2}
+
+
+def weight_paths():
+    """The kernel path each reduced-precision weight format runs with the current
+    ISA, e.g. {'float16': 'avx512-vcvtph2ps', 'bfloat16': 'avx512-bf16', 'int8':
+    'avx512-vnni'}; 'portable' is the plain C path (docs/weights.md)."""
+    return {name: (<bytes>_k.weights_path(code)).decode()
+            for name, code in (("float16", CGRU_WEIGHTS_FLOAT16),
+                               ("bfloat16", CGRU_WEIGHTS_BFLOAT16), ("int8", CGRU_WEIGHTS_INT8))}
 
 
 def isa():

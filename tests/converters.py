@@ -1,5 +1,6 @@
-"""Helpers shared by the CLI and hostile-file tests: small real model files in
-each framework's format, and ``need_converter`` for the interop converters."""
+"""Helpers shared by the CLI, hostile-file and stack tests: small real model files in
+each framework's format, ``need_converter`` for the interop converters, and
+``check_not_a_stack`` for the stack tests."""
 
 import os
 
@@ -89,3 +90,13 @@ class Payload:
 
     def __reduce__(self):
         return (open, (self.path, "w"))
+
+
+def check_not_a_stack(convert, convert_all, model, parts):
+    """``convert(model)`` refuses a model whose GRUs form no stack with a message
+    naming each of ``parts``; returns ``convert_all(model)`` (every GRU by name)."""
+    with pytest.raises(ValueError) as e:
+        convert(model)
+    for part in parts:
+        assert part in str(e.value), str(e.value)
+    return convert_all(model)

@@ -139,8 +139,9 @@ static int fill_by_hand(cgru_model *m, void **own)
 }
 
 /* mode 0: sequence, 1: steps, 2: sequence as input_projection + recurrence */
-static PyObject *run(PyObject *args, int mode)
+static PyObject *run(PyObject *args, PyObject *kwargs, int mode)
 {
+    static char *kwlist[] = {"model", "x", "h", "y", "by_hand", NULL};
     PyObject *model, *xo, *ho, *yo, *result = NULL;
     Py_buffer x = {0}, h = {0}, y = {0};
     cgru_model m, mh;
@@ -148,7 +149,8 @@ static PyObject *run(PyObject *args, int mode)
     char *work;
     void *own = NULL;
     int by_hand = 0;
-    if (!PyArg_ParseTuple(args, "OOOO|p", &model, &xo, &ho, &yo, &by_hand))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|p", kwlist, &model, &xo, &ho, &yo,
+                                     &by_hand))
         return NULL;
     if (cgru_capi->model_get(model, &m) < 0)
         return NULL;
@@ -197,9 +199,18 @@ done:
     return result;
 }
 
-static PyObject *py_run_sequence(PyObject *self, PyObject *args) { return run(args, 0); }
-static PyObject *py_run_steps(PyObject *self, PyObject *args) { return run(args, 1); }
-static PyObject *py_run_split(PyObject *self, PyObject *args) { return run(args, 2); }
+static PyObject *py_run_sequence(PyObject *self, PyObject *args, PyObject *kw)
+{
+    return run(args, kw, 0);
+}
+static PyObject *py_run_steps(PyObject *self, PyObject *args, PyObject *kw)
+{
+    return run(args, kw, 1);
+}
+static PyObject *py_run_split(PyObject *self, PyObject *args, PyObject *kw)
+{
+    return run(args, kw, 2);
+}
 
 /* activate(kind, alpha, beta, x): x, a writable contiguous float32 or float64
  * buffer, replaced by the activation of its elements (out == x) */
@@ -336,10 +347,11 @@ static PyObject *py_check_api(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"run_sequence", py_run_sequence, METH_VARARGS,
+    {"run_sequence", (PyCFunction)(void (*)(void))py_run_sequence, METH_VARARGS | METH_KEYWORDS,
      "run_sequence(model, x, h, y, by_hand=False)"},
-    {"run_steps", py_run_steps, METH_VARARGS, "run_steps(model, x, h, y, by_hand=False)"},
-    {"run_split", py_run_split, METH_VARARGS,
+    {"run_steps", (PyCFunction)(void (*)(void))py_run_steps, METH_VARARGS | METH_KEYWORDS,
+     "run_steps(model, x, h, y, by_hand=False)"},
+    {"run_split", (PyCFunction)(void (*)(void))py_run_split, METH_VARARGS | METH_KEYWORDS,
      "run_split(model, x, h, y, by_hand=False): input_projection + recurrence"},
     {"activate", py_activate, METH_VARARGS, "activate(kind, alpha, beta, x): x in place"},
     {"packed", py_packed, METH_O, "packed(model) -> [(w_hh_packed, w_ih_packed) set?]"},

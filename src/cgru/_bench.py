@@ -8,7 +8,12 @@ onnxruntime with N intra-op threads and one inter-op thread, OpenVINO with
 process, interleaved round by round; the best round counts.  Before timing,
 every scenario checks that cgru's outputs agree with PyTorch's (and the other
 contenders' with PyTorch's): a fast wrong answer is worthless.  OpenVINO is
-optional: without the package it is left out.
+optional: without the package it is left out; with it, it runs twice, at float32
+(``openvino-f32``) and at its default precision (``openvino``: bf16 on CPUs with
+AVX512-BF16 or AMX; the table prints which).  Every contender's error against
+torch float32 is reported; scenarios with reduced-precision weights
+(``weights``) and OpenVINO's default precision are checked against per-format
+bounds (FORMAT_TOLERANCE).
 
 ``quick=True`` runs every scenario with tiny repeat counts: it checks the
 agreement and that every contender runs, not speed.
@@ -30,11 +35,14 @@ __all__ = ["SCENARIOS", "run", "main"]
 
 
 class Scenario:
-    """One benchmark case: (I, H, N, T), layers, dtype; ``step`` = streaming."""
+    """One benchmark case: (I, H, N, T), layers, dtype; ``step`` = streaming;
+    ``weights``: cgru's weight format (``GRU.with_weights``), None = the dtype's own."""
 
-    def __init__(self, name, I, H, N, T, layers=1, dtype="float32", step=False, note=""):
+    def __init__(self, name, I, H, N, T, layers=1, dtype="float32", step=False, note="",
+                 weights=None):
         self.name, self.I, self.H, self.N, self.T = name, I, H, N, T
         self.layers, self.dtype, self.step, self.note = layers, np.dtype(dtype), step, note
+        self.weights = weights
 
     def flops(self):
         """Multiply-adds x 2 of the input and recurrent products of one call."""
@@ -71,12 +79,32 @@ SCENARIOS = [
     Scenario("f64-seq-64x128-T1000", 64, 128, 1, 1000, dtype="float64"),
     Scenario("f64-seq-256-N16", 256, 256, 16, 100, dtype="float64"),
 ]
+# reduced-precision weights: the issue's scenarios once per format
+for _fmt, _tag in (("bfloat16", "bf16"), ("int8", "int8"), ("float16", "f16")):
+    SCENARIOS += [
+        Scenario(f"{_tag}-step-64x128", 64, 128, 1, 1, step=True, weights=_fmt),
+        Scenario(f"{_tag}-step-rnnoise", 256, 256, 1, 1, layers=3, step=True, weights=_fmt,
+                 note="RNNoise-like, 3 layers"),
+        Scenario(f"{_tag}-seq-64x128-T1000", 64, 128, 1, 1000, weights=_fmt),
+        Scenario(f"{_tag}-seq-256-N16", 256, 256, 16, 100, weights=_fmt),
+        Scenario(f"{_tag}-seq-512-N64", 512, 512, 64, 50, weights=_fmt),
+        Scenario(f"{_tag}-seq-1024-N1", 1024, 1024, 1, 20, weights=_fmt),
+    ]
+del _fmt, _tag
+
+# Largest deviation from torch float32 accepted per weight format (cgru) and for
+# OpenVINO's default precision (bf16 inference): the same bounds as the tests
+# (docs/weights.md has the measured values).
+FORMAT_TOLERANCE = {"float16": 2e-3, "bfloat16": 1.5e-2, "int8": 3e-2}
+
 
 
 # ------------------------------------------------------------------ helpers
 
-def _tol(dtype, T):
+def _tol(dtype, T, weights=None):
     # rounding differences of two correct implementations grow slowly with T
+    if weights in FORMAT_TOLERANCE:
+        return FORMAT_TOLERANCE[weights]
     if dtype == np.float32:
         return 2e-5 * max(1.0, np.sqrt(T)) + 1e-5
     return 1e-12 * max(1.0, np.sqrt(T))
@@ -166,18 +194,31 @@ def _ort_session(model_bytes, threads=1):
     return ort.InferenceSession(model_bytes, so, providers=["CPUExecutionProvider"])
 
 
-def _openvino_request(model_bytes, threads=1):
-    """An OpenVINO infer request for the ONNX model (CPU, float32 precision, N
-    threads), or None when openvino is not installed."""
+def _openvino_model(model_bytes, threads=1, precision="f32"):
+    """OpenVINO's CPU plugin on the ONNX graph (N threads, latency hint);
+    precision "f32", or None for its default (bf16 on CPUs with AVX512-BF16 or
+    AMX).  Returns (compiled model, the inference precision it runs), or
+    (None, None) when openvino is not installed."""
     try:
         import openvino as ov
     except ImportError:
-        return None
+        return None, None
     core = ov.Core()
-    compiled = core.compile_model(core.read_model(model_bytes), "CPU", {
-        "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32",
-        "PERFORMANCE_HINT": "LATENCY"})
-    return compiled.create_infer_request()
+    cfg = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+    if precision:
+        cfg["INFERENCE_PRECISION_HINT"] = precision
+    compiled = core.compile_model(core.read_model(model_bytes), "CPU", cfg)
+    used = compiled.get_property("INFERENCE_PRECISION_HINT")
+    return compiled, getattr(used, "get_type_name", lambda: str(used))()
+
+
+def _openvino_request(model_bytes, threads=1, precision="f32"):
+    """(an infer request of _openvino_model, its precision), or (None, None)."""
+    compiled, used = _openvino_model(model_bytes, threads, precision)
+    return (None, None) if compiled is None else (compiled.create_infer_request(), used)
+
+
+OPENVINO_CONTENDERS = (("openvino-f32", "f32"), ("openvino", None))   # name, precision
 
 
 # --------------------------------------------------------------- contenders
@@ -196,9 +237,12 @@ def _make_contenders(sc, seed=0, threads=1):
     sd = {k: v.detach().numpy() for k, v in tgru.state_dict().items()}
     model = cgru.GRU(I, H, L, dtype=sc.dtype)
     model.load_state_dict(sd)
+    if sc.weights:
+        model = model.with_weights(sc.weights)
     rng = np.random.default_rng(seed)
     checks = {}
     contenders = {}
+    precisions, ov_reqs = {}, {}
     ort_ok = sc.dtype == np.float32
 
     if sc.step:
@@ -252,17 +296,12 @@ def _make_contenders(sc, seed=0, threads=1):
                     h = run(["Y_h"], {"X": xs_o[i % K], "initial_h": h})[0]
                 oh[0] = h
             contenders["onnxruntime"] = run_ort
-            ov_req = _openvino_request(onnx_model, threads)
-            if ov_req is not None:
-                vh = [np.zeros((L, N, H), dtype=sc.dtype)]
-
-                def run_ov(reps):
-                    h = vh[0]
-                    for i in range(reps):
-                        ov_req.infer({"X": xs_o[i % K], "initial_h": h})
-                        h = ov_req.get_tensor("Y_h").data.copy()
-                    vh[0] = h
-                contenders["openvino"] = run_ov
+            for cname, prec in OPENVINO_CONTENDERS:
+                ov_req, used = _openvino_request(onnx_model, threads, prec)
+                if ov_req is None:
+                    break
+                ov_reqs[cname], precisions[cname] = ov_req, used
+                contenders[cname] = _ov_step_runner(ov_req, xs_o, L, N, H, sc.dtype)
 
         # agreement: K steps from zero state, compare the final top-layer state
         stream.reset()
@@ -275,10 +314,10 @@ def _make_contenders(sc, seed=0, threads=1):
         if ort_ok:
             yo = sess.run(["Y_h"], {"X": xs, "initial_h": np.zeros((L, N, H), sc.dtype)})[0]
             checks["onnxruntime-vs-torch"] = float(np.max(np.abs(yo[-1].reshape(out.shape) - ref)))
-            if "openvino" in contenders:
+            for cname, ov_req in ov_reqs.items():
                 ov_req.infer({"X": xs, "initial_h": np.zeros((L, N, H), sc.dtype)})
                 yv = ov_req.get_tensor("Y_h").data
-                checks["openvino-vs-torch"] = float(np.max(np.abs(yv[-1].reshape(out.shape) - ref)))
+                checks[f"{cname}-vs-torch"] = float(np.max(np.abs(yv[-1].reshape(out.shape) - ref)))
         # then time from a fresh state (the state stays bounded: GRU states are in (-1, 1))
         stream.reset()
         tol_T = K
@@ -312,15 +351,15 @@ def _make_contenders(sc, seed=0, threads=1):
             contenders["onnxruntime"] = run_ort
             yo, _ = sess.run(None, {"X": x})
             checks["onnxruntime-vs-torch"] = float(np.max(np.abs(yo - yr.numpy())))
-            ov_req = _openvino_request(onnx_model, threads)
-            if ov_req is not None:
-                def run_ov(reps):
-                    for _ in range(reps):
-                        ov_req.infer({"X": x})
-                contenders["openvino"] = run_ov
+            for cname, prec in OPENVINO_CONTENDERS:
+                ov_req, used = _openvino_request(onnx_model, threads, prec)
+                if ov_req is None:
+                    break
+                precisions[cname] = used
+                contenders[cname] = _ov_sequence_runner(ov_req, x)
                 ov_req.infer({"X": x})
                 yv = ov_req.get_tensor(ov_req.model_outputs[0]).data
-                checks["openvino-vs-torch"] = float(np.max(np.abs(yv - yr.numpy())))
+                checks[f"{cname}-vs-torch"] = float(np.max(np.abs(yv - yr.numpy())))
         tol_T = T
     if threads > 1:
         # cgru on one thread too, interleaved with the rest: the speed-up of the threads
@@ -330,8 +369,33 @@ def _make_contenders(sc, seed=0, threads=1):
             with cgru.threads(1):
                 one(reps)
         contenders["cgru-1thread"] = run_cgru_1
-    tol = _tol(sc.dtype, tol_T * L)
-    return contenders, checks, tol
+    tol = _tol(sc.dtype, tol_T * L, sc.weights)
+    # each check against its own bound: OpenVINO's default precision may be bf16
+    tols = {k: (FORMAT_TOLERANCE["bfloat16"] if k == "openvino-vs-torch"
+                and precisions.get("openvino") != "f32" else
+                tol if k.startswith("cgru") else _tol(sc.dtype, tol_T * L))
+            for k in checks}
+    return contenders, checks, tols, precisions
+
+
+def _ov_step_runner(ov_req, xs_o, L, N, H, dtype):
+    K = len(xs_o)
+    state = [np.zeros((L, N, H), dtype=dtype)]
+
+    def run_ov(reps):
+        h = state[0]
+        for i in range(reps):
+            ov_req.infer({"X": xs_o[i % K], "initial_h": h})
+            h = ov_req.get_tensor("Y_h").data.copy()
+        state[0] = h
+    return run_ov
+
+
+def _ov_sequence_runner(ov_req, x):
+    def run_ov(reps):
+        for _ in range(reps):
+            ov_req.infer({"X": x})
+    return run_ov
 
 
 CLOCKS = {
@@ -428,6 +492,7 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
         results["openvino"] = openvino.__version__
     except ImportError:
         results["openvino"] = None
+    results["weight_paths"] = _weight_paths()
     with cgru.threads(1):       # the peak: one core (BLAS limited to one thread too)
         results["openblas"] = _openblas_info()
         if not quick:
@@ -438,7 +503,7 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
     with cgru.threads(threads):
         results["openblas_in_run"] = _openblas_info()
         for sc in chosen:
-            contenders, checks, tol = _make_contenders(sc, threads=threads)
+            contenders, checks, tol, precisions = _make_contenders(sc, threads=threads)
             best = _time_interleaved(contenders, rounds, min_time, quick, clock)
             peak = results["peak_gflops"][sc.dtype.name]
             peak = peak * threads if peak else peak     # share of N cores' peak
@@ -446,13 +511,14 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
             row = {
                 "name": sc.name, "I": sc.I, "H": sc.H, "N": sc.N, "T": sc.T,
                 "layers": sc.layers, "dtype": sc.dtype.name, "streaming": sc.step,
+                "weights": sc.weights or sc.dtype.name, "precisions": precisions,
                 "note": sc.note, "flops_per_call": sc.flops(),
                 "seconds_per_call": best,
                 "speedup": {k: best[k] / best["cgru"] for k in best if k != "cgru"},
                 "gflops": gflops,
                 "peak_share": {k: (g / peak if peak else None) for k, g in gflops.items()},
                 "max_abs_diff": checks, "tolerance": tol,
-                "agree": all(v <= tol for v in checks.values()),
+                "agree": all(v <= tol[k] for k, v in checks.items()),
             }
             results["scenarios"].append(row)
             if out:
@@ -462,6 +528,13 @@ def run(quick=False, json_path=None, scenarios=None, rounds=None, min_time=None,
         with open(json_path, "w") as f:
             json.dump(results, f, indent=1)
     return results
+
+
+def _weight_paths():
+    """The kernel path cgru runs for each reduced-precision weight format."""
+    from cgru import kernels
+    fn = getattr(kernels, "weight_paths", None)
+    return fn() if fn else {}
 
 
 def _cgru_isa():
@@ -492,11 +565,14 @@ def _print_row(row, out, header, results):
     if header:
         ob = results["openblas"]
         print(f"cgru {results['cgru_version']}  torch {results['torch']}  onnxruntime "
-              f"{results['onnxruntime']}  openvino {results['openvino']}  numpy "
+              f"{results['onnxruntime']}  openvino {results.get('openvino')}  numpy "
               f"{results['numpy']}", file=out)
         print(f"CPU: {results['cpu']} ({results['cpus']} usable)  cgru kernels: {results['isa']}"
               f"  clock: {results['clock']}  rounds: {results['rounds']} (best)  threads per "
               f"contender: {results['threads']}", file=out)
+        if results.get("weight_paths"):
+            print("cgru weight formats: " + ", ".join(f"{k} {v}" for k, v in
+                                                       results["weight_paths"].items()), file=out)
         for d in results["openblas_in_run"]:
             print(f"BLAS: {d['internal_api']} {d['version']} kernel={d['architecture']} "
                   f"threads={d['num_threads']} ({os.path.basename(d['filepath'] or '')})", file=out)
@@ -506,23 +582,67 @@ def _print_row(row, out, header, results):
                   f"float64 {pk['float64']:.1f} GFLOP/s", file=out)
         if results["quick"]:
             print("QUICK MODE: agreement check only, timings are meaningless", file=out)
-        print(f"{'scenario':<22}{'I,H,N,T':<18}{'dtype':<8}{'cgru':>11}{'torch':>11}{'ORT':>11}"
-              f"{'OV':>11}{'x torch':>9}{'x ORT':>8}{'x OV':>8}{'GFLOP/s':>9}{'%peak':>7}"
-              f"{'  x 1 thread' if results['threads'] > 1 else ''}  agree", file=out)
+        print("OV: OpenVINO at its default precision (printed after its time), OV32: "
+              "OpenVINO float32; x NAME = NAME's time / cgru's; err: max |y - torch float32|",
+              file=out)
+        print(f"{'scenario':<24}{'I,H,N,T':<18}{'weights':<9}{'cgru':>11}{'torch':>11}"
+              f"{'ORT':>11}{'OV32':>11}{'OV':>16}{'x torch':>9}{'x ORT':>8}{'x OV32':>8}"
+              f"{'x OV':>8}{'GFLOP/s':>9}{'%peak':>7}"
+              f"{'  x 1 thread' if results['threads'] > 1 else ''}  agree  err cgru/ORT/OV",
+              file=out)
     t = row["seconds_per_call"]
     sp = row["speedup"]
     share = row["peak_share"]["cgru"]
-    print(f"{row['name']:<22}{_label(row):<18}{row['dtype']:<8}{_fmt_t(t['cgru']):>11}"
+    prec = row.get("precisions", {}).get("openvino")
+    ov = _fmt_t(t.get("openvino")) + (f" {prec}" if prec else "")
+    d = row["max_abs_diff"]
+
+    def ratio(name):
+        return (format(sp[name], "7.2f") + "x") if name in sp else "      -"
+
+    def err(name):
+        return format(d[name], ".1e") if name in d else "-"
+    print(f"{row['name']:<24}{_label(row):<18}{row['weights']:<9}{_fmt_t(t['cgru']):>11}"
           f"{_fmt_t(t.get('torch')):>11}{_fmt_t(t.get('onnxruntime')):>11}"
-          f"{_fmt_t(t.get('openvino')):>11}"
-          f"{sp.get('torch', float('nan')):>8.2f}x"
-          f"{(format(sp['onnxruntime'], '7.2f') + 'x') if 'onnxruntime' in sp else '      -':>8}"
-          f"{(format(sp['openvino'], '7.2f') + 'x') if 'openvino' in sp else '      -':>8}"
+          f"{_fmt_t(t.get('openvino-f32')):>11}{ov:>16}"
+          f"{sp.get('torch', float('nan')):>8.2f}x{ratio('onnxruntime'):>8}"
+          f"{ratio('openvino-f32'):>8}{ratio('openvino'):>8}"
           f"{row['gflops']['cgru']:>9.2f}"
           f"{(format(share * 100, '6.1f')) if share else '     -':>7}"
           f"{format(sp['cgru-1thread'], '11.2f') + 'x' if 'cgru-1thread' in sp else ''}  "
-          f"{'yes' if row['agree'] else 'NO'} ({max(row['max_abs_diff'].values()):.1e})",
+          f"{'yes' if row['agree'] else 'NO ':<5}  {err('cgru-vs-torch')}/"
+          f"{err('onnxruntime-vs-torch')}/{err('openvino-vs-torch')}",
           file=out, flush=True)
+
+
+def plot(results, path):
+    """A bar chart of cgru's speed-up over each contender per scenario (needs
+    matplotlib: ``pip install cgru[plot]``), written to ``path``."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ImportError(f"--plot needs matplotlib (pip install 'cgru[plot]'): {e}") from None
+    rows = results["scenarios"]
+    names = [n for n in ("torch", "onnxruntime", "openvino-f32", "openvino", "cgru-1thread")
+             if any(n in r["speedup"] for r in rows)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(rows) * max(1, len(names))), 4.5))
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
+        xs = [j + i * width for j, r in enumerate(rows) if name in r["speedup"]]
+        ys = [r["speedup"][name] for r in rows if name in r["speedup"]]
+        ax.bar(xs, ys, width, label=f"vs {name}")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))])
+    ax.set_xticklabels([r["name"] for r in rows], rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel("speed-up (contender time / cgru time)")
+    ax.set_title(f"cgru {results['cgru_version']} on {results['cpu']}, "
+                 f"{results['threads']} thread(s) per contender")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _label(row):
@@ -552,12 +672,23 @@ def main(argv=None):
                    help="cpu: this thread's CPU time (the default with --threads 1); wall: "
                         "elapsed time (the default, and required, with more threads)")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument("--plot", metavar="FILE",
+                   help="also draw the speed-ups as a bar chart to FILE (.png, .svg, .pdf; "
+                        "needs matplotlib: pip install 'cgru[plot]')")
     a = p.parse_args(argv)
     if a.list:
         for s in SCENARIOS:
             print(f"{s.name:<24} (I,H,N,T)=({s.label()}) {s.dtype.name}"
+                  f"{(' weights=' + s.weights) if s.weights else ''}"
                   f"{'  streaming step' if s.step else ''}  {s.note}")
         return 0
+    if a.plot:
+        try:
+            import matplotlib  # noqa: F401  (fail before the long run, not after)
+        except ImportError:
+            print("cgru bench --plot needs matplotlib (pip install 'cgru[plot]')",
+                  file=sys.stderr)
+            return 2
     try:
         res = run(quick=a.quick, json_path=a.json, scenarios=a.scenario, rounds=a.rounds,
                   min_time=a.min_time, clock=a.clock, threads=a.threads)
@@ -567,6 +698,8 @@ def main(argv=None):
     except ValueError as e:                   # --threads, --clock, --scenario
         print(f"cgru bench: {e}", file=sys.stderr)
         return 2
+    if a.plot:
+        plot(res, a.plot)
     if not res["all_agree"]:
         print("ERROR: cgru's outputs disagree with torch's in some scenario", file=sys.stderr)
         return 1

@@ -26,6 +26,8 @@ class _Net:
     def dtype(self) -> np.dtype[Any]: ...
     @property
     def reverse_only(self) -> bool: ...
+    @property
+    def weight_format(self) -> int: ...
     def __init__(
         self,
         weights: Sequence[tuple[_Array, _Array, _Array | None, _Array | None]],
@@ -37,7 +39,10 @@ class _Net:
         dtype: npt.DTypeLike,
         cells: Sequence[tuple[int, float, float, int, float, float, float | None]],
         reverse_only: bool = False,
+        weight_format: int = 0,
+        scales: Sequence[tuple[_Array, _Array]] | None = None,
     ) -> None: ...
+    def stored_weights(self, k: int) -> tuple[_Array, _Array, _Array | None, _Array | None]: ...
     def forward(
         self, x: _Array, h: _Array, lengths: npt.NDArray[np.int64] | None, batch_first: bool
     ) -> _Array: ...

@@ -62,5 +62,6 @@ ctypedef struct cgru_kernel_table:
     void (*packed_product_f64)(Py_ssize_t N, Py_ssize_t K, Py_ssize_t H, int g0, int g1,
                                Py_ssize_t j0, Py_ssize_t j1, const double* a, Py_ssize_t lda,
                                const double* wp, double* c, Py_ssize_t ldc) noexcept nogil
+    const char* (*weights_path)(int weight_format) noexcept nogil   # lowp.h cgru_lowp_path
     void (*units_f32)(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil
     void (*units_f64)(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil

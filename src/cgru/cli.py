@@ -253,6 +253,11 @@ def cmd_convert(args, out):
         kind = {".onnx": "onnx", ".keras": "keras"}.get(ext, "torch")
     kw = {} if args.dtype is None else {"dtype": np.dtype(args.dtype)}
     _check_writable(args.output, "-o")
+    if args.format == "auto" and kind == "torch" and zipfile.is_zipfile(src):
+        with zipfile.ZipFile(src) as z:     # torch.save files are zip archives too
+            if "__config__.npy" in z.namelist():
+                raise CLIError(f"{src} is a cgru model already (GRU.save): cgru run and cgru "
+                               f"info take it as is (cgru run --batch-first sets the layout)")
     try:
         if kind == "onnx":
             from cgru.convert.onnx import gru_from_onnx
@@ -284,6 +289,11 @@ def cmd_convert(args, out):
             raise CLIError("--batch-first / --no-batch-first apply to GRU models; this is a "
                            "GRUCell")
         model.batch_first = args.batch_first
+    if args.weights is not None:
+        try:
+            model = model.with_weights(args.weights)
+        except ValueError as e:
+            raise CLIError(f"cannot store {src}'s weights as {args.weights}: {e}") from None
     try:
         model.save(args.output)
     except OSError as e:
@@ -438,6 +448,7 @@ def model_info(model):
         {"gates": [names.get(int(a[0]), a[0]), a[1], a[2]],
          "candidate": [names.get(int(a[3]), a[3]), a[4], a[5]]} for a in g._activations]
     info["clip"] = g._clip
+    info["weights"] = g.weights
     return info
 
 
@@ -452,6 +463,8 @@ def cmd_info(args, out):
     print(f"{args.model}: {model!r}", file=out)
     print(f"  {info['parameters']} parameters ({info['dtype']}), file {info['file_bytes']} bytes",
           file=out)
+    if info["weights"] != info["dtype"]:
+        print(f"  weights: {info['weights']} (state and sums {info['dtype']})", file=out)
     variant = "reset_after=True (PyTorch / cuDNN)" if info["reset_after"] else \
         "reset_after=False (Cho et al. 2014)"
     print(f"  variant: {variant}", file=out)
@@ -529,6 +542,9 @@ def build_parser():
                    help="save the model as batch_first (its input (N, T, I)), or not "
                         "(--no-batch-first: (T, N, I)); default: the source's layout (a torch "
                         "state_dict carries none: time-first)")
+    c.add_argument("--weights", choices=["float32", "float16", "bfloat16", "int8"], default=None,
+                   help="store the weight matrices in this format (float32 models; "
+                        "docs/weights.md); default: the model's dtype")
 
     r = sub.add_parser("run", help="run a saved model over an .npy array",
                        description="Run a saved model over input.npy and save the outputs.")

@@ -9,6 +9,7 @@ import numpy as np
 from cgru import _activations
 from cgru import _validate as V
 from cgru import _filecheck
+from cgru import _weights as W
 from cgru._compiled import _Net
 from cgru._stream import Stream
 
@@ -18,7 +19,7 @@ FORMAT_VERSION = 1
 # the fields of a pickled GRU (GRU.__getstate__)
 _STATE_KEYS = {"_input_size", "_hidden_size", "_num_layers", "_bias", "_batch_first",
                "_bidirectional", "_reset_after", "_dtype", "_activations", "_clip",
-               "_reverse_only", "_param_names", "_param_data"}
+               "_reverse_only", "_weights", "_scales", "_param_names", "_param_data"}
 # (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta): sigmoid gates, tanh candidate
 DEFAULT_ACTIVATIONS = _activations.DEFAULT
 
@@ -105,11 +106,15 @@ class GRU:
     or ``(("HardSigmoid", 0.25, 0.5), ("Tanh", None, None))``, or one such pair per
     direction; ``clip=c`` clips every activation's input to [-c, c].  See
     docs/conversion.md.
+
+    ``weights`` (float32 models): ``"float16"``, ``"bfloat16"`` or ``"int8"``
+    stores the weight matrices in that format (state, gates and sums stay
+    float32); see ``with_weights`` and docs/weights.md.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True,
                  batch_first=False, bidirectional=False, reset_after=True,
-                 dtype=np.float32, activations=None, clip=None, seed=None):
+                 dtype=np.float32, activations=None, clip=None, seed=None, weights=None):
         self._input_size = V.as_size(input_size, "input_size")
         self._hidden_size = V.as_size(hidden_size, "hidden_size")
         self._num_layers = V.as_size(num_layers, "num_layers")
@@ -118,6 +123,8 @@ class GRU:
         self._bidirectional = _flag("bidirectional", bidirectional)
         self._reset_after = _flag("reset_after", reset_after)
         self._dtype = V.as_dtype(dtype)
+        self._weights = W.as_weights(weights, self._dtype)
+        self._scales = {}          # int8: per weight matrix, its (rows,) float32 scales
         D = self.num_directions
         # activation kinds per direction and the clip (ONNX / Keras models); see cgru.kernels
         self._activations = _activations.parse(activations, D)
@@ -165,6 +172,9 @@ class GRU:
     reset_after = property(lambda self: self._reset_after,
                            doc="True: PyTorch's GRU; False: Cho et al. (2014)")
     dtype = property(lambda self: self._dtype, doc="float32 or float64")
+    weights = property(lambda self: self._weights,
+                       doc="how the weight matrices are stored: the dtype's name "
+                           "('float32', 'float64'), or 'float16', 'bfloat16', 'int8'")
 
     @property
     def batch_first(self):
@@ -208,8 +218,43 @@ class GRU:
                 weights.append((p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"],
                                 p.get(f"bias_ih_l{layer}{suffix}"), p.get(f"bias_hh_l{layer}{suffix}")))
                 cells.append(tuple(self._activations[d]) + (clip,))
+        fmt = self._weights
+        scales = None
+        if fmt == "int8" and self._scales:
+            scales = [(self._scales[f"weight_ih_l{layer}{suffix}"],
+                       self._scales[f"weight_hh_l{layer}{suffix}"])
+                      for layer in range(self.num_layers) for suffix in ("", "_reverse")[:D]]
         self._net = _Net(weights, self.input_size, self.hidden_size, self.num_layers, D,
-                         self.reset_after, self.dtype, cells, self._reverse_only)
+                         self.reset_after, self.dtype, cells, self._reverse_only,
+                         weight_format=W.CODES[fmt], scales=scales)
+        if W.is_reduced(fmt):
+            # the model holds the values the kernels multiply by (and their scales):
+            # state_dict, save, pickling and exports see exactly those
+            k = 0
+            for layer in range(self.num_layers):
+                for suffix in ("", "_reverse")[:D]:
+                    w_ih, w_hh, s_ih, s_hh = self._net.stored_weights(k)
+                    self._params[f"weight_ih_l{layer}{suffix}"] = w_ih
+                    self._params[f"weight_hh_l{layer}{suffix}"] = w_hh
+                    if fmt == "int8":
+                        self._scales[f"weight_ih_l{layer}{suffix}"] = s_ih
+                        self._scales[f"weight_hh_l{layer}{suffix}"] = s_hh
+                    k += 1
+
+    def with_weights(self, weights):
+        """A new model whose weight matrices are stored as ``weights``
+        ('float16', 'bfloat16', 'int8', or the dtype's own name); this model is
+        left untouched.  From a reduced-precision model the new one starts from
+        its stored values (the float32 originals are not kept)."""
+        fmt = W.as_weights(weights, self.dtype)
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._params = {k: v.copy() for k, v in self._params.items()}
+        new._scales = {k: v.copy() for k, v in self._scales.items()} if fmt == self._weights \
+            else {}
+        new._weights = fmt
+        new._compile()
+        return new
 
     @property
     def activations(self):
@@ -234,6 +279,8 @@ class GRU:
     def __repr__(self):
         c = self._config()
         args = ", ".join(f"{k}={v!r}" for k, v in c.items() if k not in ("input_size", "hidden_size"))
+        if self._weights != self.dtype.name:
+            args += f", weights={self._weights!r}"
         if not self._has_default_activations():
             args += f", activations={self.activations!r}, clip={self._clip!r}"
         if self._reverse_only:
@@ -242,7 +289,8 @@ class GRU:
 
     # ---------------------------------------------------------- parameters
     def state_dict(self):
-        """Copies of the parameters, PyTorch's names and shapes (gate order r, z, n)."""
+        """Copies of the parameters, PyTorch's names and shapes (gate order r, z, n).
+        With reduced-precision weights: the float32 values the model computes with."""
         return {name: a.copy() for name, a in self._params.items()}
 
     def load_state_dict(self, state_dict):
@@ -251,6 +299,7 @@ class GRU:
         arrays = _check_state_dict(self._param_shapes(), state_dict)
         self._params = {key: np.array(a, dtype=self.dtype, order="C", copy=True)
                         for key, a in arrays.items()}
+        self._scales = {}         # reduced-precision models round the new values afresh
         self._compile()
 
     # ------------------------------------------------------------- running
@@ -341,6 +390,8 @@ class GRU:
         if not isinstance(state, dict):
             raise TypeError(f"{where}: the state must be a dict, got {type(state).__name__}")
         state = dict(state)
+        state.setdefault("_weights", None)    # pickles from before weight formats:
+        state.setdefault("_scales", {})       # the dtype's own, no scales
         if "batch_first" in state and "_batch_first" not in state:
             state["_batch_first"] = state.pop("batch_first")    # pickles of cgru <= 0.1.0
         if set(state) != _STATE_KEYS:
@@ -356,6 +407,7 @@ class GRU:
             D = 2 if checked["_bidirectional"] else 1
             checked["_activations"] = _activations.parse(state["_activations"], D)
             checked["_clip"] = _activations.check_clip(state["_clip"])
+            checked["_weights"] = W.as_weights(state["_weights"], checked["_dtype"])
         except (TypeError, ValueError) as e:
             raise type(e)(f"{where}: {e}") from None
         if checked["_reverse_only"] and D == 2:
@@ -377,6 +429,14 @@ class GRU:
         if sorted(map(str, names)) != sorted(shapes) or len(set(names)) != len(names):
             raise ValueError(f"{where}: the weights do not match the configuration "
                              f"(parameter names)")
+        scales = state["_scales"]       # int8: per weight matrix, its (rows,) float32 scales
+        if not isinstance(scales, dict) or any(
+                k not in shapes or not W.is_matrix(k) or not isinstance(v, np.ndarray) or
+                v.dtype != np.float32 or v.shape != shapes[k][:1]
+                for k, v in scales.items()):
+            raise ValueError(f"{where}: the int8 scales must map weight matrices to their "
+                             f"(rows,) float32 scales")
+        checked["_scales"] = {k: np.array(v, copy=True) for k, v in scales.items()}
         self.__dict__.update(checked)
         self._check_memory()
         # own the weights: under protocol 5 the array may be a view of the
@@ -399,7 +459,9 @@ class GRU:
         config["clip"] = self._clip
         if self._reverse_only:
             config["reverse"] = True
-        _write_npz(path, config, self._params)
+        if W.is_reduced(self._weights):
+            config["weights"] = self._weights
+        _write_npz(path, config, W.encode(self._weights, self._params, self._scales))
 
     # ------------------------------------------------------------- interop
     @classmethod
@@ -506,6 +568,9 @@ def load(path):
         if version > FORMAT_VERSION:
             raise ValueError(f"load: {path!r} has format_version {version}; this cgru reads "
                              f"format_version 1 to {FORMAT_VERSION}: upgrade cgru to load it")
+        weights = config.pop("weights", None)   # absent in files from before weight formats
+        if weights is not None and weights not in W.FORMATS:
+            raise ValueError(f"load: {path!r} has a corrupted __config__: weights={weights!r}")
         activations = config.pop("activations", None)
         clip = config.pop("clip", None)
         reverse = config.pop("reverse", False)
@@ -532,7 +597,13 @@ def load(path):
         shapes = _param_shapes(I, H, L, D, bias)
         if kind == "GRUCell":
             shapes = {k.replace("_l0", ""): v for k, v in shapes.items()}
+        if weights == "int8":      # each weight matrix also stores its row scales
+            shapes.update({k + ".scale": (v[0],) for k, v in list(shapes.items())
+                           if W.is_matrix(k)})
         arrays = _filecheck.read_weights(path, z, infos, shapes)
+    arrays, scales = W.decode(weights, arrays, path)
+    if weights is not None:
+        config["weights"] = weights
     if kind == "GRUCell":
         model = GRUCell(config.pop("input_size"), config.pop("hidden_size"), **config)
         inner = model._gru
@@ -546,6 +617,15 @@ def load(path):
     if reverse or activations is not None or clip is not None:
         inner._configure(reverse_only=reverse, activations=activations, clip=clip)
     model.load_state_dict(arrays)
+    if scales:
+        # the stored int8 scales: packing the stored values with them gives the
+        # saved q exactly
+        names = {k + "_l0": v for k, v in scales.items()} if kind == "GRUCell" else scales
+        if set(names) != {k for k in inner._params if W.is_matrix(k)}:
+            raise ValueError(f"load: {path!r}: int8 scales for {sorted(names)} do not match "
+                             f"the weight matrices")
+        inner._scales = names
+        inner._compile()
     return model
 
 
@@ -553,9 +633,9 @@ class GRUCell:
     """One GRU cell (PyTorch's GRUCell names: weight_ih, weight_hh, bias_ih, bias_hh)."""
 
     def __init__(self, input_size, hidden_size, *, bias=True, reset_after=True,
-                 dtype=np.float32, seed=None):
+                 dtype=np.float32, seed=None, weights=None):
         self._gru = GRU(input_size, hidden_size, 1, bias=bias, reset_after=reset_after,
-                        dtype=dtype, seed=seed)
+                        dtype=dtype, seed=seed, weights=weights)
 
     input_size = property(lambda self: self._gru.input_size, doc="I, features per step")
     hidden_size = property(lambda self: self._gru.hidden_size, doc="H, the state size")
@@ -563,6 +643,13 @@ class GRUCell:
     reset_after = property(lambda self: self._gru.reset_after,
                            doc="True: PyTorch's GRUCell; False: Cho et al. (2014)")
     dtype = property(lambda self: self._gru.dtype, doc="float32 or float64")
+    weights = property(lambda self: self._gru.weights, doc=GRU.weights.__doc__)
+
+    def with_weights(self, weights):
+        """A new cell with its weight matrices stored as ``weights`` (see GRU.with_weights)."""
+        new = object.__new__(GRUCell)
+        new._gru = self._gru.with_weights(weights)
+        return new
 
     def __setstate__(self, state):
         """A pickled GRUCell is one GRU layer: checked, like every unpickled field."""
@@ -574,8 +661,9 @@ class GRUCell:
         self._gru = g
 
     def __repr__(self):
+        w = f", weights={self.weights!r}" if self.weights != self.dtype.name else ""
         return (f"cgru.GRUCell({self.input_size}, {self.hidden_size}, bias={self.bias}, "
-                f"reset_after={self.reset_after}, dtype={self.dtype.name!r})")
+                f"reset_after={self.reset_after}, dtype={self.dtype.name!r}{w})")
 
     def state_dict(self):
         """Copies of the parameters, PyTorch's GRUCell names and shapes."""
@@ -625,7 +713,11 @@ class GRUCell:
         config = {"kind": "GRUCell", "format_version": FORMAT_VERSION,
                   "input_size": self.input_size, "hidden_size": self.hidden_size,
                   "bias": self.bias, "reset_after": self.reset_after, "dtype": self.dtype.name}
-        _write_npz(path, config, self.state_dict())
+        g = self._gru
+        if W.is_reduced(g.weights):
+            config["weights"] = g.weights
+        arrays = W.encode(g.weights, g._params, g._scales)
+        _write_npz(path, config, {k.replace("_l0", ""): v for k, v in arrays.items()})
 
     @classmethod
     def from_torch(cls, module_or_state_dict, *, dtype=None, prefix=None):

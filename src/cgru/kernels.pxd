@@ -30,8 +30,8 @@ cdef extern from "include/cgru.h":
 
     cpdef enum cgru_weight_format:
         CGRU_WEIGHTS_NATIVE
-        CGRU_WEIGHTS_F16
-        CGRU_WEIGHTS_BF16
+        CGRU_WEIGHTS_FLOAT16
+        CGRU_WEIGHTS_BFLOAT16
         CGRU_WEIGHTS_INT8
 
     ctypedef struct cgru_cell:
@@ -55,6 +55,11 @@ cdef extern from "include/cgru.h":
         const float* w_hh_packed
         const float* w_ih_packed
         int weight_format
+        int reserved
+        const void* w_hh_q
+        const void* w_ih_q
+        const float* w_hh_scale
+        const float* w_ih_scale
 
     ctypedef struct cgru_layer_f64:
         cgru_cell cell
@@ -65,6 +70,11 @@ cdef extern from "include/cgru.h":
         const double* w_hh_packed
         const double* w_ih_packed
         int weight_format
+        int reserved
+        const void* w_hh_q
+        const void* w_ih_q
+        const float* w_hh_scale
+        const float* w_ih_scale
 
     ctypedef struct cgru_model:
         PyObject* owner

@@ -26,9 +26,13 @@ class cgru_weight_format(enum.IntEnum):
     """How a layer stores its weights (cgru.h)."""
 
     CGRU_WEIGHTS_NATIVE = 0
-    CGRU_WEIGHTS_F16 = 1
-    CGRU_WEIGHTS_BF16 = 2
+    CGRU_WEIGHTS_FLOAT16 = 1
+    CGRU_WEIGHTS_BFLOAT16 = 2
     CGRU_WEIGHTS_INT8 = 3
+
+def weight_paths() -> dict[str, str]:
+    """The kernel path each reduced-precision weight format runs with the current ISA."""
+    ...
 
 def isa() -> str:
     """The instruction set the kernels run with: 'baseline', 'avx2' or 'avx512'."""

@@ -128,7 +128,7 @@ def test_c_consumer_hand_filled_structs(c_consumer, dtype, reset_after, rng):
                 continue                      # this CPU / build has no such kernels
             for runner in ("run_sequence", "run_steps", "run_split"):
                 h, y = h0.copy(), np.full((T, N, H), np.nan, dtype)
-                getattr(c_consumer, runner)(g, x, h, y, True)
+                getattr(c_consumer, runner)(g, x, h, y, by_hand=True)   # as examples/README says
                 np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol, err_msg=f"{isa} {runner}")
                 np.testing.assert_allclose(h, h_ref, rtol=tol, atol=tol, err_msg=f"{isa} {runner}")
     finally:

@@ -22,16 +22,26 @@ def test_quick_run_agrees_everywhere(tmp_path):
                               if not r["agree"]]
     assert [r["name"] for r in res["scenarios"]] == [s.name for s in _bench.SCENARIOS]
     has_ov = importlib.util.find_spec("openvino") is not None
+    ov = {"openvino-f32", "openvino"} if has_ov else set()
     for r in res["scenarios"]:
         f32 = r["dtype"] == "float32"
-        want = {"cgru", "torch"} | ({"onnxruntime"} if f32 else set()) | \
-            ({"openvino"} if f32 and has_ov else set())
+        want = {"cgru", "torch"} | ({"onnxruntime"} | ov if f32 else set())
         assert set(r["seconds_per_call"]) == want, r["name"]
+        assert r["weights"] == (_bench_weights(r["name"]) or r["dtype"]), r["name"]
+        if ov and r["dtype"] == "float32":
+            assert r["precisions"]["openvino-f32"] == "f32"
+            assert r["precisions"]["openvino"] in ("bf16", "f32", "f16"), r["precisions"]
+            assert "openvino-vs-torch" in r["max_abs_diff"]
         assert all(t > 0 for t in r["seconds_per_call"].values())
         assert "cgru-vs-torch" in r["max_abs_diff"]
     saved = json.loads(path.read_text())
     assert saved["scenarios"][0]["name"] == res["scenarios"][0]["name"]
     assert saved["openblas"], "threadpoolctl found no BLAS"
+
+
+def _bench_weights(name):
+    from cgru import _bench
+    return {s.name: s.weights for s in _bench.SCENARIOS}[name]
 
 
 def test_scenario_filter_and_cli(capsys):
@@ -44,7 +54,22 @@ def test_scenario_filter_and_cli(capsys):
     out = capsys.readouterr().out
     assert "step-tick" in out and "QUICK MODE" in out and "seq-" not in out
     assert _bench.main(["--list"]) == 0
-    assert "seq-512-N64" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "seq-512-N64" in listed and "int8-seq-512-N64" in listed and "weights=bfloat16" in listed
+
+
+def test_plot(tmp_path, capsys):
+    need("torch")
+    need("onnx")
+    need("onnxruntime")
+    need("threadpoolctl")
+    need("matplotlib")
+    from cgru import _bench
+    path = tmp_path / "ratios.png"
+    assert _bench.main(["--quick", "--scenario", "int8-step-64x128", "--plot", str(path)]) == 0
+    assert path.stat().st_size > 1000 and path.read_bytes()[:4] == b"\x89PNG"
+    out = capsys.readouterr().out
+    assert "int8" in out and "err cgru/ORT/OV" in out
 
 
 def test_threads_option_sets_every_contender(capsys):

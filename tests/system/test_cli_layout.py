@@ -3,6 +3,7 @@
 and refuses an input that fits only the other), info on a non-model file, run
 given an .npz input, run -o into a missing folder (checked before computing),
 bench without its packages, progress in steps for one long sequence, run --json,
+convert given a cgru model,
 and cgru.load of a missing path."""
 
 import json
@@ -90,6 +91,14 @@ def test_run_given_an_npz_input(capsys, files):
     assert rc == 1 and ".npz archive" in err and "['x']" in err and "np.save" in err, err
     rc, _, err = run_cli(capsys, "run", d / "g.npz", d / "g.npz", "-o", d / "y.npy")
     assert rc == 1 and "is a cgru model" in err
+
+
+def test_convert_given_a_cgru_model(capsys, files):
+    # not "this needs PyTorch" nor torch.load's message: the file is cgru's own
+    g, d, x = files
+    rc, _, err = run_cli(capsys, "convert", d / "g.npz", "-o", d / "h.npz")
+    assert rc == 1 and "is a cgru model already" in err and "cgru run" in err, err
+    assert not (d / "h.npz").exists()
 
 
 def test_run_into_a_missing_folder_fails_before_computing(capsys, files, monkeypatch):

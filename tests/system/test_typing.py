@@ -1,5 +1,5 @@
 """The public API is typed: `mypy --strict` on a user's script that exercises
-cgru, GRU, GRUCell, Stream, load, threads and the converters reports nothing;
+cgru, GRU, GRUCell, Stream, load, threads, the converters and cgru.dask reports nothing;
 a script with type errors is reported (the types are not all Any); mypy's
 stubtest finds the stubs of cgru.gru equal to the module (names, parameters,
 defaults).  Runs mypy on the cgru that Python imports (the installed wheel)."""
@@ -99,4 +99,32 @@ def test_stubs_match_the_module(tmp_path):
     r = subprocess.run([sys.executable, "-m", "mypy.stubtest", "cgru.gru", "cgru._stream",
                         "cgru._threads"], cwd=tmp_path, env=environ(), capture_output=True,
                        text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+DASK_SCRIPT = '''
+import dask.array as da
+import numpy as np
+
+import cgru
+import cgru.dask
+
+
+def main() -> int:
+    g = cgru.GRU(4, 8, seed=0)
+    x = da.zeros((5, 4, 4), chunks=(5, 2, 4), dtype=np.float32)
+    y, h_n = cgru.dask.apply(g, x, lengths=np.array([5, 3, 2, 1]))
+    only_y: da.Array = cgru.dask.apply(g, x, return_state=False)
+    return int(y.shape[0] + h_n.shape[0] + only_y.shape[0])
+'''
+
+
+def test_cgru_dask_is_typed(tmp_path):
+    need("mypy")
+    need("dask")
+    (tmp_path / "user_dask.py").write_text(DASK_SCRIPT)
+    r = mypy(tmp_path, "--strict", "user_dask.py")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-m", "mypy.stubtest", "cgru.dask"], cwd=tmp_path,
+                       env=environ(), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -149,9 +149,12 @@ def _named(model, name):
 
 
 def _feeds(lower, upper):
-    """True when Keras layer ``upper`` reads exactly ``lower``'s output."""
+    """True when Keras layer ``upper`` reads exactly ``lower``'s output.  By the
+    tensor's history, not ``lower.output``: a Sequential loaded from a file has
+    called its layers twice, and ``lower.output`` is the first call's."""
     try:
-        return upper.input is lower.output
+        src = upper.input._keras_history
+        return src.operation is lower and src.tensor_index == 0
     except (AttributeError, ValueError):     # never called on a symbolic input
         return False
 
@@ -163,7 +166,8 @@ def _also_used(model, lower):
                if id(getattr(nd, "operation", None)) in mine]    # a layer may be in other models
     if len(readers) > 1:
         return f"the output of {lower.name!r} goes to {[r.name for r in readers]}"
-    if any(out is lower.output for out in getattr(model, "outputs", None) or []):
+    if any(getattr(getattr(out, "_keras_history", None), "operation", None) is lower
+           for out in getattr(model, "outputs", None) or []):
         return f"the output of {lower.name!r} is also a model output"
     return ""
 

@@ -251,7 +251,7 @@ def gru_from_torch(cls, m, dtype=None, prefix=None):
 
 
 def gru_to_torch(g):
-    torch = _import_torch()
+    # what torch cannot compute is refused first, whether or not torch is installed
     if not g.reset_after:
         raise ValueError("to_torch: torch.nn.GRU computes reset_after=True only; "
                          "this model is reset_after=False")
@@ -259,6 +259,7 @@ def gru_to_torch(g):
         raise ValueError("to_torch: torch.nn.GRU has sigmoid/tanh only and no clip")
     if g._reverse_only:
         raise ValueError("to_torch: torch.nn.GRU has no reverse-only direction")
+    torch = _import_torch()
     m = torch.nn.GRU(g.input_size, g.hidden_size, g.num_layers, bias=g.bias,
                      batch_first=g.batch_first, bidirectional=g.bidirectional,
                      dtype=torch.float64 if g.dtype == np.float64 else torch.float32)
@@ -294,9 +295,9 @@ def cell_from_torch(cls, m, dtype=None, prefix=None):
 
 
 def cell_to_torch(c):
-    torch = _import_torch()
     if not c.reset_after:
         raise ValueError("to_torch: torch.nn.GRUCell computes reset_after=True only")
+    torch = _import_torch()
     m = torch.nn.GRUCell(c.input_size, c.hidden_size, bias=c.bias,
                          dtype=torch.float64 if c.dtype == np.float64 else torch.float32)
     m.load_state_dict({k: torch.from_numpy(v) for k, v in c.state_dict().items()})

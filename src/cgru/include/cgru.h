@@ -66,14 +66,20 @@ enum cgru_activation {
 };
 
 /* How a layer stores its weights (cgru_layer_*.weight_format).  NATIVE: the
- * layer's dtype, in w_ih / w_hh (and the packed copies); the others are for
- * float32 models, packed in w_hh_q / w_ih_q with the same panel layout. */
+ * layer's dtype, in w_ih / w_hh (and the packed copies).  The others, float32
+ * layers only (docs/weights.md): w_hh_q / w_ih_q hold the weights packed as in
+ * cgru's pyx/c/lowp.h (panels of 16 outputs; bfloat16 k pairs, int8 k quads
+ * with the per-row scales inside, also pointed to by w_*_scale), and w_ih,
+ * w_hh and w_*_packed are NULL.  (pyx/c/lowp.h repeats this enum, guarded.) */
+#ifndef CGRU_WEIGHT_FORMAT_DEFINED
+#define CGRU_WEIGHT_FORMAT_DEFINED
 enum cgru_weight_format {
     CGRU_WEIGHTS_NATIVE = 0,
-    CGRU_WEIGHTS_F16 = 1,        /* reserved: IEEE half */
-    CGRU_WEIGHTS_BF16 = 2,       /* reserved: bfloat16 */
-    CGRU_WEIGHTS_INT8 = 3        /* reserved: int8, one float scale per output row */
+    CGRU_WEIGHTS_FLOAT16 = 1,    /* IEEE binary16 */
+    CGRU_WEIGHTS_BFLOAT16 = 2,   /* bfloat16 */
+    CGRU_WEIGHTS_INT8 = 3        /* int8, one float scale per output row */
 };
+#endif
 
 /* Shape and maths of one layer in one direction. */
 typedef struct cgru_cell {
@@ -100,8 +106,8 @@ typedef struct cgru_cell {
  *   floats, 8 doubles), zero-padded to Hp = ceil(H / P) * P rows, each panel
  *   (K, P) contiguous; 3 * Hp * K elements (K = H for w_hh, I for w_ih):
  *       w_hh_packed[(g * Hp + p0) * K + k * P + i] = w_hh[g * H + p0 + i, k]
- *   weight_format: enum cgru_weight_format, 0 (native) today; reserved: 0;
- *   w_hh_q / w_ih_q: NULL, or the weights in weight_format (same panels);
+ *   weight_format: enum cgru_weight_format, 0 (native); reserved: 0;
+ *   w_hh_q / w_ih_q: NULL, or the weights in weight_format (above);
  *   w_hh_scale / w_ih_scale: NULL, or (3H,) scales (CGRU_WEIGHTS_INT8). */
 #define CGRU__LAYER(NAME, T)                                                    \
     typedef struct NAME {                                                       \
