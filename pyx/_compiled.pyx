@@ -10,8 +10,11 @@ reachable directly and from pickles.  ``Stream.step`` checks its own argument
 cheaply.
 """
 
+import threading
+
 import numpy as np
 cimport numpy as cnp
+from cpython.exc cimport PyErr_CheckSignals
 
 from cgru._threads import get_num_threads as _num_threads
 from cgru.kernels import _split_limits
@@ -24,8 +27,11 @@ from cgru.kernels cimport (
     cgru_model_sequence_f32, cgru_model_sequence_f64, cgru_model_step_f32, cgru_model_step_f64,
     cgru_model_sequence_gates_f32, cgru_model_sequence_gates_f64, cgru_model_step_gates_f32,
     cgru_model_step_gates_f64,
-    cgru_activate_f32, cgru_activate_f64,
+    cgru_activate_f32, cgru_activate_f64, cgru_sequence_workspace,
+    cgru_input_projection_f32, cgru_input_projection_f64, cgru_recurrence_f32,
+    cgru_recurrence_f64, cgru_step_f32, cgru_step_f64,
 )
+from cgru._validate import check_memory
 
 cnp.import_array()
 
@@ -111,6 +117,43 @@ def _kernel_form(w_ih, w_hh, b_ih, b_hh, Py_ssize_t H, bint reset_after, dtype):
 ARRAYS_PER_LAYER = 6        # _kernel_form's arrays, in the layer structs' pointer order;
                             # reduced precision: None, None, b_x, b_hn, w_hh_q, w_ih_q
 NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS (10)
+
+# Ctrl-C: a long forward runs in chunks of about this many multiply-adds (10-30 ms
+# of one Zen 5 core) and, in the main thread, takes the GIL between chunks only
+# to check for signals; a call of one chunk runs exactly as before.
+cdef Py_ssize_t _chunk_work = 1 << 28
+
+
+def _set_chunk_work(Py_ssize_t work):
+    """Set the chunk size in multiply-adds (tests, benchmarks); returns the old one."""
+    global _chunk_work
+    old, _chunk_work = _chunk_work, min(max(1, work), 1 << 60)   # 4 * work must not overflow
+    return old
+
+
+cdef inline void _chunks(Py_ssize_t N, Py_ssize_t H, Py_ssize_t n_in, Py_ssize_t* rows,
+                         Py_ssize_t* steps, Py_ssize_t* samples) noexcept nogil:
+    """Rows per input-projection chunk, steps per recurrence chunk and samples
+    per one-step chunk, for about _chunk_work multiply-adds each.  A step costs
+    N (3H H + 32 H) plus a fixed ~4096 (calls, loop); a projected row 3H n_in at
+    roughly four times the recurrence's speed (one large GEMM)."""
+    cdef Py_ssize_t per_sample = 3 * H * H + 32 * H
+    rows[0] = max(1, 4 * _chunk_work // (3 * H * n_in))
+    steps[0] = max(1, _chunk_work // (N * per_sample + 4096))
+    samples[0] = N if steps[0] > 1 or N * per_sample <= _chunk_work else \
+        max(1, _chunk_work // per_sample)
+NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS (10)
+
+
+
+cdef inline void _shift_lengths(const int64_t* lens, int64_t* out, Py_ssize_t n0,
+                                Py_ssize_t n1, Py_ssize_t t0, Py_ssize_t Tc) noexcept nogil:
+    """Samples n0..n1's lengths within the time block [t0, t0 + Tc)."""
+    cdef Py_ssize_t n
+    cdef int64_t k
+    for n in range(n0, n1):
+        k = lens[n] - t0
+        out[n] = 0 if k < 0 else (Tc if k > Tc else k)
 
 
 def _check_kind(kind, what):
@@ -346,14 +389,32 @@ cdef class _Net:
             _check_net_array(gates, "gates", self.dtype, (3, self.num_layers) + shape,
                              writeable=True)
             pg = cnp.PyArray_DATA(<cnp.ndarray>gates)
+        # a call longer than one chunk (_chunks) runs layer by layer in chunks,
+        # with a signal check between them (Ctrl-C); a one-chunk call is one C call
+        cdef Py_ssize_t rows, steps, samples, M = T * N
+        _chunks(N, H, max(self.input_size, D * H), &rows, &steps, &samples)
+        # (gates asked for: one C call, the gates kernels are not chunked)
+        cdef bint chunked = (rows < M or steps < T or samples < N) and gates is None
+        cdef bint transpose = chunked and bf and N > 1 and steps < T
+        # y, the workspace (the projections gx and per-direction scratch; the
+        # chunked path allocates the same as two arrays), the transposed copies
+        cdef Py_ssize_t wlen = cgru_model_workspace(&self._m, T, N)
+        cdef double nbytes = (<double>M * D * H * (2 if transpose else 1) + wlen +
+                              (<double>M * self.input_size if transpose else 0)) * \
+            self._m.itemsize
+        if nbytes >= 64 * 2**20:
+            check_memory(nbytes, f"a sequence of {T} steps for {N} samples")
         y = np.empty(shape, dtype=self.dtype)
         if T * N == 0:
             return y
         if lengths is not None:
             lens = <const int64_t*>cnp.PyArray_DATA(lengths)
-        work = np.empty(cgru_model_workspace(&self._m, T, N), dtype=self.dtype)
         cdef cgru_model m = self._m          # this call's copy: its own thread count
         m.num_threads = _num_threads()
+        if chunked:
+            return self._forward_in_chunks(x, h, lengths, bf, y, rows, steps, samples,
+                                           transpose, &m)
+        work = np.empty(wlen, dtype=self.dtype)
         cdef void* px = cnp.PyArray_DATA(x)
         cdef void* py = cnp.PyArray_DATA(y)
         cdef void* ph = cnp.PyArray_DATA(h)
@@ -374,6 +435,150 @@ cdef class _Net:
             else:
                 cgru_model_sequence_f64(&m, T, N, bf, <const double*>px, <double*>ph,
                                         <double*>py, lens, <double*>pw)
+        return y
+
+    cdef void _project(self, int k, Py_ssize_t M, const char* x, Py_ssize_t ldx,
+                       char* gx) noexcept nogil:
+        if self._m.itemsize == 4:
+            cgru_input_projection_f32(&self._m.layers_f32[k], M, <const float*>x, ldx,
+                                      <float*>gx)
+        else:
+            cgru_input_projection_f64(&self._m.layers_f64[k], M, <const double*>x, ldx,
+                                      <double*>gx)
+
+    cdef void _recur(self, int k, Py_ssize_t T, Py_ssize_t N, int batch_first,
+                     const char* gx, char* h, char* y, Py_ssize_t ldy,
+                     const int64_t* lengths, int reverse, char* work) noexcept nogil:
+        if self._m.itemsize == 4:
+            cgru_recurrence_f32(&self._m.layers_f32[k], T, N, batch_first, <const float*>gx,
+                                <float*>h, <float*>y, ldy, lengths, reverse, <float*>work)
+        else:
+            cgru_recurrence_f64(&self._m.layers_f64[k], T, N, batch_first, <const double*>gx,
+                                <double*>h, <double*>y, ldy, lengths, reverse, <double*>work)
+
+    cdef _forward_in_chunks(self, cnp.ndarray x, cnp.ndarray h, lengths, int bf, y,
+                            Py_ssize_t rows, Py_ssize_t steps, Py_ssize_t samples,
+                            bint transpose, const cgru_model* m):
+        """forward, layer by layer: input projections in blocks of ``rows`` rows,
+        recurrences in blocks of ``steps`` steps (back to front for a reverse
+        direction, lengths shifted into each block) or, when one step is a chunk,
+        of ``samples`` samples; in the main thread, the GIL is taken between
+        blocks only to check for signals.  The recurrence splits time only in
+        the time-major layout: a batch-major call of several samples runs transposed."""
+        cdef Py_ssize_t T, N, H = self.hidden_size, D = self.num_directions
+        cdef Py_ssize_t G = 3 * H, itemsize = self._m.itemsize
+        if bf:
+            N, T = x.shape[0], x.shape[1]
+        else:
+            T, N = x.shape[0], x.shape[1]
+        cdef Py_ssize_t M = T * N
+        cdef bint check = threading.current_thread() is threading.main_thread()
+        cdef const int64_t* lens = NULL
+        cdef int64_t* clens = NULL
+        if lengths is not None:
+            lens = <const int64_t*>cnp.PyArray_DATA(lengths)
+            chunk_lengths = np.empty(N, dtype=np.int64)
+            clens = <int64_t*>cnp.PyArray_DATA(chunk_lengths)
+        if transpose:
+            x = np.ascontiguousarray((<object>x).transpose(1, 0, 2))
+            bf = 0
+            yt = np.empty((T, N, D * H), dtype=self.dtype)
+        else:
+            yt = y
+        if D == 1 and samples == N:
+            return self._model_in_time_blocks(x, h, T, N, lens, clens, y, yt, steps,
+                                              transpose, check, m)
+        gx = np.empty(D * M * G, dtype=self.dtype)
+        # per direction, the recurrence's own scratch: gh (N, 3H) + r*h (N, H)
+        cdef Py_ssize_t wlen = cgru_sequence_workspace(self._cell(0), 0, N)
+        work = np.zeros(D * wlen, dtype=self.dtype)
+        cdef char* px = <char*>cnp.PyArray_DATA(x)
+        cdef char* py = <char*>cnp.PyArray_DATA(yt)
+        cdef char* pgx = <char*>cnp.PyArray_DATA(gx)
+        cdef char* ph = <char*>cnp.PyArray_DATA(h)
+        cdef char* pw = <char*>cnp.PyArray_DATA(work)
+        cdef Py_ssize_t wsize = wlen * itemsize
+        cdef const char* inp
+        cdef Py_ssize_t ldin, r0, r1, t0, t1, n0, n1, c, nc, n, Tc, len_n
+        cdef int layer, d, k, rev
+        nc = (T + steps - 1) // steps
+        with nogil:
+            for layer in range(self.num_layers):
+                inp = px if layer == 0 else py
+                ldin = self.input_size if layer == 0 else D * H
+                for d in range(D):         # all projections first: y is then free
+                    r0 = 0
+                    while r0 < M:
+                        r1 = min(M, r0 + rows)
+                        self._project(layer * D + d, r1 - r0, inp + r0 * ldin * itemsize, ldin,
+                                      pgx + (d * M + r0) * G * itemsize)
+                        r0 = r1
+                        if check:
+                            with gil:
+                                PyErr_CheckSignals()
+                for d in range(D):
+                    k = layer * D + d
+                    rev = d == 1 or self._m.reverse_only
+                    for c in range(nc):    # time blocks, back to front when reversed
+                        t0 = (nc - 1 - c) * steps if rev else c * steps
+                        t1 = min(T, t0 + steps)
+                        Tc = t1 - t0
+                        n0 = 0
+                        while n0 < N:      # all samples, unless one step is a chunk
+                            n1 = min(N, n0 + samples)
+                            if lens != NULL:
+                                _shift_lengths(lens, clens, n0, n1, t0, Tc)
+                            self._recur(k, Tc, n1 - n0, bf,
+                                        pgx + ((d * M + t0 * N + n0) * G) * itemsize,
+                                        ph + (k * N + n0) * H * itemsize,
+                                        py + ((t0 * N + n0) * D * H + d * H) * itemsize, D * H,
+                                        clens + n0 if lens != NULL else NULL, rev,
+                                        pw + d * wsize)
+                            n0 = n1
+                            if check:
+                                with gil:
+                                    PyErr_CheckSignals()
+        if transpose:
+            y[...] = yt.transpose(1, 0, 2)
+        return y
+
+    cdef _model_in_time_blocks(self, cnp.ndarray x, cnp.ndarray h, Py_ssize_t T,
+                               Py_ssize_t N, const int64_t* lens, int64_t* clens, y, yt,
+                               Py_ssize_t steps, bint transpose, bint check,
+                               const cgru_model* m):
+        """One direction (forward or reverse-only): the whole model, threads and
+        all (``m``), on blocks of ``steps`` time steps, time-major, the state
+        carried in h (back to front when reversed), with a signal check between.
+        (x is time-major here, or batch-major with N = 1: the same rows.)"""
+        cdef Py_ssize_t H = self.hidden_size
+        cdef Py_ssize_t I = self.input_size, isz = self._m.itemsize
+        cdef Py_ssize_t nc = (T + steps - 1) // steps, c, t0, t1, Tc, n, len_n
+        cdef bint rev = self._m.reverse_only
+        work = np.empty(cgru_model_workspace(m, steps, N), dtype=self.dtype)
+        cdef char* px = <char*>cnp.PyArray_DATA(x)
+        cdef char* py = <char*>cnp.PyArray_DATA(yt)
+        cdef char* ph = <char*>cnp.PyArray_DATA(h)
+        cdef char* pw = <char*>cnp.PyArray_DATA(work)
+        with nogil:
+            for c in range(nc):
+                t0 = (nc - 1 - c) * steps if rev else c * steps
+                t1 = min(T, t0 + steps)
+                Tc = t1 - t0
+                if lens != NULL:
+                    _shift_lengths(lens, clens, 0, N, t0, Tc)
+                if isz == 4:
+                    cgru_model_sequence_f32(m, Tc, N, 0, <const float*>(px + t0 * N * I * isz),
+                                            <float*>ph, <float*>(py + t0 * N * H * isz),
+                                            clens, <float*>pw)
+                else:
+                    cgru_model_sequence_f64(m, Tc, N, 0, <const double*>(px + t0 * N * I * isz),
+                                            <double*>ph, <double*>(py + t0 * N * H * isz),
+                                            clens, <double*>pw)
+                if check:
+                    with gil:
+                        PyErr_CheckSignals()
+        if transpose:
+            y[...] = yt.transpose(1, 0, 2)
         return y
 
     def _model_address(self):
@@ -560,10 +765,15 @@ cdef class Stream:
         cdef const cgru_model* m = &mt
         cdef void* ph = cnp.PyArray_DATA(self._h)
         cdef void* pw = cnp.PyArray_DATA(self._work)
+        cdef Py_ssize_t rows, steps, samples
+        _chunks(N, m.hidden_size, max(m.input_size, m.hidden_size), &rows, &steps, &samples)
         if self._busy:
             raise RuntimeError("stream: used by two threads at once; make one stream per thread")
         self._busy = True
         try:
+            if samples < N and pg == NULL:   # one step of a huge batch: in chunks (Ctrl-C)
+                self._step_in_chunks(<const char*>px, <char*>pout, samples)
+                return
             with nogil:
                 if pg != NULL:    # the same kernels, also writing the gates
                     if m.itemsize == 4:
@@ -580,6 +790,43 @@ cdef class Stream:
                                         <double*>pw)
         finally:
             self._busy = False
+
+    cdef _step_in_chunks(self, const char* px, char* pout, Py_ssize_t samples):
+        """One step, ``samples`` samples at a time through all layers, checking
+        for signals between chunks; interrupted, the state is as before the step."""
+        cdef const cgru_model* m = &self.net._m
+        cdef Py_ssize_t N = self.batch_size, H = m.hidden_size, I = m.input_size
+        cdef Py_ssize_t isz = m.itemsize, n0 = 0, n1
+        cdef int layer, L = m.num_layers
+        cdef char* ph = <char*>cnp.PyArray_DATA(self._h)
+        cdef char* pw = <char*>cnp.PyArray_DATA(self._work)
+        cdef bint check = threading.current_thread() is threading.main_thread()
+        backup = self._h.copy()
+        try:
+            with nogil:
+                while n0 < N:
+                    n1 = min(N, n0 + samples)
+                    for layer in range(L):
+                        if isz == 4:
+                            cgru_step_f32(&m.layers_f32[layer], n1 - n0,
+                                          <const float*>(px + n0 * I * isz if layer == 0 else
+                                                         ph + ((layer - 1) * N + n0) * H * isz),
+                                          I if layer == 0 else H,
+                                          <float*>(ph + (layer * N + n0) * H * isz), <float*>pw)
+                        else:
+                            cgru_step_f64(&m.layers_f64[layer], n1 - n0,
+                                          <const double*>(px + n0 * I * isz if layer == 0 else
+                                                          ph + ((layer - 1) * N + n0) * H * isz),
+                                          I if layer == 0 else H,
+                                          <double*>(ph + (layer * N + n0) * H * isz), <double*>pw)
+                    n0 = n1
+                    if check and n0 < N:
+                        with gil:
+                            PyErr_CheckSignals()
+                memcpy(pout, ph + (L - 1) * N * H * isz, N * H * isz)
+        except BaseException:
+            self._h[...] = backup
+            raise
 
     def _convert_step_input(self, x):
         from cgru._validate import as_real_array
@@ -624,7 +871,9 @@ cdef class Stream:
             raise RuntimeError("stream: used by two threads at once; make one stream per thread")
         self._busy = True
         try:
-            y = self.net.forward(a, self._h, None, self.batch_first and not unbatched)
+            h = self._h.copy()     # a KeyboardInterrupt leaves the state as before
+            y = self.net.forward(a, h, None, self.batch_first and not unbatched)
+            self._h[...] = h
         finally:
             self._busy = False
         return y[:, 0, :] if unbatched else y

@@ -14,7 +14,10 @@ MAX_DIM = 2**31 - 1
 
 def as_dtype(dtype):
     """The model dtype: float32 or float64 (also as torch.float32 / torch.float64,
-    read by name: torch is never imported)."""
+    read by name: torch is never imported).  None, which NumPy reads as float64,
+    is refused: it is a missing argument, not a choice."""
+    if dtype is None:
+        raise TypeError("dtype must be float32 or float64, got None")
     if type(dtype).__module__ == "torch" and str(dtype).startswith("torch."):
         dtype = str(dtype)[len("torch."):]
     try:
@@ -130,8 +133,14 @@ def physical_memory():
 def check_memory(nbytes, what):
     """MemoryError, before anything is allocated, when ``what`` would need more
     than the memory this machine has available (an absurd size must fail fast,
-    not swap, hang or get the process killed)."""
+    not swap, hang or get the process killed).  "Available" keeps 1/8 of what
+    the system reports in reserve: taking all of it gets a process killed just
+    the same.  Sizes below 64 MiB are not checked (reading /proc/meminfo would
+    cost more than a small call)."""
+    if nbytes < 64 * 2**20:
+        return
     phys = physical_memory()
-    if phys and nbytes > phys:
+    if phys and nbytes > 0.875 * phys:
         raise MemoryError(f"{what} needs {nbytes / 2**30:.1f} GiB, more than the "
-                          f"{phys / 2**30:.1f} GiB of memory available")
+                          f"{0.875 * phys / 2**30:.1f} GiB of memory available (7/8 of "
+                          f"the {phys / 2**30:.1f} GiB free)")

@@ -9,14 +9,18 @@ import numpy as np
 
 from cgru import _activations
 from cgru import _validate as V
+from cgru import _filecheck
 from cgru import _weights as W
-from cgru._filecheck import check_declared_sizes
 from cgru._compiled import _Net
 from cgru._stream import Stream
 
 __all__ = ["GRU", "GRUCell", "Gates", "load", "Stream"]
 
 FORMAT_VERSION = 1
+# the fields of a pickled GRU (GRU.__getstate__)
+_STATE_KEYS = {"_input_size", "_hidden_size", "_num_layers", "_bias", "_batch_first",
+               "_bidirectional", "_reset_after", "_dtype", "_activations", "_clip",
+               "_reverse_only", "_weights", "_scales", "_param_names", "_param_data"}
 # (f_kind, f_alpha, f_beta, g_kind, g_alpha, g_beta): sigmoid gates, tanh candidate
 DEFAULT_ACTIVATIONS = _activations.DEFAULT
 
@@ -33,7 +37,10 @@ def _write_npz(path, config, arrays):
 
 def _to_numpy(value, key):
     """A state_dict value (NumPy array or torch tensor, never imported) as an ndarray."""
-    a = np.asarray(V.from_tensor(value))
+    try:
+        a = np.asarray(V.from_tensor(value))
+    except (ValueError, TypeError) as e:     # ragged lists and the like
+        raise TypeError(f"state_dict[{key!r}] must be a real numeric array: {e}") from None
     if a.dtype.kind not in "fiu":
         raise TypeError(f"state_dict[{key!r}] must be a real numeric array, got dtype {a.dtype}")
     return a
@@ -49,6 +56,56 @@ class Gates(NamedTuple):
     r: np.ndarray
     z: np.ndarray
     n: np.ndarray
+
+
+def _flag(name, value):
+    """A bool flag, as the constructor takes it (numpy.bool_ too, never 0 / 1)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _param_shapes(input_size, hidden_size, num_layers, num_directions, bias):
+    """PyTorch's parameter names and shapes for these sizes, in PyTorch's order."""
+    H, D = hidden_size, num_directions
+    shapes = {}
+    for layer in range(num_layers):
+        in_size = input_size if layer == 0 else D * H
+        for suffix in ("", "_reverse")[:D]:
+            shapes[f"weight_ih_l{layer}{suffix}"] = (3 * H, in_size)
+            shapes[f"weight_hh_l{layer}{suffix}"] = (3 * H, H)
+            if bias:
+                shapes[f"bias_ih_l{layer}{suffix}"] = (3 * H,)
+                shapes[f"bias_hh_l{layer}{suffix}"] = (3 * H,)
+    return shapes
+
+
+def _param_count(input_size, hidden_size, num_layers, num_directions, bias):
+    """The number of parameter values, without listing them (a hostile layer
+    count must be refused in O(1), not after listing a billion names)."""
+    H, D, b = hidden_size, num_directions, 6 * hidden_size if bias else 0
+    return D * (3 * H * input_size + 3 * H * H + b) + \
+        (num_layers - 1) * D * (3 * H * D * H + 3 * H * H + b)
+
+
+def _check_state_dict(shapes, state_dict):
+    """Every name and shape of ``state_dict`` against ``shapes``; returns the
+    values as ndarrays (not copied)."""
+    if not hasattr(state_dict, "keys"):
+        raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
+    missing = [k for k in shapes if k not in state_dict]
+    unexpected = [k for k in state_dict.keys() if k not in shapes]
+    if missing:
+        raise ValueError(f"state_dict: missing key(s) {missing}")
+    if unexpected:
+        raise ValueError(f"state_dict: unexpected key(s) {unexpected}")
+    arrays = {}
+    for key, shape in shapes.items():
+        a = _to_numpy(state_dict[key], key)
+        if a.shape != shape:
+            raise ValueError(f"state_dict[{key!r}] has shape {a.shape}, expected {shape}")
+        arrays[key] = a
+    return arrays
 
 
 class GRU:
@@ -74,14 +131,10 @@ class GRU:
         self._input_size = V.as_size(input_size, "input_size")
         self._hidden_size = V.as_size(hidden_size, "hidden_size")
         self._num_layers = V.as_size(num_layers, "num_layers")
-        for name, value in (("bias", bias), ("batch_first", batch_first),
-                            ("bidirectional", bidirectional), ("reset_after", reset_after)):
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {value!r}")
-        self._bias = bool(bias)
-        self.batch_first = bool(batch_first)     # a layout flag: may be changed later
-        self._bidirectional = bool(bidirectional)
-        self._reset_after = bool(reset_after)
+        self._bias = _flag("bias", bias)
+        self.batch_first = batch_first           # a layout flag: may be changed later
+        self._bidirectional = _flag("bidirectional", bidirectional)
+        self._reset_after = _flag("reset_after", reset_after)
         self._dtype = V.as_dtype(dtype)
         self._weights = W.as_weights(weights, self._dtype)
         self._scales = {}          # int8: per weight matrix, its (rows,) float32 scales
@@ -91,6 +144,18 @@ class GRU:
         self._clip = _activations.check_clip(clip)
         # ONNX direction="reverse": the one direction runs back to front
         self._reverse_only = False
+        self._check_memory()
+        # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)]
+        # (seed: an int or a numpy Generator, for the same weights every time)
+        k = 1.0 / math.sqrt(self.hidden_size)
+        rng = V.as_rng(seed)
+        self._params = {name: rng.uniform(-k, k, size=shape).astype(self.dtype)
+                        for name, shape in self._param_shapes().items()}
+        self._compile()
+
+    def _check_memory(self):
+        """MemoryError / ValueError unless this machine can hold the model."""
+        D = self.num_directions
         H = self.hidden_size
         if 3 * H * max(self.input_size, D * H) > V.MAX_DIM * 64:
             raise ValueError(f"hidden_size={H} with input_size={self.input_size} is too large "
@@ -103,17 +168,11 @@ class GRU:
         Hp = -(-H // (64 // itemsize)) * (64 // itemsize)
         params = lambda n_in: 3 * H * n_in + 3 * H * H + (6 * H if self.bias else 0)
         packed = lambda n_in: 3 * Hp * (n_in + H)
-        inputs = [self.input_size] + [D * H] * (self.num_layers - 1)
-        count = D * sum(2 * params(n) + packed(n) for n in inputs)
-        V.check_memory(count * itemsize + 3 * H * max(inputs + [H]) * 8,
+        # (in closed form: listing 10**8 layers' sizes would itself take 800 MB)
+        I, later = self.input_size, self.num_layers - 1
+        count = D * (2 * params(I) + packed(I) + later * (2 * params(D * H) + packed(D * H)))
+        V.check_memory(count * itemsize + 3 * H * max(I, H, D * H if later else 0) * 8,
                        f"GRU({self.input_size}, {H}, num_layers={self.num_layers})")
-        # PyTorch's initialisation: every parameter uniform in [-1/sqrt(H), 1/sqrt(H)]
-        # (seed: an int or a numpy Generator, for the same weights every time)
-        k = 1.0 / math.sqrt(H)
-        rng = V.as_rng(seed)
-        self._params = {name: rng.uniform(-k, k, size=shape).astype(self.dtype)
-                        for name, shape in self._param_shapes().items()}
-        self._compile()
 
     # ------------------------------------------------------------ structure
     # The configuration that fixes the weights' shapes and maths is read-only:
@@ -131,22 +190,23 @@ class GRU:
                            "('float32', 'float64'), or 'float16', 'bfloat16', 'int8'")
 
     @property
+    def batch_first(self):
+        """x and y are (N, T, ...) when True, (T, N, ...) when False: a layout
+        flag that may be changed on a built model."""
+        return self._batch_first
+
+    @batch_first.setter
+    def batch_first(self, value):
+        self._batch_first = _flag("batch_first", value)
+
+    @property
     def num_directions(self):
         """D: 2 for a bidirectional model, else 1."""
         return 2 if self.bidirectional else 1
 
     def _param_shapes(self):
-        H, D = self.hidden_size, self.num_directions
-        shapes = {}
-        for layer in range(self.num_layers):
-            in_size = self.input_size if layer == 0 else D * H
-            for suffix in ("", "_reverse")[:D]:
-                shapes[f"weight_ih_l{layer}{suffix}"] = (3 * H, in_size)
-                shapes[f"weight_hh_l{layer}{suffix}"] = (3 * H, H)
-                if self.bias:
-                    shapes[f"bias_ih_l{layer}{suffix}"] = (3 * H,)
-                    shapes[f"bias_hh_l{layer}{suffix}"] = (3 * H,)
-        return shapes
+        return _param_shapes(self.input_size, self.hidden_size, self.num_layers,
+                             self.num_directions, self.bias)
 
     def _configure(self, *, reverse_only=False, activations=None, clip=None):
         """Set what only converters and ``load`` give a model besides its weights:
@@ -249,22 +309,9 @@ class GRU:
     def load_state_dict(self, state_dict):
         """Load parameters (NumPy arrays or torch tensors).  Every name and shape is
         checked before anything changes."""
-        if not hasattr(state_dict, "keys"):
-            raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
-        shapes = self._param_shapes()
-        missing = [k for k in shapes if k not in state_dict]
-        unexpected = [k for k in state_dict.keys() if k not in shapes]
-        if missing:
-            raise ValueError(f"state_dict: missing key(s) {missing}")
-        if unexpected:
-            raise ValueError(f"state_dict: unexpected key(s) {unexpected}")
-        new = {}
-        for key, shape in shapes.items():
-            a = _to_numpy(state_dict[key], key)
-            if a.shape != shape:
-                raise ValueError(f"state_dict[{key!r}] has shape {a.shape}, expected {shape}")
-            new[key] = np.array(a, dtype=self.dtype, order="C", copy=True)
-        self._params = new
+        arrays = _check_state_dict(self._param_shapes(), state_dict)
+        self._params = {key: np.array(a, dtype=self.dtype, order="C", copy=True)
+                        for key, a in arrays.items()}
         self._scales = {}         # reduced-precision models round the new values afresh
         self._compile()
 
@@ -335,6 +382,11 @@ class GRU:
             raise ValueError("stream: a bidirectional or reverse GRU cannot be streamed "
                              "(the reverse direction needs the whole sequence)")
         N = V.as_size(batch_size, "batch_size")
+        # the state (L, N, H), the step workspace (7 N H), a step's output (N, H)
+        # and its input (N, I)
+        V.check_memory(((self.num_layers + 8) * self.hidden_size + self.input_size) * N *
+                       self.dtype.itemsize,
+                       f"stream(batch_size={N}) of a GRU with hidden_size={self.hidden_size}")
         if h0 is not None:
             h0 = V.as_real_array(h0, "h0", self.dtype)
             want = (self.num_layers, N, self.hidden_size)
@@ -359,18 +411,65 @@ class GRU:
         return state
 
     def __setstate__(self, state):
+        """Every field is checked as the constructor checks its argument, and the
+        declared sizes against the weights the pickle really holds, before
+        anything is built from them (a pickle is as hostile as a file)."""
+        where = "unpickling cgru.GRU"
+        if not isinstance(state, dict):
+            raise TypeError(f"{where}: the state must be a dict, got {type(state).__name__}")
         state = dict(state)
-        state.setdefault("_weights", np.dtype(state.get("_dtype", np.float32)).name)
-        state.setdefault("_scales", {})    # pickles from before weight formats
-        names, flat = state.pop("_param_names"), state.pop("_param_data")
+        state.setdefault("_weights", None)    # pickles from before weight formats:
+        state.setdefault("_scales", {})       # the dtype's own, no scales
+        if "batch_first" in state and "_batch_first" not in state:
+            state["_batch_first"] = state.pop("batch_first")    # pickles of cgru <= 0.1.0
+        if set(state) != _STATE_KEYS:
+            raise ValueError(f"{where}: the state must have the keys {sorted(_STATE_KEYS)}, "
+                             f"got {sorted(map(str, state))}")
+        try:
+            checked = {k: V.as_size(state[k], k[1:])
+                       for k in ("_input_size", "_hidden_size", "_num_layers")}
+            checked.update({k: _flag(k[1:], state[k]) for k in
+                            ("_bias", "_batch_first", "_bidirectional", "_reset_after",
+                             "_reverse_only")})
+            checked["_dtype"] = V.as_dtype(state["_dtype"])
+            D = 2 if checked["_bidirectional"] else 1
+            checked["_activations"] = _activations.parse(state["_activations"], D)
+            checked["_clip"] = _activations.check_clip(state["_clip"])
+            checked["_weights"] = W.as_weights(state["_weights"], checked["_dtype"])
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{where}: {e}") from None
+        if checked["_reverse_only"] and D == 2:
+            raise ValueError(f"{where}: reverse_only with bidirectional")
+        names, flat = state["_param_names"], state["_param_data"]
+        if not isinstance(flat, np.ndarray) or flat.ndim != 1 or flat.dtype != checked["_dtype"]:
+            raise TypeError(f"{where}: the weights must be a 1-D {checked['_dtype']} ndarray, "
+                            f"got {getattr(flat, 'dtype', type(flat).__name__)} "
+                            f"{getattr(flat, 'shape', '')}")
+        sizes = (checked["_input_size"], checked["_hidden_size"], checked["_num_layers"], D,
+                 checked["_bias"])
+        per_layer = D * (4 if checked["_bias"] else 2)
+        if flat.size != _param_count(*sizes) or not isinstance(names, list) or \
+                len(names) != checked["_num_layers"] * per_layer:
+            raise ValueError(f"{where}: the weights do not match the configuration (it "
+                             f"declares {_param_count(*sizes)} values, the pickle holds "
+                             f"{flat.size})")
+        shapes = _param_shapes(*sizes)            # as many names as the pickle holds
+        if sorted(map(str, names)) != sorted(shapes) or len(set(names)) != len(names):
+            raise ValueError(f"{where}: the weights do not match the configuration "
+                             f"(parameter names)")
+        scales = state["_scales"]       # int8: per weight matrix, its (rows,) float32 scales
+        if not isinstance(scales, dict) or any(
+                k not in shapes or not W.is_matrix(k) or not isinstance(v, np.ndarray) or
+                v.dtype != np.float32 or v.shape != shapes[k][:1]
+                for k, v in scales.items()):
+            raise ValueError(f"{where}: the int8 scales must map weight matrices to their "
+                             f"(rows,) float32 scales")
+        checked["_scales"] = {k: np.array(v, copy=True) for k, v in scales.items()}
+        self.__dict__.update(checked)
+        self._check_memory()
         # own the weights: under protocol 5 the array may be a view of the
         # caller's (out-of-band) buffer, which the caller is free to reuse
         flat = np.array(flat, copy=True)
-        self.__dict__.update(state)
-        shapes = self._param_shapes()
-        if sorted(names) != sorted(shapes) or flat.dtype != self.dtype or \
-                flat.size != sum(math.prod(s) for s in shapes.values()):
-            raise ValueError("unpickling cgru.GRU: the weights do not match the configuration")
         self._params, offset = {}, 0
         for name in names:
             n = math.prod(shapes[name])
@@ -478,56 +577,68 @@ def _not_a_model(path):
 
 def load(path):
     """Load a model saved with ``GRU.save`` or ``GRUCell.save`` (never unpickles).
-    A missing path raises FileNotFoundError; a file that is no cgru model, ValueError."""
+    A missing path raises FileNotFoundError; a file that is no cgru model,
+    ValueError.  The declared sizes are checked against the members the file
+    really holds (zip directory, .npy headers) before anything is decompressed
+    or built."""
     what = _not_a_model(path)
     if what:
         raise ValueError(f"load: {path!r} is not a readable cgru .npz file: it is {what}, "
                          f"not an .npz archive written by GRU.save")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise ValueError(f"load: {path!r} is not a readable cgru .npz file: {e}") from None
-    except Exception as e:   # zipfile.BadZipFile and friends
-        raise ValueError(f"load: {path!r} is not a readable cgru .npz file: {e}") from None
-    if "__config__" not in arrays:
-        raise ValueError(f"load: {path!r} has no __config__ entry; not a cgru model")
-    try:
-        config = json.loads(str(arrays.pop("__config__")))
-        if not isinstance(config, dict):
-            raise ValueError("not a JSON object")
-    except (ValueError, RecursionError) as e:    # RecursionError: absurdly nested JSON
-        raise ValueError(f"load: {path!r} has a corrupted __config__: {e}") from None
-    kind = config.pop("kind", "GRU")
-    config.pop("format_version", None)
-    weights = config.pop("weights", None)      # absent in files from before weight formats
-    if weights is not None and weights not in W.FORMATS:
-        raise ValueError(f"load: {path!r} has a corrupted __config__: weights={weights!r}")
-    activations = config.pop("activations", None)
-    clip = config.pop("clip", None)
-    reverse = config.pop("reverse", False)
-    if not isinstance(reverse, bool) or (reverse and kind != "GRU"):
-        raise ValueError(f"load: {path!r} has a corrupted __config__: reverse={reverse!r}")
-    expected = {"input_size", "hidden_size", "num_layers", "bias", "batch_first",
-                "bidirectional", "reset_after", "dtype"}
-    if kind == "GRUCell":
-        expected = {"input_size", "hidden_size", "bias", "reset_after", "dtype"}
-    if set(config) != expected:
-        raise ValueError(f"load: {path!r} __config__ must have keys {sorted(expected)}, "
-                         f"got {sorted(config)}")
-    check_declared_sizes(path, config, kind, arrays)
+    with _filecheck.open_npz(path) as z:
+        infos = _filecheck.members(path, z)
+        config = _filecheck.read_config(path, z, infos)
+        kind = config.pop("kind", "GRU")
+        version = config.pop("format_version", 1)    # files of cgru 0.1.0 dev have none
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(f"load: {path!r} has a corrupted __config__: format_version="
+                             f"{version!r}")
+        if version > FORMAT_VERSION:
+            raise ValueError(f"load: {path!r} has format_version {version}; this cgru reads "
+                             f"format_version 1 to {FORMAT_VERSION}: upgrade cgru to load it")
+        weights = config.pop("weights", None)   # absent in files from before weight formats
+        if weights is not None and weights not in W.FORMATS:
+            raise ValueError(f"load: {path!r} has a corrupted __config__: weights={weights!r}")
+        activations = config.pop("activations", None)
+        clip = config.pop("clip", None)
+        reverse = config.pop("reverse", False)
+        if not isinstance(reverse, bool) or (reverse and kind != "GRU"):
+            raise ValueError(f"load: {path!r} has a corrupted __config__: reverse={reverse!r}")
+        expected = {"input_size", "hidden_size", "num_layers", "bias", "batch_first",
+                    "bidirectional", "reset_after", "dtype"}
+        if kind == "GRUCell":
+            expected = {"input_size", "hidden_size", "bias", "reset_after", "dtype"}
+        elif kind != "GRU":
+            raise ValueError(f"load: unknown model kind {kind!r}")
+        if set(config) != expected:
+            raise ValueError(f"load: {path!r} __config__ must have keys {sorted(expected)}, "
+                             f"got {sorted(config)}")
+        # the sizes as the constructor will check them, then the weights they
+        # declare against the file's members, before listing or reading any
+        I = V.as_size(config["input_size"], "input_size")
+        H = V.as_size(config["hidden_size"], "hidden_size")
+        L = 1 if kind == "GRUCell" else V.as_size(config["num_layers"], "num_layers")
+        bias = _flag("bias", config["bias"])
+        D = 2 if kind == "GRU" and _flag("bidirectional", config["bidirectional"]) else 1
+        _filecheck.check_count(path, infos, L * D * (4 if bias else 2),
+                               f"{L} layer(s) of {D} direction(s)")
+        shapes = _param_shapes(I, H, L, D, bias)
+        if kind == "GRUCell":
+            shapes = {k.replace("_l0", ""): v for k, v in shapes.items()}
+        if weights == "int8":      # each weight matrix also stores its row scales
+            shapes.update({k + ".scale": (v[0],) for k, v in list(shapes.items())
+                           if W.is_matrix(k)})
+        arrays = _filecheck.read_weights(path, z, infos, shapes)
     arrays, scales = W.decode(weights, arrays, path)
     if weights is not None:
         config["weights"] = weights
     if kind == "GRUCell":
         model = GRUCell(config.pop("input_size"), config.pop("hidden_size"), **config)
         inner = model._gru
-    elif kind == "GRU":
+    else:
         model = GRU(config.pop("input_size"), config.pop("hidden_size"),
                     config.pop("num_layers"), **config)
         inner = model
-    else:
-        raise ValueError(f"load: unknown model kind {kind!r}")
     if reverse and inner.bidirectional:
         raise ValueError(f"load: {path!r} has a corrupted __config__: reverse with "
                          f"bidirectional")
@@ -567,6 +678,15 @@ class GRUCell:
         new = object.__new__(GRUCell)
         new._gru = self._gru.with_weights(weights)
         return new
+
+    def __setstate__(self, state):
+        """A pickled GRUCell is one GRU layer: checked, like every unpickled field."""
+        g = state.get("_gru") if isinstance(state, dict) else None
+        if not isinstance(state, dict) or set(state) != {"_gru"} or not isinstance(g, GRU) or \
+                g.num_layers != 1 or g.bidirectional or g._reverse_only or g.batch_first:
+            raise ValueError("unpickling cgru.GRUCell: the state must be {'_gru': a one-layer, "
+                             "one-direction cgru.GRU}")
+        self._gru = g
 
     def __repr__(self):
         w = f", weights={self.weights!r}" if self.weights != self.dtype.name else ""

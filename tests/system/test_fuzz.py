@@ -2,7 +2,7 @@
 
 Random shapes, dtypes, strides, lengths, states and NaN / Inf / huge values
 go into GRU(...), GRU.__call__, GRUCell, Stream.step/run/reset,
-load_state_dict and cgru.load.  Each case ends in exactly one of two ways:
+load_state_dict, cgru.load and GRU.__setstate__ (crafted pickles).  Each case ends in exactly one of two ways:
 a clear ValueError / TypeError (MemoryError for impossible sizes), or an
 answer equal to tests/reference.py's.  The caller's arrays are never modified.
 
@@ -479,6 +479,50 @@ def test_fuzz_load(tmp_path_factory, case):
             np.testing.assert_array_equal(r.state_dict()[k], v)
 
 
+# ------------------------------------------------------------- unpickling
+FIELD_VALUES = st.one_of(
+    st.integers(-3, 8), st.sampled_from([10**5, 2**31, 2**62, 10**30]), st.booleans(),
+    st.none(), st.floats(allow_nan=True), st.text(max_size=6),
+    st.sampled_from([np.float16, np.float32, np.float64, np.int32, object, "float32"]),
+    st.lists(st.integers(-2, 12), max_size=7).map(tuple),
+    st.sampled_from([np.zeros(3, np.float32), np.zeros((2, 2)), np.zeros(4, object), [1.0, 2.0]]))
+
+
+@st.composite
+def pickled_states(draw):
+    """A GRU's pickled state with up to three fields replaced (or dropped)."""
+    g = draw(models())
+    state = g.__getstate__()
+    for _ in range(draw(st.integers(0, 3))):
+        key = draw(st.sampled_from(sorted(state) + ["_extra"]))
+        if draw(st.integers(0, 9)) == 0:
+            state.pop(key, None)
+        else:
+            state[key] = draw(FIELD_VALUES)
+    return g, state
+
+
+@fuzz
+@given(pickled_states())
+def test_fuzz_unpickle(case):
+    """Crafted pickle states: a clean ValueError / TypeError (in microseconds, even
+    for 2**62 layers), or a model equal to the one pickled."""
+    g, state = case
+    fresh = cgru.GRU.__new__(cgru.GRU)
+    r = outcome("GRU.__setstate__", lambda: fresh.__setstate__(state))
+    if isinstance(r, BaseException):
+        assert "unpickling" in str(r) or isinstance(r, MemoryError), repr(r)
+        return
+    x = np.linspace(-1, 1, 2 * fresh.input_size).reshape(2, 1, fresh.input_size)
+    y, _ = fresh(x.swapaxes(0, 1) if fresh.batch_first else x)
+    y = y.swapaxes(0, 1) if fresh.batch_first else y
+    if fresh._reverse_only:     # a field set True: the one direction runs back to front
+        y_ref = ref_gru(fresh, x[::-1], batch_first=False)[0][::-1]
+    else:
+        y_ref, _ = ref_gru(fresh, x, batch_first=False)
+    np.testing.assert_allclose(y, y_ref, equal_nan=True, **tol(fresh.dtype))
+
+
 def test_fuzz_counts_are_recorded(request):
     """Runs last in this module: every entry point was exercised."""
     selected = {item.name for item in request.session.items}
@@ -487,6 +531,6 @@ def test_fuzz_counts_are_recorded(request):
     if not fuzzers <= selected:
         pytest.skip("only some of the fuzz tests were selected")
     for entry in ("GRU()", "GRU.__call__", "GRUCell.__call__", "Stream.step", "Stream.run",
-                  "GRU.load_state_dict", "cgru.load"):
+                  "GRU.load_state_dict", "cgru.load", "GRU.__setstate__"):
         assert sum(COUNTS[entry].values()) > 0, entry
     assert COUNTS["GRU.__call__"]["answer"] > 0 and COUNTS["GRU.__call__"]["ValueError"] > 0

@@ -1,4 +1,5 @@
-"""ONNX <-> cgru for the ONNX ``GRU`` operator (opsets 7 to 22).
+"""ONNX <-> cgru for the ONNX ``GRU`` operator (opsets 7 to the newest one the
+installed onnx package knows; GRU is GRU-22 in every opset from 22 on).
 
 ONNX stores, per direction d (0 forward, 1 backward),
     W [D, 3H, I]  gate blocks z, r, h      (cgru weight_ih: r, z, n)
@@ -24,7 +25,12 @@ from cgru.convert import swap_zr as _zrh_to_rzn, swap_zr as _rzn_to_zrh
 _ATTRS = {"activation_alpha", "activation_beta", "activations", "clip", "direction",
           "hidden_size", "layout", "linear_before_reset"}
 _DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
-MIN_OPSET, MAX_OPSET = 7, 22
+MIN_OPSET = 7
+
+
+def _max_opset(onnx):
+    """The newest default-domain opset the installed onnx knows."""
+    return int(onnx.defs.onnx_opset_version())
 
 
 def _import_onnx():
@@ -457,9 +463,10 @@ def _open(model_or_path):
     onnx = _import_onnx()
     model = _load_model(onnx, model_or_path)
     opset = _opset(model)
-    if opset < MIN_OPSET:
-        raise ValueError(f"from_onnx: opset {opset} is not supported (GRU opsets "
-                         f"{MIN_OPSET} to {MAX_OPSET})")
+    if not MIN_OPSET <= opset <= _max_opset(onnx):
+        raise ValueError(f"from_onnx: opset {opset} is not supported (opsets {MIN_OPSET} to "
+                         f"{_max_opset(onnx)}, the newest the installed onnx "
+                         f"{onnx.__version__} knows)")
     return onnx, model
 
 
@@ -531,8 +538,10 @@ def gru_to_onnx(g, path=None, *, opset=14, h0=False, lengths=False):
     (what onnxruntime runs); batch_first models get Transposes around them."""
     onnx = _import_onnx()
     from onnx import TensorProto, helper, numpy_helper
-    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
-        raise ValueError(f"to_onnx: opset must be an int in [{MIN_OPSET}, {MAX_OPSET}], got {opset!r}")
+    newest = _max_opset(onnx)
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ValueError(f"to_onnx: opset must be an int in [{MIN_OPSET}, {newest}] (the newest "
+                         f"the installed onnx {onnx.__version__} knows), got {opset!r}")
     H, D, L, I = g.hidden_size, g.num_directions, g.num_layers, g.input_size
     elem = TensorProto.DOUBLE if g.dtype == np.float64 else TensorProto.FLOAT
     sd = g.state_dict()

@@ -48,7 +48,40 @@ def _load_path(path):
     if not hasattr(obj, "keys"):
         raise ValueError(f"from_torch: {path!r} holds a {type(obj).__name__}, expected a "
                          f"state_dict (save module.state_dict(), not the module)")
+    _check_storage(path, obj)
     return obj
+
+
+def _check_storage(path, sd):
+    """Refuse tensors that claim more values than the file holds: zero-stride
+    (``expand``), overlapping (``as_strided``) or repeated views of one storage
+    would otherwise become arrays far larger than the file (2 KB -> 150 MB)."""
+    held, claimed = {}, 0
+    for v in sd.values():
+        if hasattr(v, "untyped_storage"):
+            storage = v.untyped_storage()
+            held[storage.data_ptr()] = storage.nbytes()
+            claimed += v.numel() * v.element_size()
+    if claimed > sum(held.values()):
+        raise ValueError(f"from_torch: {path!r} holds {sum(held.values())} bytes of tensor data "
+                         f"but its tensors claim {claimed} (zero-stride, expanded or "
+                         f"overlapping views): a corrupted or hostile file; save "
+                         f"contiguous tensors (.contiguous()) instead")
+
+
+def _check_layers(sd, input_size, hidden_size, num_layers, num_directions, bias):
+    """Every name and shape the model needs, checked before it is built: a file
+    naming weight_ih_l30000 must not build 30001 layers to find layer 1 missing."""
+    from cgru.gru import _check_state_dict, _param_shapes
+    per_layer = num_directions * (4 if bias else 2)
+    if num_layers * per_layer > len(sd):     # name what the first layers lack
+        shapes = _param_shapes(input_size, hidden_size, len(sd) // per_layer + 1,
+                               num_directions, bias)
+        missing = [k for k in shapes if k not in sd]
+        raise ValueError(f"from_torch: the state_dict names layer {num_layers - 1} but lacks "
+                         f"{missing[:8]}{' ...' if len(missing) > 8 else ''}")
+    _check_state_dict(_param_shapes(input_size, hidden_size, num_layers, num_directions, bias),
+                      sd)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -210,6 +243,7 @@ def gru_from_torch(cls, m, dtype=None, prefix=None):
     w_ih, w_hh = sd["weight_ih_l0"], sd["weight_hh_l0"]
     if w_hh.ndim != 2 or w_ih.ndim != 2 or w_hh.shape[0] != 3 * w_hh.shape[1]:
         raise ValueError(f"from_torch: weight_hh_l0 must be (3H, H), got {w_hh.shape}")
+    _check_layers(sd, w_ih.shape[1], w_hh.shape[1], num_layers, 2 if reverse else 1, bias)
     g = cls(w_ih.shape[1], w_hh.shape[1], num_layers, bias=bias, batch_first=batch_first,
             bidirectional=reverse, reset_after=True, dtype=_infer_dtype(sd, dtype))
     g.load_state_dict(sd)
