@@ -629,6 +629,14 @@ cdef class Stream:
             raise ValueError("stream: a bidirectional or reverse GRU cannot be streamed")
         if batch_size < 1:
             raise ValueError(f"stream: batch_size must be >= 1, got {batch_size}")
+        # the state (L, N, H), the step workspace (7 N H), a step's output (N, H) and
+        # input (N, I): checked here, so that g.stream(), cgru.Stream(...) and an
+        # unpickled stream all refuse a batch the machine cannot hold
+        cdef double nbytes = ((net.num_layers + 8.0) * net.hidden_size + net.input_size) * \
+            batch_size * net.dtype.itemsize
+        if nbytes >= 64 * 2**20:
+            check_memory(nbytes, f"stream(batch_size={batch_size}) of a GRU with "
+                                 f"hidden_size={net.hidden_size}")
         self.net = net
         self.batch_size = batch_size
         self.batch_first = batch_first

@@ -382,11 +382,7 @@ class GRU:
             raise ValueError("stream: a bidirectional or reverse GRU cannot be streamed "
                              "(the reverse direction needs the whole sequence)")
         N = V.as_size(batch_size, "batch_size")
-        # the state (L, N, H), the step workspace (7 N H), a step's output (N, H)
-        # and its input (N, I)
-        V.check_memory(((self.num_layers + 8) * self.hidden_size + self.input_size) * N *
-                       self.dtype.itemsize,
-                       f"stream(batch_size={N}) of a GRU with hidden_size={self.hidden_size}")
+        # (the memory the stream needs is checked by the Stream itself)
         if h0 is not None:
             h0 = V.as_real_array(h0, "h0", self.dtype)
             want = (self.num_layers, N, self.hidden_size)

@@ -243,3 +243,26 @@ def test_stream_batch_size_is_checked_against_memory():
     assert "of memory available" in str(e) and "stream" in str(e), str(e)
     assert peak < MiB
     g.stream(1000).step(np.zeros((1000, 4), np.float32))      # a real size still works
+
+
+def test_stream_made_directly_or_unpickled_is_checked_against_memory():
+    """cgru.Stream(...) and a crafted stream pickle take the same check as
+    g.stream(): the Stream checks its own size before it allocates."""
+    import pickle
+    phys = physical_memory()
+    if not phys:
+        pytest.skip("the platform does not say how much memory it has")
+    g = cgru.GRU(4, 5, 2)
+    n = min(phys // (10 * 5 * 4) * 4, 7 * 10**8)
+    e, peak = peak_of(lambda: cgru.Stream(g._net, n, None, False), MemoryError)
+    assert "stream(batch_size=" in str(e) and peak < MiB, str(e)
+    fn, args = g.stream(3).__reduce__()
+
+    class Crafted:                       # pickles as the stream with a huge batch size
+        def __reduce__(self):
+            return fn, (args[0], n, None, args[3])
+
+    blob = pickle.dumps(Crafted())
+    assert len(blob) < 10**5
+    e, peak = peak_of(lambda: pickle.loads(blob), MemoryError)
+    assert "stream(batch_size=" in str(e) and peak < MiB, str(e)
