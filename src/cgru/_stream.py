@@ -19,10 +19,12 @@ class Stream(_CompiledStream):
 
     __slots__ = ()
 
-    def __call__(self, x: npt.ArrayLike, out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
+    def __call__(self, x: npt.ArrayLike, out: npt.NDArray[Any] | None = None,
+                 gates: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
         """One step, as ``step``: x (N, I), or (I,) when batch_size is 1 -> the top
-        layer's output (N, H) or (H,), written into ``out`` when given."""
-        return self.step(x, out)
+        layer's output (N, H) or (H,), written into ``out`` when given; ``gates``
+        as for ``step``."""
+        return self.step(x, out, gates)
 
     def __repr__(self) -> str:
         n = self.net

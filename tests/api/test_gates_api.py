@@ -177,3 +177,13 @@ def test_gates_of_reduced_precision_models(rng, fmt, reset_after):
         s.step(x[t], gates=buf)
         for k in range(3):
             np.testing.assert_allclose(buf[k, :, :2], gates[k][:, t, :2], rtol=0, atol=1e-6)
+
+
+def test_stream_call_forwards_gates(rng):
+    """s(x, gates=buf) is s.step(x, gates=buf)."""
+    g = cgru.GRU(5, 7, num_layers=2, seed=1)
+    x = rng.standard_normal((3, 5)).astype(np.float32)
+    a, b = np.empty((3, 2, 3, 7), np.float32), np.empty((3, 2, 3, 7), np.float32)
+    y1 = g.stream(3)(x, gates=a)
+    y2 = g.stream(3).step(x, gates=b)
+    assert np.array_equal(y1, y2) and np.array_equal(a, b)
