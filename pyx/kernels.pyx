@@ -314,15 +314,33 @@ ctypedef struct _units_job:        # one recurrence (or step) by hidden units
     cgru_units u
     Py_ssize_t H, parts
     int f64
+    Py_ssize_t M                   # > 0: step 0 is the projection of M rows (then the
+    const void* inp                #   recurrence's steps), each part its own units:
+    Py_ssize_t ldin                #   gx (u.gx) = inp W_ih^T, columns of [b, e)
 
 
 cdef void _units_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
     cdef _units_job* j = <_units_job*>arg
     cdef Py_ssize_t b, e
+    cdef const cgru_cell* c = <const cgru_cell*>j.u.layer
     # pairs of panels (2P = 128 bytes of outputs): _gemm_packed pairs them the same way
     _cut(j.H, 32 if not j.f64 else 16, item, j.parts, &b, &e)
     if e <= b:
         return
+    if j.M > 0:                    # step 0: this part's columns of the projection
+        if step == 0:
+            if j.f64:
+                _k.packed_product_f64(j.M, c.input_size, j.H, 0, 3, b, e,
+                                      <const double*>j.inp, j.ldin,
+                                      (<const cgru_layer_f64*>j.u.layer).w_ih_packed,
+                                      <double*>j.u.gx, 3 * j.H)
+            else:
+                _k.packed_product_f32(j.M, c.input_size, j.H, 0, 3, b, e,
+                                      <const float*>j.inp, j.ldin,
+                                      (<const cgru_layer_f32*>j.u.layer).w_ih_packed,
+                                      <float*>j.u.gx, 3 * j.H)
+            return
+        step -= 1
     if j.f64:
         _k.units_f64(&j.u, step, b, e)
     else:
@@ -344,7 +362,7 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
         const floating* x, floating* h, floating* y, const int64_t* lengths,
         floating* work) noexcept nogil:
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, M = T * N
-    cdef Py_ssize_t G = 3 * H, ldin, parts, I
+    cdef Py_ssize_t G = 3 * H, ldin, parts, sparts, I
     cdef floating* scratch = work + D * M * G      # per direction _model_scratch
     cdef const floating* inp
     cdef const cgru_cell* c
@@ -362,18 +380,11 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
         ldin = m.input_size if layer == 0 else D * H
         c = &m.layers_f32[layer * D].cell if floating is float else &m.layers_f64[layer * D].cell
         I = c.input_size
-        # all projections first: y is then free
-        # (a projection is a small share of a call and needs 16x the work to split:
-        # a worker preempted while it holds its rows makes the call wait)
-        parts = _parts(M, _ROWS, nth, 6.0 * M * H * I * D / 16)
-        rj.m, rj.layer, rj.f64, rj.M, rj.parts, rj.ldin = m, layer, f64, M, parts, ldin
-        rj.inp, rj.out, rj.h, rj.work = <const char*>inp, <char*>work, NULL, NULL
-        cgru_parallel(nth if parts > 1 else 1, 1, D * parts, _rows_item, &rj)
         # the recurrences: by samples (and directions), else by hidden units
         k = layer * <int>D
-        parts = _parts(N, _ROWS, nth, 6.0 * T * N * H * H * D)
+        sparts = _parts(N, _ROWS, nth, 6.0 * T * N * H * H * D)
         uj.parts = 1
-        if parts == 1 and D == 1:
+        if sparts == 1 and D == 1:
             if floating is float:
                 uj.parts = _units_parts(c, m.layers_f32[k].w_hh_packed,
                                         m.layers_f32[k].w_ih_packed, N, nth, 6.0 * T * N * H * H)
@@ -381,6 +392,10 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
                 uj.parts = _units_parts(c, m.layers_f64[k].w_hh_packed,
                                         m.layers_f64[k].w_ih_packed, N, nth, 6.0 * T * N * H * H)
         if uj.parts > 1:
+            # by hidden units: the projection too, by the same units (output columns),
+            # as step 0 of the same call, so each thread reads only its share of W_ih
+            # and then its share of W_hh every step
+            uj.M, uj.inp, uj.ldin = M, <const void*>inp, ldin
             uj.H, uj.f64 = H, f64
             uj.u.layer = <const void*>&m.layers_f32[k] if floating is float else \
                 <const void*>&m.layers_f64[k]
@@ -391,10 +406,18 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
             uj.u.h[0], uj.u.h[1] = <void*>(h + k * N * H), <void*>(scratch + 3 * N * H)
             uj.u.y, uj.u.lengths, uj.u.reverse = <void*>y, lengths, m.reverse_only
             uj.u.gh = <void*>scratch
-            cgru_parallel(nth, T, uj.parts, _units_item, &uj)
+            cgru_parallel(nth, T + 1, uj.parts, _units_item, &uj)
             if T % 2:                                   # the last step wrote h[1]
                 memcpy(h + k * N * H, scratch + 3 * N * H, N * H * sizeof(floating))
             continue
+        # all projections first: y is then free
+        # (a projection is a small share of a call and needs 16x the work to split:
+        # a worker preempted while it holds its rows makes the call wait)
+        parts = _parts(M, _ROWS, nth, 6.0 * M * H * I * D / 16)
+        rj.m, rj.layer, rj.f64, rj.M, rj.parts, rj.ldin = m, layer, f64, M, parts, ldin
+        rj.inp, rj.out, rj.h, rj.work = <const char*>inp, <char*>work, NULL, NULL
+        cgru_parallel(nth if parts > 1 else 1, 1, D * parts, _rows_item, &rj)
+        parts = sparts
         # by samples (parts >= 2), and/or one direction per thread; a recurrence
         # with reduced-precision weights runs on this thread (its operand room
         # follows each part's gh + r*h: parts would overlap)
@@ -458,7 +481,7 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
             uj.parts = _units_parts(c, m.layers_f64[layer].w_hh_packed,
                                     m.layers_f64[layer].w_ih_packed, N, nth, 6.0 * N * H * (I + H))
         if uj.parts > 1:
-            uj.H, uj.f64 = H, floating is double
+            uj.H, uj.f64, uj.M, uj.inp, uj.ldin = H, floating is double, 0, NULL, 0
             uj.u.layer = <const void*>&m.layers_f32[layer] if floating is float else \
                 <const void*>&m.layers_f64[layer]
             uj.u.T, uj.u.N, uj.u.x, uj.u.ldx = 1, N, <const void*>xin, ldx
