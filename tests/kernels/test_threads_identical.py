@@ -15,14 +15,6 @@ import cgru
 from cgru import kernels
 
 
-@pytest.fixture
-def split_everything():
-    """Cut-offs at zero: even tiny calls are split (the default keeps them whole)."""
-    old = kernels._split_limits(min_flops=0, units_min=16, units_step_flops=0)
-    yield
-    kernels._split_limits(*old)
-
-
 def _run(g, x, lengths, n):
     with cgru.threads(n):
         return g(x, lengths=lengths)
