@@ -542,7 +542,7 @@ cdef class _Net:
                             q.gx[d] = pgx + ((d * M + t0 * N + n0) * G) * isz
                             q.h[d] = ph + ((layer * D + d) * N + n0) * H * isz
                             q.y[d] = py + ((t0 * N + n0) * D * H + d * H) * isz
-                            q.lengths[d] = NULL
+                            q.lengths[d], q.gates[d] = NULL, NULL
                             if lens != NULL:
                                 _shift_lengths(lens, clens + d * N, n0, n1, t0, Tc)
                                 q.lengths[d] = clens + d * N + n0
@@ -818,6 +818,7 @@ cdef class Stream:
         cdef bint check = threading.current_thread() is threading.main_thread()
         cdef cgru_layer_block q
         q.gx_t, q.gx_n, q.y_t, q.y_n, q.T[0], q.y[0], q.lengths[0] = 0, 3 * H, 0, 0, 1, NULL, NULL
+        q.gates[0] = NULL
         q.gx[0] = pw
         backup = self._h.copy()
         try:

@@ -247,6 +247,8 @@ ctypedef struct _rows_job:         # projections of a layer, or a step, by rows
     char* out                      # projection: gx of direction d at + d*M_d*3H
     char* h                        # step: the layer's h; NULL for a projection
     char* work                     # step: 7H scratch per row
+    char* gates                    # step: NULL, or the layer's r plane (N, H) (z, n
+    Py_ssize_t gplane              #   gplane, 2*gplane after)
 
 
 cdef void _rows_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
@@ -257,7 +259,16 @@ cdef void _rows_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexce
     _cut(j.M, _ROWS, item % j.parts, j.parts, &b, &e)
     if e <= b:
         return
-    if j.h != NULL:                # a step of rows [b, e)
+    if j.h != NULL and j.gates != NULL:     # a step of rows [b, e), with its gates
+        if j.f64:
+            _k.step_gates_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin,
+                              j.ldin, <double*>j.h + b * H, <double*>j.work + b * 7 * H,
+                              <double*>j.gates + b * H, H, j.gplane)
+        else:
+            _k.step_gates_f32(&j.m.layers_f32[k], e - b, <const float*>j.inp + b * j.ldin,
+                              j.ldin, <float*>j.h + b * H, <float*>j.work + b * 7 * H,
+                              <float*>j.gates + b * H, H, j.gplane)
+    elif j.h != NULL:              # a step of rows [b, e)
         if j.f64:
             _k.step_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin, j.ldin,
                         <double*>j.h + b * H, <double*>j.work + b * 7 * H)
@@ -299,7 +310,18 @@ cdef void _samples_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noe
     cdef char* h = <char*>q.h[d] + b * H * sz
     cdef char* y = (<char*>q.y[d] + b * q.y_n * sz) if q.y[d] != NULL else NULL
     cdef char* w = j.scratch + (d * _model_scratch(j.m, N) + b * 4 * H) * sz
-    if j.f64:
+    cdef char* g = <char*>q.gates[d]
+    if g != NULL:                  # with the gates: rows (t, n) at g + t*g_t + n*g_n
+        g += b * q.g_n * sz
+        if j.f64:
+            _k.recurrence_gates_f64(&j.m.layers_f64[k], q.T[d], e - b, <const double*>gx,
+                                    q.gx_t, q.gx_n, <double*>h, <double*>y, q.y_t, q.y_n, lens,
+                                    reverse, <double*>w, <double*>g, q.g_t, q.g_n, q.gplane)
+        else:
+            _k.recurrence_gates_f32(&j.m.layers_f32[k], q.T[d], e - b, <const float*>gx,
+                                    q.gx_t, q.gx_n, <float*>h, <float*>y, q.y_t, q.y_n, lens,
+                                    reverse, <float*>w, <float*>g, q.g_t, q.g_n, q.gplane)
+    elif j.f64:
         _k.recurrence_f64(&j.m.layers_f64[k], q.T[d], e - b, <const double*>gx, q.gx_t,
                           q.gx_n, <double*>h, <double*>y, q.y_t, q.y_n, lens, reverse,
                           <double*>w)
@@ -383,7 +405,8 @@ cdef void _layer_projection(const cgru_model* m, int layer, Py_ssize_t M, Py_ssi
     cdef _rows_job rj
     parts = _parts(M, _ROWS, m.num_threads, 6.0 * M * H * I * D / 16)
     rj.m, rj.layer, rj.f64, rj.M, rj.M_d, rj.parts = m, layer, floating is double, M, M_d, parts
-    rj.ldin, rj.inp, rj.out, rj.h, rj.work = ldin, <const char*>inp, <char*>gx, NULL, NULL
+    rj.ldin, rj.inp, rj.out, rj.h, rj.work, rj.gates = ldin, <const char*>inp, <char*>gx, NULL, \
+        NULL, NULL
     cgru_parallel(m.num_threads if parts > 1 else 1, 1, D * parts, _rows_item, &rj)
 
 
@@ -427,7 +450,10 @@ cdef void _layer_recurrences(const cgru_model* m, int layer, const cgru_layer_bl
 
 cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int batch_first,
         const floating* x, floating* h, floating* y, const int64_t* lengths,
-        floating* work) noexcept nogil:
+        floating* work, floating* gates) noexcept nogil:
+    """All layers; gates != NULL: also r, z, n of every layer, row and direction, as
+    y's rows, in three planes (3, num_layers, *y's shape) (no split by hidden units:
+    by samples and directions only)."""
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, M = T * N
     cdef Py_ssize_t G = 3 * H, ldin, up
     cdef floating* scratch = work + D * M * G      # per direction _model_scratch
@@ -438,18 +464,20 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
         return -1
     if M <= 0:
         return 0
-    q.N = N
+    q.N, q.gplane = N, m.num_layers * M * D * H
     _strides(T, N, batch_first, G, &q.gx_t, &q.gx_n)
     _strides(T, N, batch_first, D * H, &q.y_t, &q.y_n)
+    q.g_t, q.g_n = q.y_t, q.y_n
     for layer in range(m.num_layers):
         inp = x if layer == 0 else y
         ldin = m.input_size if layer == 0 else D * H
         for d in range(D):
             q.gx[d], q.h[d], q.y[d] = work + d * M * G, h + (layer * D + d) * N * H, y + d * H
             q.lengths[d], q.T[d] = lengths, T
+            q.gates[d] = (gates + (layer * M * D + d) * H) if gates != NULL else NULL
         # all projections first (y is then free), unless the recurrence is split by
         # hidden units: then each thread projects its units first
-        up = _layer_units(m, layer, T, N)
+        up = 1 if gates != NULL else _layer_units(m, layer, T, N)
         if up == 1:
             _layer_projection(m, layer, M, M, inp, ldin, work)
         _layer_recurrences(m, layer, &q, scratch, up, inp, ldin, M)
@@ -459,17 +487,19 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
 cdef int cgru_model_sequence_f32(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* x, float* h, float* y, const int64_t* lengths,
         float* work) noexcept nogil:
-    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, NULL)
 
 
 cdef int cgru_model_sequence_f64(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* x, double* h, double* y, const int64_t* lengths,
         double* work) noexcept nogil:
-    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, NULL)
 
 
 cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, floating* h,
-                     floating* y, floating* work) noexcept nogil:
+                     floating* y, floating* work, floating* gates) noexcept nogil:
+    """One step of all layers; gates != NULL: also r, z, n of every layer, (3,
+    num_layers, N, H) (no split by hidden units: by samples only)."""
     cdef Py_ssize_t H = m.hidden_size, I, ldx, parts
     cdef int layer, nth = m.num_threads
     cdef const cgru_cell* c
@@ -491,11 +521,13 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
         # reduced-precision weights: on this thread, its operand room follows the
         # 7NH of the whole step)
         parts = 1 if _is_lowp(m, layer) else _parts(N, _ROWS, nth, 6.0 * N * H * (I + H))
-        if parts > 1:
+        if parts > 1 or gates != NULL:
             rj.m, rj.layer, rj.f64, rj.M, rj.M_d, rj.parts, rj.ldin = m, layer, \
                 floating is double, N, N, parts, ldx
             rj.inp, rj.out, rj.h, rj.work = <const char*>xin, NULL, <char*>hl, <char*>work
-            cgru_parallel(nth, 1, parts, _rows_item, &rj)
+            rj.gates = <char*>(gates + layer * N * H) if gates != NULL else NULL
+            rj.gplane = m.num_layers * N * H
+            cgru_parallel(nth if parts > 1 else 1, 1, parts, _rows_item, &rj)
             continue
         if floating is float:
             uj.parts = _units_parts(c, m.layers_f32[layer].w_hh_packed,
@@ -526,12 +558,12 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
 
 cdef int cgru_model_step_f32(const cgru_model* m, Py_ssize_t N, const float* x, float* h,
         float* y, float* work) noexcept nogil:
-    return _model_step(m, N, x, h, y, work)
+    return _model_step(m, N, x, h, y, work, NULL)
 
 
 cdef int cgru_model_step_f64(const cgru_model* m, Py_ssize_t N, const double* x, double* h,
         double* y, double* work) noexcept nogil:
-    return _model_step(m, N, x, h, y, work)
+    return _model_step(m, N, x, h, y, work, NULL)
 
 
 # ------------------------------------------------- one layer at a time (private)
@@ -570,95 +602,32 @@ _LAYER_API = PyCapsule_New(<void*>&_layer_api, b"cgru.layer_api", NULL)
 
 
 # ------------------------------------------------------------- return_gates
-# The same whole-model calls, also writing the gates r, z, n the kernels computed
-# (the table's recurrence_gates / step_gates: the normal gate loops' _Gates
-# specialization, pyx/core.pxi).  One thread, layer by layer, the workspace as
-# above.  Sequence: gates (3, num_layers, *y's shape), rows as y's (D*H per row),
-# zeros past a sample's length.  Step: gates (3, num_layers, N, H).
-
-cdef int _model_sequence_gates(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
-        int batch_first, const floating* x, floating* h, floating* y,
-        const int64_t* lengths, floating* work, floating* gates) noexcept nogil:
-    cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, M = T * N
-    cdef Py_ssize_t G = 3 * H, ldin, gx_t, gx_n, y_t, y_n, g_t, g_n
-    cdef Py_ssize_t gplane = m.num_layers * M * D * H
-    cdef floating* scratch = work + D * M * G      # per direction (N, 4H)
-    cdef const floating* inp
-    cdef floating* gl
-    cdef int layer, d, k, reverse
-    if m.itemsize != sizeof(floating):
-        return -1
-    if M <= 0:
-        return 0
-    _strides(T, N, batch_first, G, &gx_t, &gx_n)
-    _strides(T, N, batch_first, D * H, &y_t, &y_n)
-    _strides(T, N, batch_first, D * H, &g_t, &g_n)
-    for layer in range(m.num_layers):
-        inp = x if layer == 0 else y
-        ldin = m.input_size if layer == 0 else D * H
-        for d in range(D):         # all projections first: y is then free
-            k = layer * D + d
-            if floating is float:
-                _k.input_projection_f32(&m.layers_f32[k], M, inp, ldin, work + d * M * G)
-            else:
-                _k.input_projection_f64(&m.layers_f64[k], M, inp, ldin, work + d * M * G)
-        for d in range(D):
-            k = layer * D + d
-            reverse = d == 1 or m.reverse_only
-            gl = gates + (layer * M * D + d) * H
-            if floating is float:
-                _k.recurrence_gates_f32(&m.layers_f32[k], T, N, work + d * M * G, gx_t, gx_n,
-                                        h + k * N * H, y + d * H, y_t, y_n, lengths, reverse,
-                                        scratch + d * 4 * N * H, gl, g_t, g_n, gplane)
-            else:
-                _k.recurrence_gates_f64(&m.layers_f64[k], T, N, work + d * M * G, gx_t, gx_n,
-                                        h + k * N * H, y + d * H, y_t, y_n, lengths, reverse,
-                                        scratch + d * 4 * N * H, gl, g_t, g_n, gplane)
-    return 0
-
-
-cdef int _model_step_gates(const cgru_model* m, Py_ssize_t N, const floating* x, floating* h,
-                           floating* y, floating* work, floating* gates) noexcept nogil:
-    cdef Py_ssize_t H = m.hidden_size, gplane = m.num_layers * N * H
-    cdef int layer
-    if m.itemsize != sizeof(floating) or m.num_directions != 1 or m.reverse_only:
-        return -1
-    if N <= 0:
-        return 0
-    for layer in range(m.num_layers):
-        if floating is float:
-            _k.step_gates_f32(&m.layers_f32[layer], N, x if layer == 0 else
-                              h + (layer - 1) * N * H, m.input_size if layer == 0 else H,
-                              h + layer * N * H, work, gates + layer * N * H, H, gplane)
-        else:
-            _k.step_gates_f64(&m.layers_f64[layer], N, x if layer == 0 else
-                              h + (layer - 1) * N * H, m.input_size if layer == 0 else H,
-                              h + layer * N * H, work, gates + layer * N * H, H, gplane)
-    if y != NULL:
-        memcpy(y, h + (m.num_layers - 1) * N * H, N * H * sizeof(floating))
-    return 0
-
+# The same whole-model calls (gates != NULL above), also writing the gates r, z, n
+# the kernels computed (the table's recurrence_gates / step_gates: the normal gate
+# loops' _Gates specialization, pyx/core.pxi).  Sequence: gates (3, num_layers, *y's
+# shape), rows as y's (D*H per row), zeros past a sample's length.  Step: gates
+# (3, num_layers, N, H).
 
 cdef int cgru_model_sequence_gates_f32(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* x, float* h, float* y, const int64_t* lengths,
         float* work, float* gates) noexcept nogil:
-    return _model_sequence_gates(m, T, N, batch_first, x, h, y, lengths, work, gates)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, gates)
 
 
 cdef int cgru_model_sequence_gates_f64(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* x, double* h, double* y, const int64_t* lengths,
         double* work, double* gates) noexcept nogil:
-    return _model_sequence_gates(m, T, N, batch_first, x, h, y, lengths, work, gates)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, gates)
 
 
 cdef int cgru_model_step_gates_f32(const cgru_model* m, Py_ssize_t N, const float* x,
         float* h, float* y, float* work, float* gates) noexcept nogil:
-    return _model_step_gates(m, N, x, h, y, work, gates)
+    return _model_step(m, N, x, h, y, work, gates)
 
 
 cdef int cgru_model_step_gates_f64(const cgru_model* m, Py_ssize_t N, const double* x,
         double* h, double* y, double* work, double* gates) noexcept nogil:
-    return _model_step_gates(m, N, x, h, y, work, gates)
+    return _model_step(m, N, x, h, y, work, gates)
 
 
 # ============================================================ ISA dispatch

@@ -103,7 +103,7 @@ ctypedef fused _mode:
 #   projection: gx of direction d at gx + d*M_d*3H = M rows of x (ldx apart) W_ih^T.
 #   recurrences: every direction d of the layer over b.T[d] steps from its base
 #     pointers (b.lengths[d] NULL or already shifted into the block, b.y[d] NULL: no
-#     y); scratch: cgru_model_workspace(m, 0, b.N) elements.
+#     y, b.gates[d] NULL: no gates); scratch: cgru_model_workspace(m, 0, b.N) elements.
 ctypedef struct cgru_layer_block:
     Py_ssize_t N                     # samples
     Py_ssize_t gx_t, gx_n, y_t, y_n  # row (t, n) strides, in elements
@@ -112,6 +112,8 @@ ctypedef struct cgru_layer_block:
     void* y[2]
     const int64_t* lengths[2]
     Py_ssize_t T[2]
+    void* gates[2]                   # NULL, or direction d's r plane: row (t, n) at
+    Py_ssize_t g_t, g_n, gplane      #   + t*g_t + n*g_n, z and n gplane, 2*gplane after
 
 ctypedef struct cgru_layer_api:
     void (*projection_f32)(const cgru_model* m, int layer, Py_ssize_t M, Py_ssize_t M_d,

@@ -61,6 +61,41 @@ def test_stream_steps_identical_for_any_thread_count(split_everything, dtype, I,
             np.testing.assert_array_equal(a, b, err_msg=f"{n} threads")
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(dtype=st.sampled_from([np.float32, np.float64]), I=st.integers(1, 16),
+       H=st.integers(1, 48), N=st.integers(1, 13), T=st.integers(1, 5),
+       layers=st.integers(1, 2), bidirectional=st.booleans(), reset_after=st.booleans(),
+       batch_first=st.booleans(), with_lengths=st.booleans(), clip=st.sampled_from([None, 0.5]),
+       seed=st.integers(0, 2**31 - 1))
+def test_gates_identical_for_any_thread_count(split_everything, dtype, I, H, N, T, layers,
+                                              bidirectional, reset_after, batch_first,
+                                              with_lengths, clip, seed):
+    """return_gates splits by samples and directions (never by hidden units); a stream
+    step with gates by samples."""
+    rng = np.random.default_rng(seed)
+    g = cgru.GRU(I, H, layers, bidirectional=bidirectional, reset_after=reset_after,
+                 batch_first=batch_first, dtype=dtype, clip=clip)
+    x = rng.standard_normal((N, T, I) if batch_first else (T, N, I)).astype(dtype)
+    lengths = rng.integers(0, T + 1, size=N) if with_lengths else None
+    with cgru.threads(1):
+        want = g(x, lengths=lengths, return_gates=True)
+    for n in (2, 3):
+        with cgru.threads(n):
+            got = g(x, lengths=lengths, return_gates=True)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b, err_msg=f"{n} threads")
+    if bidirectional:
+        return
+    steps = {}
+    for n in (1, 3):
+        s = g.stream(N)
+        gates = np.empty((3, layers, N, H), dtype)
+        with cgru.threads(n):
+            steps[n] = [(s.step(x[:, 0] if batch_first else x[0], gates=gates), gates.copy())]
+    for a, b in zip(steps[3][0], steps[1][0]):
+        np.testing.assert_array_equal(a, b, err_msg="stream step, 3 threads")
+
+
 @pytest.mark.parametrize("I,H,N,T", [(256, 256, 16, 12), (128, 512, 1, 6), (64, 512, 3, 4)])
 def test_default_cut_offs_split_and_agree(I, H, N, T, rng):
     """With the shipped cut-offs these calls are split (samples; hidden units for N < 8)."""
