@@ -170,9 +170,13 @@ cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
 #   - the input projection by rows (parts of >= 4 rows: the micro-kernel's block);
 #   - the recurrence by samples when N >= 8 (each part runs the whole sequence of
 #     its >= 4 samples), or by direction for a bidirectional layer, else
-#   - by hidden units, one parallel step per time step, when H allows parts of
-#     >= _UNITS_MIN units (reset_after=True, packed weights): each part computes
-#     its panels of the recurrent product and the gates of its units.
+#   - by hidden units, one parallel step per time step (two for reset_after=False),
+#     when H allows parts of >= _UNITS_MIN units (packed weights): each part computes
+#     its panels of the recurrent product and the gates of its units; the layer's
+#     input projection is then cut by the same units (its output columns), as the
+#     first step of the same parallel call.
+# return_gates splits by samples and directions only.  Ctrl-C chunks of a long call
+# (cgru._compiled) call the same per-layer pieces through _LAYER_API.
 # Work under _MIN_SPLIT_FLOPS (16x that for a projection) stays on the calling
 # thread (waking a worker costs 5-50 us, and a worker preempted while it holds
 # an item makes the call wait).  Every output is computed by the same micro-kernel calls in the
@@ -370,9 +374,9 @@ cdef void _units_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexc
 
 cdef inline Py_ssize_t _units_parts(const cgru_cell* c, const void* w_hh_p, const void* w_ih_p,
         Py_ssize_t N, int nthreads, double flops) noexcept nogil:
-    """Parts for a split by hidden units (1: none): reset_after=True, packed weights,
-    a few samples, >= _UNITS_MIN units and enough work per part and step."""
-    if not c.reset_after or w_hh_p == NULL or w_ih_p == NULL or N >= 2 * _ROWS:
+    """Parts for a split by hidden units (1: none): packed weights, a few samples,
+    >= _UNITS_MIN units and enough work per part and step."""
+    if w_hh_p == NULL or w_ih_p == NULL or N >= 2 * _ROWS:
         return 1
     if 6.0 * N * c.hidden_size * c.hidden_size < _UNITS_STEP_FLOPS:
         return 1
@@ -422,6 +426,8 @@ cdef void _layer_recurrences(const cgru_model* m, int layer, const cgru_layer_bl
     part's gh + r*h: parts would overlap)."""
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, N = q.N, T = q.T[0], parts
     cdef int k = layer * <int>D, nth = m.num_threads
+    cdef const cgru_cell* c = &m.layers_f32[k].cell if floating is float else \
+        &m.layers_f64[k].cell
     cdef bint dual
     cdef _units_job uj
     cdef _samples_job sj
@@ -436,8 +442,10 @@ cdef void _layer_recurrences(const cgru_model* m, int layer, const cgru_layer_bl
         uj.u.h[0], uj.u.h[1] = q.h[0], <void*>(scratch + 3 * N * H)
         uj.u.y, uj.u.lengths, uj.u.reverse = q.y[0], q.lengths[0], m.reverse_only
         uj.u.gh = <void*>scratch
-        cgru_parallel(nth, T + (1 if uj.M > 0 else 0), up, _units_item, &uj)
-        if T % 2:                                       # the last step wrote h[1]
+        # reset_after=False: two calls per step, h in place, r*h in h[1]
+        cgru_parallel(nth, T * (1 if c.reset_after else 2) + (1 if uj.M > 0 else 0), up,
+                      _units_item, &uj)
+        if T % 2 and c.reset_after:                     # the last step wrote h[1]
             memcpy(q.h[0], scratch + 3 * N * H, N * H * sizeof(floating))
         return
     parts = 1 if _is_lowp(m, k) else _parts(N, _ROWS, nth, 6.0 * T * N * H * H * D)
@@ -544,8 +552,10 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
             uj.u.h[0], uj.u.h[1] = <void*>hl, <void*>(work + 6 * N * H)
             uj.u.y, uj.u.y_t, uj.u.y_n, uj.u.lengths, uj.u.reverse = NULL, 0, 0, NULL, 0
             uj.u.gh = <void*>(work + 3 * N * H)
-            cgru_parallel(nth, 1, uj.parts, _units_item, &uj)
-            memcpy(hl, work + 6 * N * H, N * H * sizeof(floating))
+            # reset_after=False: two calls, h in place, r*h in h[1]
+            cgru_parallel(nth, 1 if c.reset_after else 2, uj.parts, _units_item, &uj)
+            if c.reset_after:
+                memcpy(hl, work + 6 * N * H, N * H * sizeof(floating))
             continue
         if floating is float:
             _k.step_f32(&m.layers_f32[layer], N, xin, ldx, hl, work)

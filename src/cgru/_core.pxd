@@ -13,11 +13,12 @@ from libc.stdint cimport int64_t
 from cgru.kernels cimport cgru_layer_f32, cgru_layer_f64, cgru_model
 
 # units: step s of a recurrence for hidden units [j0, j1) (j0, j1 multiples of 2P
-#   = 128 / itemsize, or j1 = H; reset_after=True, packed W_hh), for the split of
-#   one recurrence across threads (cgru.kernels).  Reads h[s % 2] (N, H), writes
-#   those units of h[(s + 1) % 2]; steps past a sample's length copy its state and
-#   zero y.  x != NULL (a step): the units' projection of x rows (ldx apart) goes
-#   to gxw (N, 3H) and gx is not read.
+#   = 128 / itemsize, or j1 = H; packed W_hh), for the split of one recurrence
+#   across threads (cgru.kernels).  reset_after=True: reads h[s % 2] (N, H), writes
+#   those units of h[(s + 1) % 2].  reset_after=False: two calls per step (s = 2 *
+#   step + half), h[0] updated in place, h[1] holds r*h (N, H).  Steps past a
+#   sample's length keep its state and zero y.  x != NULL (a step): the units'
+#   projection of x rows (ldx apart) goes to gxw (N, 3H) and gx is not read.
 ctypedef struct cgru_units:
     const void* layer                # cgru_layer_f32 / _f64
     Py_ssize_t T

@@ -96,10 +96,12 @@ def test_gates_identical_for_any_thread_count(split_everything, dtype, I, H, N, 
         np.testing.assert_array_equal(a, b, err_msg="stream step, 3 threads")
 
 
-@pytest.mark.parametrize("I,H,N,T", [(256, 256, 16, 12), (128, 512, 1, 6), (64, 512, 3, 4)])
-def test_default_cut_offs_split_and_agree(I, H, N, T, rng):
+@pytest.mark.parametrize("I,H,N,T,reset_after", [(256, 256, 16, 12, True),
+                                                 (128, 512, 1, 6, True), (64, 512, 3, 4, True),
+                                                 (128, 512, 1, 6, False)])
+def test_default_cut_offs_split_and_agree(I, H, N, T, reset_after, rng):
     """With the shipped cut-offs these calls are split (samples; hidden units for N < 8)."""
-    g = cgru.GRU(I, H)
+    g = cgru.GRU(I, H, reset_after=reset_after)
     x = rng.standard_normal((T, N, I)).astype(np.float32)
     y1, h1 = _run(g, x, None, 1)
     y2, h2 = _run(g, x, None, 2)
