@@ -15,9 +15,9 @@ import cgru
 from cgru import kernels
 
 
-def _run(g, x, lengths, n):
+def _run(g, x, lengths, n, gates=False):
     with cgru.threads(n):
-        return g(x, lengths=lengths)
+        return g(x, lengths=lengths, return_gates=gates)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -25,75 +25,42 @@ def _run(g, x, lengths, n):
        H=st.integers(1, 80), N=st.integers(1, 13), T=st.integers(1, 6),
        layers=st.integers(1, 2), bidirectional=st.booleans(), reset_after=st.booleans(),
        batch_first=st.booleans(), with_lengths=st.booleans(), clip=st.sampled_from([None, 0.5]),
-       seed=st.integers(0, 2**31 - 1))
+       gates=st.booleans(), seed=st.integers(0, 2**31 - 1))
 def test_sequence_identical_for_any_thread_count(split_everything, dtype, I, H, N, T, layers,
                                                  bidirectional, reset_after, batch_first,
-                                                 with_lengths, clip, seed):
+                                                 with_lengths, clip, gates, seed):
+    """(return_gates splits by samples and directions, never by hidden units.)"""
     rng = np.random.default_rng(seed)
     g = cgru.GRU(I, H, layers, bidirectional=bidirectional, reset_after=reset_after,
                  batch_first=batch_first, dtype=dtype, clip=clip)
     shape = (N, T, I) if batch_first else (T, N, I)
     x = rng.standard_normal(shape).astype(dtype)
     lengths = rng.integers(0, T + 1, size=N) if with_lengths else None
-    y1, h1 = _run(g, x, lengths, 1)
+    want = _run(g, x, lengths, 1, gates)
     for n in (2, 3, 5):
-        y, h = _run(g, x, lengths, n)
-        np.testing.assert_array_equal(y, y1, err_msg=f"{n} threads")
-        np.testing.assert_array_equal(h, h1, err_msg=f"{n} threads")
+        for a, b in zip(_run(g, x, lengths, n, gates), want):
+            np.testing.assert_array_equal(a, b, err_msg=f"{n} threads")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(dtype=st.sampled_from([np.float32, np.float64]), I=st.integers(1, 24),
        H=st.integers(1, 80), N=st.integers(1, 13), layers=st.integers(1, 3),
-       reset_after=st.booleans(), seed=st.integers(0, 2**31 - 1))
+       reset_after=st.booleans(), gates=st.booleans(), seed=st.integers(0, 2**31 - 1))
 def test_stream_steps_identical_for_any_thread_count(split_everything, dtype, I, H, N, layers,
-                                                     reset_after, seed):
+                                                     reset_after, gates, seed):
     rng = np.random.default_rng(seed)
     g = cgru.GRU(I, H, layers, reset_after=reset_after, dtype=dtype)
     xs = rng.standard_normal((4, N, I)).astype(dtype)
     outs = {}
     for n in (1, 2, 4):
         s = g.stream(N)
+        buf = np.empty((3, layers, N, H), dtype) if gates else None
         with cgru.threads(n):
-            outs[n] = [s.step(xs[t]) for t in range(4)] + [s.state]
+            outs[n] = [a for t in range(4) for a in
+                       (s.step(xs[t], gates=buf), buf.copy() if gates else 0)] + [s.state]
     for n in (2, 4):
         for a, b in zip(outs[n], outs[1]):
             np.testing.assert_array_equal(a, b, err_msg=f"{n} threads")
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(dtype=st.sampled_from([np.float32, np.float64]), I=st.integers(1, 16),
-       H=st.integers(1, 48), N=st.integers(1, 13), T=st.integers(1, 5),
-       layers=st.integers(1, 2), bidirectional=st.booleans(), reset_after=st.booleans(),
-       batch_first=st.booleans(), with_lengths=st.booleans(), clip=st.sampled_from([None, 0.5]),
-       seed=st.integers(0, 2**31 - 1))
-def test_gates_identical_for_any_thread_count(split_everything, dtype, I, H, N, T, layers,
-                                              bidirectional, reset_after, batch_first,
-                                              with_lengths, clip, seed):
-    """return_gates splits by samples and directions (never by hidden units); a stream
-    step with gates by samples."""
-    rng = np.random.default_rng(seed)
-    g = cgru.GRU(I, H, layers, bidirectional=bidirectional, reset_after=reset_after,
-                 batch_first=batch_first, dtype=dtype, clip=clip)
-    x = rng.standard_normal((N, T, I) if batch_first else (T, N, I)).astype(dtype)
-    lengths = rng.integers(0, T + 1, size=N) if with_lengths else None
-    with cgru.threads(1):
-        want = g(x, lengths=lengths, return_gates=True)
-    for n in (2, 3):
-        with cgru.threads(n):
-            got = g(x, lengths=lengths, return_gates=True)
-        for a, b in zip(got, want):
-            np.testing.assert_array_equal(a, b, err_msg=f"{n} threads")
-    if bidirectional:
-        return
-    steps = {}
-    for n in (1, 3):
-        s = g.stream(N)
-        gates = np.empty((3, layers, N, H), dtype)
-        with cgru.threads(n):
-            steps[n] = [(s.step(x[:, 0] if batch_first else x[0], gates=gates), gates.copy())]
-    for a, b in zip(steps[3][0], steps[1][0]):
-        np.testing.assert_array_equal(a, b, err_msg="stream step, 3 threads")
 
 
 @pytest.mark.parametrize("I,H,N,T,reset_after", [(256, 256, 16, 12, True),
