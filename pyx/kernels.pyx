@@ -391,6 +391,8 @@ cdef inline Py_ssize_t _layer_units(const cgru_model* m, int layer, Py_ssize_t T
     cdef int nth = m.num_threads
     if m.num_directions != 1 or _parts(N, _ROWS, nth, 6.0 * T * N * H * H) > 1:
         return 1
+    if _is_lowp(m, layer) and not m.layers_f32[layer].cell.reset_after:
+        return 1                   # _units_reset_before has float weights only
     if m.itemsize == 4:
         return _units_parts(&m.layers_f32[layer].cell, m.layers_f32[layer].w_hh_packed,
                             m.layers_f32[layer].w_ih_packed, N, nth, 6.0 * T * N * H * H)
@@ -467,6 +469,7 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
     cdef floating* scratch = work + D * M * G      # per direction _model_scratch
     cdef const floating* inp
     cdef int layer, d
+    cdef bint by_units
     cdef cgru_layer_block q
     if m.itemsize != sizeof(floating):
         return -1
@@ -485,10 +488,13 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
             q.gates[d] = (gates + (layer * M * D + d) * H) if gates != NULL else NULL
         # all projections first (y is then free), unless the recurrence is split by
         # hidden units: then each thread projects its units first
+        # (reduced-precision weights: the projection by rows, its packed product
+        # by units takes float weights)
         up = 1 if gates != NULL else _layer_units(m, layer, T, N)
-        if up == 1:
+        by_units = up > 1 and not _is_lowp(m, layer * <int>D)
+        if not by_units:
             _layer_projection(m, layer, M, M, inp, ldin, work)
-        _layer_recurrences(m, layer, &q, scratch, up, inp, ldin, M)
+        _layer_recurrences(m, layer, &q, scratch, up, inp if by_units else NULL, ldin, M)
     return 0
 
 
@@ -543,6 +549,8 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
         else:
             uj.parts = _units_parts(c, m.layers_f64[layer].w_hh_packed,
                                     m.layers_f64[layer].w_ih_packed, N, nth, 6.0 * N * H * (I + H))
+        if not c.reset_after and _is_lowp(m, layer):
+            uj.parts = 1           # _units_reset_before has float weights only
         if uj.parts > 1:
             uj.H, uj.f64, uj.M, uj.inp, uj.ldin = H, floating is double, 0, NULL, 0
             uj.u.layer = <const void*>&m.layers_f32[layer] if floating is float else \
