@@ -15,6 +15,7 @@ import threading
 import numpy as np
 cimport numpy as cnp
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.pycapsule cimport PyCapsule_GetPointer
 
 from cgru._threads import get_num_threads as _num_threads
 from cgru.kernels import _split_limits
@@ -27,13 +28,17 @@ from cgru.kernels cimport (
     cgru_model_sequence_f32, cgru_model_sequence_f64, cgru_model_step_f32, cgru_model_step_f64,
     cgru_model_sequence_gates_f32, cgru_model_sequence_gates_f64, cgru_model_step_gates_f32,
     cgru_model_step_gates_f64,
-    cgru_activate_f32, cgru_activate_f64, cgru_sequence_workspace,
-    cgru_input_projection_f32, cgru_input_projection_f64, cgru_recurrence_f32,
-    cgru_recurrence_f64, cgru_step_f32, cgru_step_f64,
+    cgru_activate_f32, cgru_activate_f64,
 )
+from cgru._core cimport cgru_layer_api, cgru_layer_block
+from cgru import kernels as _kernels
 from cgru._validate import check_memory
 
 cnp.import_array()
+
+# one layer of a whole model at a time, threaded (the Ctrl-C chunks below)
+cdef const cgru_layer_api* _layer = <const cgru_layer_api*>PyCapsule_GetPointer(
+    _kernels._LAYER_API, b"cgru.layer_api")
 
 cdef extern from "c/lowp.h":
     size_t cgru_lowp_packed_bytes(int fmt, Py_ssize_t G, Py_ssize_t H, Py_ssize_t K) noexcept nogil
@@ -144,6 +149,14 @@ cdef inline void _chunks(Py_ssize_t N, Py_ssize_t H, Py_ssize_t n_in, Py_ssize_t
         max(1, _chunk_work // per_sample)
 NUM_ACTIVATION_KINDS = 11   # cgru_activation: CGRU_SIGMOID (0) .. CGRU_SOFTPLUS (10)
 
+
+
+cdef inline int _signals(bint check) except -1 nogil:
+    """Between chunks, in the main thread: take the GIL to run signal handlers."""
+    if check:
+        with gil:
+            PyErr_CheckSignals()
+    return 0
 
 
 cdef inline void _shift_lengths(const int64_t* lens, int64_t* out, Py_ssize_t n0,
@@ -437,122 +450,119 @@ cdef class _Net:
                                         <double*>py, lens, <double*>pw)
         return y
 
-    cdef void _project(self, int k, Py_ssize_t M, const char* x, Py_ssize_t ldx,
-                       char* gx) noexcept nogil:
-        if self._m.itemsize == 4:
-            cgru_input_projection_f32(&self._m.layers_f32[k], M, <const float*>x, ldx,
-                                      <float*>gx)
-        else:
-            cgru_input_projection_f64(&self._m.layers_f64[k], M, <const double*>x, ldx,
-                                      <double*>gx)
-
-    cdef void _recur(self, int k, Py_ssize_t T, Py_ssize_t N, int batch_first,
-                     const char* gx, char* h, char* y, Py_ssize_t ldy,
-                     const int64_t* lengths, int reverse, char* work) noexcept nogil:
-        if self._m.itemsize == 4:
-            cgru_recurrence_f32(&self._m.layers_f32[k], T, N, batch_first, <const float*>gx,
-                                <float*>h, <float*>y, ldy, lengths, reverse, <float*>work)
-        else:
-            cgru_recurrence_f64(&self._m.layers_f64[k], T, N, batch_first, <const double*>gx,
-                                <double*>h, <double*>y, ldy, lengths, reverse, <double*>work)
-
     cdef _forward_in_chunks(self, cnp.ndarray x, cnp.ndarray h, lengths, int bf, y,
                             Py_ssize_t rows, Py_ssize_t steps, Py_ssize_t samples,
                             bint transpose, const cgru_model* m):
-        """forward, layer by layer: input projections in blocks of ``rows`` rows,
-        recurrences in blocks of ``steps`` steps (back to front for a reverse
-        direction, lengths shifted into each block) or, when one step is a chunk,
-        of ``samples`` samples; in the main thread, the GIL is taken between
-        blocks only to check for signals.  The recurrence splits time only in
-        the time-major layout: a batch-major call of several samples runs transposed."""
-        cdef Py_ssize_t T, N, H = self.hidden_size, D = self.num_directions
-        cdef Py_ssize_t G = 3 * H, itemsize = self._m.itemsize
+        """forward in blocks, on the call's threads (m), the GIL taken between blocks,
+        in the main thread, only to check for signals: one direction, whole steps:
+        the whole model on time blocks; else layer by layer (_layers_in_blocks).  The
+        recurrence splits time only in the time-major layout: a batch-major call of
+        several samples runs transposed."""
+        cdef Py_ssize_t T, N, D = self.num_directions
         if bf:
             N, T = x.shape[0], x.shape[1]
         else:
             T, N = x.shape[0], x.shape[1]
-        cdef Py_ssize_t M = T * N
         cdef bint check = threading.current_thread() is threading.main_thread()
         cdef const int64_t* lens = NULL
         cdef int64_t* clens = NULL
         if lengths is not None:
             lens = <const int64_t*>cnp.PyArray_DATA(lengths)
-            chunk_lengths = np.empty(N, dtype=np.int64)
+            chunk_lengths = np.empty(D * N, dtype=np.int64)      # per direction
             clens = <int64_t*>cnp.PyArray_DATA(chunk_lengths)
         if transpose:
             x = np.ascontiguousarray((<object>x).transpose(1, 0, 2))
             bf = 0
-            yt = np.empty((T, N, D * H), dtype=self.dtype)
+            yt = np.empty((T, N, D * self.hidden_size), dtype=self.dtype)
         else:
             yt = y
         if D == 1 and samples == N:
-            return self._model_in_time_blocks(x, h, T, N, lens, clens, y, yt, steps,
-                                              transpose, check, m)
-        gx = np.empty(D * M * G, dtype=self.dtype)
-        # per direction, the recurrence's own scratch: gh (N, 3H) + r*h (N, H)
-        cdef Py_ssize_t wlen = cgru_sequence_workspace(self._cell(0), 0, N)
-        work = np.zeros(D * wlen, dtype=self.dtype)
-        cdef char* px = <char*>cnp.PyArray_DATA(x)
-        cdef char* py = <char*>cnp.PyArray_DATA(yt)
-        cdef char* pgx = <char*>cnp.PyArray_DATA(gx)
-        cdef char* ph = <char*>cnp.PyArray_DATA(h)
-        cdef char* pw = <char*>cnp.PyArray_DATA(work)
-        cdef Py_ssize_t wsize = wlen * itemsize
-        cdef const char* inp
-        cdef Py_ssize_t ldin, r0, r1, t0, t1, n0, n1, c, nc, n, Tc, len_n
-        cdef int layer, d, k, rev
-        nc = (T + steps - 1) // steps
-        with nogil:
-            for layer in range(self.num_layers):
-                inp = px if layer == 0 else py
-                ldin = self.input_size if layer == 0 else D * H
-                for d in range(D):         # all projections first: y is then free
-                    r0 = 0
-                    while r0 < M:
-                        r1 = min(M, r0 + rows)
-                        self._project(layer * D + d, r1 - r0, inp + r0 * ldin * itemsize, ldin,
-                                      pgx + (d * M + r0) * G * itemsize)
-                        r0 = r1
-                        if check:
-                            with gil:
-                                PyErr_CheckSignals()
-                for d in range(D):
-                    k = layer * D + d
-                    rev = d == 1 or self._m.reverse_only
-                    for c in range(nc):    # time blocks, back to front when reversed
-                        t0 = (nc - 1 - c) * steps if rev else c * steps
-                        t1 = min(T, t0 + steps)
-                        Tc = t1 - t0
-                        n0 = 0
-                        while n0 < N:      # all samples, unless one step is a chunk
-                            n1 = min(N, n0 + samples)
-                            if lens != NULL:
-                                _shift_lengths(lens, clens, n0, n1, t0, Tc)
-                            self._recur(k, Tc, n1 - n0, bf,
-                                        pgx + ((d * M + t0 * N + n0) * G) * itemsize,
-                                        ph + (k * N + n0) * H * itemsize,
-                                        py + ((t0 * N + n0) * D * H + d * H) * itemsize, D * H,
-                                        clens + n0 if lens != NULL else NULL, rev,
-                                        pw + d * wsize)
-                            n0 = n1
-                            if check:
-                                with gil:
-                                    PyErr_CheckSignals()
+            self._model_in_time_blocks(x, h, T, N, lens, clens, yt, steps, check, m)
+        else:
+            self._layers_in_blocks(x, h, T, N, bf, lens, clens, yt, rows, steps, samples,
+                                   check, m)
         if transpose:
             y[...] = yt.transpose(1, 0, 2)
         return y
 
+    cdef _layers_in_blocks(self, cnp.ndarray x, cnp.ndarray h, Py_ssize_t T, Py_ssize_t N,
+                           int bf, const int64_t* lens, int64_t* clens, yt, Py_ssize_t rows,
+                           Py_ssize_t steps, Py_ssize_t samples, bint check,
+                           const cgru_model* m):
+        """Layer by layer: the input projections of all directions in blocks of
+        ``rows`` rows, then the recurrences of all directions together in blocks of
+        ``steps`` steps (a reverse direction's blocks back to front, lengths shifted
+        into each block) or, when one step is a chunk, of ``samples`` samples.
+        Time-major, or batch-major in one time block and one sample block."""
+        cdef Py_ssize_t H = self.hidden_size, D = self.num_directions, G = 3 * H
+        cdef Py_ssize_t M = T * N, isz = self._m.itemsize
+        gx = np.empty(D * M * G, dtype=self.dtype)
+        work = np.empty(cgru_model_workspace(m, 0, min(N, samples)), dtype=self.dtype)
+        cdef char* px = <char*>cnp.PyArray_DATA(x)
+        cdef char* py = <char*>cnp.PyArray_DATA(yt)
+        cdef char* pgx = <char*>cnp.PyArray_DATA(gx)
+        cdef char* ph = <char*>cnp.PyArray_DATA(h)
+        cdef void* pw = cnp.PyArray_DATA(work)
+        cdef const char* inp
+        cdef Py_ssize_t ldin, r0, r1, t0, n0, n1, c, Tc, nc = (T + steps - 1) // steps
+        cdef int layer, d
+        cdef cgru_layer_block q
+        if bf:
+            q.gx_t, q.gx_n, q.y_t, q.y_n = G, T * G, D * H, T * D * H
+        else:
+            q.gx_t, q.gx_n, q.y_t, q.y_n = N * G, G, N * D * H, D * H
+        with nogil:
+            for layer in range(self.num_layers):
+                inp = px if layer == 0 else py
+                ldin = self.input_size if layer == 0 else D * H
+                r0 = 0
+                while r0 < M:              # all projections first: y is then free
+                    r1 = min(M, r0 + rows)
+                    if isz == 4:
+                        _layer.projection_f32(m, layer, r1 - r0, M,
+                                              <const float*>(inp + r0 * ldin * isz), ldin,
+                                              <float*>(pgx + r0 * G * isz))
+                    else:
+                        _layer.projection_f64(m, layer, r1 - r0, M,
+                                              <const double*>(inp + r0 * ldin * isz), ldin,
+                                              <double*>(pgx + r0 * G * isz))
+                    r0 = r1
+                    _signals(check)
+                for c in range(nc):
+                    n0 = 0
+                    while n0 < N:          # all samples, unless one step is a chunk
+                        n1 = min(N, n0 + samples)
+                        q.N = n1 - n0
+                        for d in range(D):
+                            # time block c, back to front when reversed
+                            t0 = (nc - 1 - c) * steps if d == 1 or self._m.reverse_only \
+                                else c * steps
+                            Tc = min(T, t0 + steps) - t0
+                            q.T[d] = Tc
+                            q.gx[d] = pgx + ((d * M + t0 * N + n0) * G) * isz
+                            q.h[d] = ph + ((layer * D + d) * N + n0) * H * isz
+                            q.y[d] = py + ((t0 * N + n0) * D * H + d * H) * isz
+                            q.lengths[d], q.gates[d] = NULL, NULL
+                            if lens != NULL:
+                                _shift_lengths(lens, clens + d * N, n0, n1, t0, Tc)
+                                q.lengths[d] = clens + d * N + n0
+                        if isz == 4:
+                            _layer.recurrences_f32(m, layer, &q, <float*>pw)
+                        else:
+                            _layer.recurrences_f64(m, layer, &q, <double*>pw)
+                        n0 = n1
+                        _signals(check)
+
     cdef _model_in_time_blocks(self, cnp.ndarray x, cnp.ndarray h, Py_ssize_t T,
-                               Py_ssize_t N, const int64_t* lens, int64_t* clens, y, yt,
-                               Py_ssize_t steps, bint transpose, bint check,
-                               const cgru_model* m):
+                               Py_ssize_t N, const int64_t* lens, int64_t* clens, yt,
+                               Py_ssize_t steps, bint check, const cgru_model* m):
         """One direction (forward or reverse-only): the whole model, threads and
         all (``m``), on blocks of ``steps`` time steps, time-major, the state
         carried in h (back to front when reversed), with a signal check between.
         (x is time-major here, or batch-major with N = 1: the same rows.)"""
         cdef Py_ssize_t H = self.hidden_size
         cdef Py_ssize_t I = self.input_size, isz = self._m.itemsize
-        cdef Py_ssize_t nc = (T + steps - 1) // steps, c, t0, t1, Tc, n, len_n
+        cdef Py_ssize_t nc = (T + steps - 1) // steps, c, t0, t1, Tc
         cdef bint rev = self._m.reverse_only
         work = np.empty(cgru_model_workspace(m, steps, N), dtype=self.dtype)
         cdef char* px = <char*>cnp.PyArray_DATA(x)
@@ -574,12 +584,7 @@ cdef class _Net:
                     cgru_model_sequence_f64(m, Tc, N, 0, <const double*>(px + t0 * N * I * isz),
                                             <double*>ph, <double*>(py + t0 * N * H * isz),
                                             clens, <double*>pw)
-                if check:
-                    with gil:
-                        PyErr_CheckSignals()
-        if transpose:
-            y[...] = yt.transpose(1, 0, 2)
-        return y
+                _signals(check)
 
     def _model_address(self):
         """The address of this net's cgru_model (owner NULL), for cgru.capi.  It and
@@ -780,7 +785,7 @@ cdef class Stream:
         self._busy = True
         try:
             if samples < N and pg == NULL:   # one step of a huge batch: in chunks (Ctrl-C)
-                self._step_in_chunks(<const char*>px, <char*>pout, samples)
+                self._step_in_chunks(<const char*>px, <char*>pout, samples, m)
                 return
             with nogil:
                 if pg != NULL:    # the same kernels, also writing the gates
@@ -799,38 +804,43 @@ cdef class Stream:
         finally:
             self._busy = False
 
-    cdef _step_in_chunks(self, const char* px, char* pout, Py_ssize_t samples):
-        """One step, ``samples`` samples at a time through all layers, checking
-        for signals between chunks; interrupted, the state is as before the step."""
-        cdef const cgru_model* m = &self.net._m
+    cdef _step_in_chunks(self, const char* px, char* pout, Py_ssize_t samples,
+                         const cgru_model* m):
+        """One step, ``samples`` samples at a time through all layers (each layer's
+        projection, then its recurrence, on the call's threads), checking for signals
+        between chunks; interrupted, the state is as before the step."""
         cdef Py_ssize_t N = self.batch_size, H = m.hidden_size, I = m.input_size
-        cdef Py_ssize_t isz = m.itemsize, n0 = 0, n1
+        cdef Py_ssize_t isz = m.itemsize, n0 = 0, n
         cdef int layer, L = m.num_layers
         cdef char* ph = <char*>cnp.PyArray_DATA(self._h)
-        cdef char* pw = <char*>cnp.PyArray_DATA(self._work)
+        cdef char* pw = <char*>cnp.PyArray_DATA(self._work)     # gx (n, 3H) + scratch
+        cdef const char* xin
         cdef bint check = threading.current_thread() is threading.main_thread()
+        cdef cgru_layer_block q
+        q.gx_t, q.gx_n, q.y_t, q.y_n, q.T[0], q.y[0], q.lengths[0] = 0, 3 * H, 0, 0, 1, NULL, NULL
+        q.gates[0] = NULL
+        q.gx[0] = pw
         backup = self._h.copy()
         try:
             with nogil:
                 while n0 < N:
-                    n1 = min(N, n0 + samples)
+                    n = min(N - n0, samples)
+                    q.N = n
                     for layer in range(L):
+                        xin = px + n0 * I * isz if layer == 0 else \
+                            ph + ((layer - 1) * N + n0) * H * isz
+                        q.h[0] = ph + (layer * N + n0) * H * isz
                         if isz == 4:
-                            cgru_step_f32(&m.layers_f32[layer], n1 - n0,
-                                          <const float*>(px + n0 * I * isz if layer == 0 else
-                                                         ph + ((layer - 1) * N + n0) * H * isz),
-                                          I if layer == 0 else H,
-                                          <float*>(ph + (layer * N + n0) * H * isz), <float*>pw)
+                            _layer.projection_f32(m, layer, n, n, <const float*>xin,
+                                                  I if layer == 0 else H, <float*>pw)
+                            _layer.recurrences_f32(m, layer, &q, <float*>pw + 3 * n * H)
                         else:
-                            cgru_step_f64(&m.layers_f64[layer], n1 - n0,
-                                          <const double*>(px + n0 * I * isz if layer == 0 else
-                                                          ph + ((layer - 1) * N + n0) * H * isz),
-                                          I if layer == 0 else H,
-                                          <double*>(ph + (layer * N + n0) * H * isz), <double*>pw)
-                    n0 = n1
-                    if check and n0 < N:
-                        with gil:
-                            PyErr_CheckSignals()
+                            _layer.projection_f64(m, layer, n, n, <const double*>xin,
+                                                  I if layer == 0 else H, <double*>pw)
+                            _layer.recurrences_f64(m, layer, &q, <double*>pw + 3 * n * H)
+                    n0 += n
+                    if n0 < N:
+                        _signals(check)
                 memcpy(pout, ph + (L - 1) * N * H * isz, N * H * isz)
         except BaseException:
             self._h[...] = backup

@@ -422,8 +422,8 @@ cdef inline void _gates_reset_after(const cgru_cell* c, Py_ssize_t H,
 
 cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
         floating* gh, const floating* bx, const floating* h, floating* rh,
-        _mode* m) noexcept nogil:
-    """reset_after=False, first half, one sample:  gh = W_h[r,z] h (2H).
+        Py_ssize_t j0, Py_ssize_t j1, _mode* m) noexcept nogil:
+    """reset_after=False, first half, one sample, units j0 <= j < j1:  gh = W_h[r,z] h.
 
     r = f(gx_r + b_r + gh_r);  z = f(gx_z + b_z + gh_z);  rh = r * h;  z kept in gh_z
     (and r in gh_r: the plain path always, the generic one in _Gates)
@@ -431,13 +431,17 @@ cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
     cdef Py_ssize_t j
     cdef double r, z, ar, az, cl
     if _is_plain(c):
-        # (r, z) = sigmoid(gx + b + gh) over 2H, kept in gh[0:2H]; rh = r * h
-        _act_add3(2 * H, gx, bx, gh, 0)
-        for j in range(H):
+        # (r, z) = sigmoid(gx + b + gh), kept in gh; rh = r * h
+        if j0 == 0 and j1 == H:
+            _act_add3(2 * H, gx, bx, gh, 0)
+        else:
+            _act_add3(j1 - j0, gx + j0, bx + j0, gh + j0, 0)
+            _act_add3(j1 - j0, gx + H + j0, bx + H + j0, gh + H + j0, 0)
+        for j in range(j0, j1):
             rh[j] = gh[j] * h[j]
     else:
         cl = c.clip if c.clip > 0.0 else 1e308
-        for j in range(H):
+        for j in range(j0, j1):
             ar = gx[j] + bx[j] + gh[j]
             az = gx[H + j] + bx[H + j] + gh[H + j]
             r = _activation(c.f_kind, c.f_alpha, c.f_beta, min(max(ar, -cl), cl) if ar == ar else ar)
@@ -449,20 +453,22 @@ cdef inline void _gates_rz(const cgru_cell* c, Py_ssize_t H, const floating* gx,
 
 
 cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
-        floating* gh, const floating* bx, floating* h, floating* y, _mode* m) noexcept nogil:
-    """reset_after=False, second half, one sample:  gh_n = W_hn (r * h), z in gh_z.
+        floating* gh, const floating* bx, floating* h, floating* y, Py_ssize_t j0,
+        Py_ssize_t j1, _mode* m) noexcept nogil:
+    """reset_after=False, second half, one sample, units j0 <= j < j1:
+    gh_n = W_hn (r * h), z in gh_z.
 
     n = g(gx_n + b_in + b_hn + gh_n);  h = n + z * (h - n);  n kept in gh_n (generic: in _Gates)
     """
-    cdef Py_ssize_t j
+    cdef Py_ssize_t j, n0 = j1 - j0
     cdef double z, n, an, cl
     if _is_plain(c):
-        # n = tanh(gx_n + b_in + b_hn + gh_n), kept in gh[2H:3H]; h = n + z * (h - n)
-        _act_add3(H, gx + 2 * H, bx + 2 * H, gh + 2 * H, 1)
-        _update(H, gh + H, gh + 2 * H, h)
+        # n = tanh(gx_n + b_in + b_hn + gh_n), kept in gh_n; h = n + z * (h - n)
+        _act_add3(n0, gx + 2 * H + j0, bx + 2 * H + j0, gh + 2 * H + j0, 1)
+        _update(n0, gh + H + j0, gh + 2 * H + j0, h + j0)
     else:
         cl = c.clip if c.clip > 0.0 else 1e308
-        for j in range(H):
+        for j in range(j0, j1):
             z = gh[H + j]
             an = gx[2 * H + j] + bx[2 * H + j] + gh[2 * H + j]
             n = _activation(c.g_kind, c.g_alpha, c.g_beta, min(max(an, -cl), cl) if an == an else an)
@@ -470,7 +476,7 @@ cdef inline void _gates_n(const cgru_cell* c, Py_ssize_t H, const floating* gx,
             if _mode is _Gates:
                 gh[2 * H + j] = <floating>n
     if y != NULL:
-        memcpy(y, h, H * sizeof(floating))
+        memcpy(y + j0, h + j0, n0 * sizeof(floating))
 
 
 cdef inline void _store_gates(floating* g, Py_ssize_t gplane, const floating* rzn,
@@ -622,7 +628,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                 if _mode is _Gates:
                     _store_gates(gates + t * g_t + b * g_n, gplane, gh + b * G, H)
             else:
-                _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H, m)
+                _gates_rz(c, H, gxb, gh + b * G, bx, hb, rh + b * H, 0, H, m)
         if not c.reset_after:
             # gh_n = (r * h) W_hn^T for all samples, then the candidate and update
             _recurrent_product(c, w_hh, w_hh_p, N, 2, 3, rh, gh, wf, w_hh_q, lowp)
@@ -632,7 +638,7 @@ cdef inline void _recurrence(const cgru_cell* c, const floating* w_hh,
                     continue
                 t = (L - 1 - s) if reverse else s
                 yb = (y + t * y_t + b * y_n) if y != NULL else NULL
-                _gates_n(c, H, gx + t * gx_t + b * gx_n, gh + b * G, bx, h + b * H, yb, m)
+                _gates_n(c, H, gx + t * gx_t + b * gx_n, gh + b * G, bx, h + b * H, yb, 0, H, m)
                 if _mode is _Gates:
                     _store_gates(gates + t * g_t + b * g_n, gplane, gh + b * G, H)
 
@@ -657,8 +663,9 @@ cdef inline void _step(const cgru_cell* c, const floating* w_ih, const floating*
 # the pool, one call per step and unit range): each range computes its share of
 # the recurrent product (panels j0 <= j < j1 of the three gates, the same
 # micro-kernel calls the whole product makes) and the gates of its units, reading
-# the whole h of step s and writing its units of the next h.  reset_after=True
-# only (reset_after=False needs the whole r*h between its two products).
+# the whole h of step s and writing its units of the next h.  reset_after=False
+# needs the whole r*h between its two products: two calls per step, h updated in
+# place (_units_reset_before).
 
 cdef inline void _gates_units(const cgru_cell* c, Py_ssize_t H, Py_ssize_t j0, Py_ssize_t j1,
         const floating* gx, floating* gh, const floating* bx, const floating* bhn,
@@ -715,6 +722,49 @@ cdef inline void _units(const cgru_cell* c, const floating* w_ih_p, const floati
         if y != NULL:
             memcpy(y + t * u.y_t + b * u.y_n + j0, hout + b * H + j0,
                    (j1 - j0) * sizeof(floating))
+
+
+cdef inline void _units_reset_before(const cgru_cell* c, const floating* w_ih_p,
+        const floating* w_hh_p, const floating* bx, const cgru_units* u, Py_ssize_t s,
+        Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """reset_after=False: half-step s of the recurrence for units [j0, j1): of step
+    s // 2, the r, z gates (s even: the W_h[r,z] panels of these units, their r*h into
+    u.h[1]) or, once every range has its r*h, the candidate and update (s odd: the
+    W_hn panels times the whole r*h); h (u.h[0]) is updated in place.  The gate loops
+    are the one-thread recurrence's (_gates_rz, _gates_n) on these units."""
+    cdef Py_ssize_t H = c.hidden_size, G = 3 * H, b, t, L, st = s // 2
+    cdef Py_ssize_t gx_t = u.gx_t, gx_n = u.gx_n
+    cdef bint first = s % 2 == 0
+    cdef floating* h = <floating*>u.h[0]
+    cdef floating* rh = <floating*>u.h[1]
+    cdef floating* gh = <floating*>u.gh
+    cdef floating* y = <floating*>u.y
+    cdef const floating* gx = <const floating*>u.gx
+    if u.x != NULL:          # a step: the projection of these units, in the first half
+        if s == 0:
+            _gemm_packed(u.N, c.input_size, H, 0, 3, j0, j1, <const floating*>u.x, u.ldx,
+                         w_ih_p, <floating*>u.gxw, G)
+        gx, gx_t, gx_n = <const floating*>u.gxw, 0, G
+    if first:
+        _gemm_packed(u.N, H, H, 0, 2, j0, j1, h, H, w_hh_p, gh, G)
+    else:
+        _gemm_packed(u.N, H, H, 2, 3, j0, j1, rh, H, w_hh_p, gh, G)
+    for b in range(u.N):
+        L = u.T if u.lengths == NULL else u.lengths[b]
+        if st >= L:          # past this sample's length: state kept, zeros in y
+            if first:
+                memset(rh + b * H + j0, 0, (j1 - j0) * sizeof(floating))
+            elif y != NULL:
+                memset(y + st * u.y_t + b * u.y_n + j0, 0, (j1 - j0) * sizeof(floating))
+            continue
+        t = (L - 1 - st) if u.reverse else st
+        if first:
+            _gates_rz(c, H, gx + t * gx_t + b * gx_n, gh + b * G, bx, h + b * H, rh + b * H,
+                      j0, j1, <_NoGates*>NULL)
+        else:
+            _gates_n(c, H, gx + t * gx_t + b * gx_n, gh + b * G, bx, h + b * H,
+                     (y + t * u.y_t + b * u.y_n) if y != NULL else NULL, j0, j1,
+                     <_NoGates*>NULL)
 
 
 # =========================================================== the ISA's table
@@ -796,11 +846,17 @@ cdef void _step_gates_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x
 cdef void _units_f32(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0,
                      Py_ssize_t j1) noexcept nogil:
     cdef const cgru_layer_f32* L = <const cgru_layer_f32*>u.layer
+    if not L.cell.reset_after:
+        _units_reset_before(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, u, s, j0, j1)
+        return
     _units(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, L.b_hn, u, s, j0, j1)
 
 cdef void _units_f64(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0,
                      Py_ssize_t j1) noexcept nogil:
     cdef const cgru_layer_f64* L = <const cgru_layer_f64*>u.layer
+    if not L.cell.reset_after:
+        _units_reset_before(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, u, s, j0, j1)
+        return
     _units(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, L.b_hn, u, s, j0, j1)
 
 

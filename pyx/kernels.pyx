@@ -15,7 +15,8 @@ from libc.string cimport memcpy
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from cython cimport floating
 
-from cgru._core cimport cgru_kernel_table, cgru_units
+from cgru._core cimport cgru_kernel_table, cgru_units, cgru_layer_block, cgru_layer_api
+from cpython.pycapsule cimport PyCapsule_New
 
 cdef extern from "c/cpu.h":
     int _cpu_level "cgru_cpu_level"() noexcept nogil
@@ -169,9 +170,13 @@ cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
 #   - the input projection by rows (parts of >= 4 rows: the micro-kernel's block);
 #   - the recurrence by samples when N >= 8 (each part runs the whole sequence of
 #     its >= 4 samples), or by direction for a bidirectional layer, else
-#   - by hidden units, one parallel step per time step, when H allows parts of
-#     >= _UNITS_MIN units (reset_after=True, packed weights): each part computes
-#     its panels of the recurrent product and the gates of its units.
+#   - by hidden units, one parallel step per time step (two for reset_after=False),
+#     when H allows parts of >= _UNITS_MIN units (packed weights): each part computes
+#     its panels of the recurrent product and the gates of its units; the layer's
+#     input projection is then cut by the same units (its output columns), as the
+#     first step of the same parallel call.
+# return_gates splits by samples and directions only.  Ctrl-C chunks of a long call
+# (cgru._compiled) call the same per-layer pieces through _LAYER_API.
 # Work under _MIN_SPLIT_FLOPS (16x that for a projection) stays on the calling
 # thread (waking a worker costs 5-50 us, and a worker preempted while it holds
 # an item makes the call wait).  Every output is computed by the same micro-kernel calls in the
@@ -241,10 +246,13 @@ ctypedef struct _rows_job:         # projections of a layer, or a step, by rows
     int layer
     int f64
     Py_ssize_t M, parts, ldin
+    Py_ssize_t M_d                 # projection: rows between the directions' gx
     const char* inp
-    char* out                      # projection: gx of direction d at + d*M*3H
+    char* out                      # projection: gx of direction d at + d*M_d*3H
     char* h                        # step: the layer's h; NULL for a projection
     char* work                     # step: 7H scratch per row
+    char* gates                    # step: NULL, or the layer's r plane (N, H) (z, n
+    Py_ssize_t gplane              #   gplane, 2*gplane after)
 
 
 cdef void _rows_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
@@ -255,7 +263,16 @@ cdef void _rows_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexce
     _cut(j.M, _ROWS, item % j.parts, j.parts, &b, &e)
     if e <= b:
         return
-    if j.h != NULL:                # a step of rows [b, e)
+    if j.h != NULL and j.gates != NULL:     # a step of rows [b, e), with its gates
+        if j.f64:
+            _k.step_gates_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin,
+                              j.ldin, <double*>j.h + b * H, <double*>j.work + b * 7 * H,
+                              <double*>j.gates + b * H, H, j.gplane)
+        else:
+            _k.step_gates_f32(&j.m.layers_f32[k], e - b, <const float*>j.inp + b * j.ldin,
+                              j.ldin, <float*>j.h + b * H, <float*>j.work + b * 7 * H,
+                              <float*>j.gates + b * H, H, j.gplane)
+    elif j.h != NULL:              # a step of rows [b, e)
         if j.f64:
             _k.step_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin, j.ldin,
                         <double*>j.h + b * H, <double*>j.work + b * 7 * H)
@@ -264,29 +281,26 @@ cdef void _rows_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexce
                         <float*>j.h + b * H, <float*>j.work + b * 7 * H)
     elif j.f64:
         _k.input_projection_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin,
-                                j.ldin, <double*>(j.out + (d * j.M + b) * 3 * H * sz))
+                                j.ldin, <double*>(j.out + (d * j.M_d + b) * 3 * H * sz))
     else:
         _k.input_projection_f32(&j.m.layers_f32[k], e - b, <const float*>j.inp + b * j.ldin,
-                                j.ldin, <float*>(j.out + (d * j.M + b) * 3 * H * sz))
+                                j.ldin, <float*>(j.out + (d * j.M_d + b) * 3 * H * sz))
 
 
 ctypedef struct _samples_job:      # the recurrences of a layer by samples (and direction)
     const cgru_model* m
     int layer
     int f64
-    Py_ssize_t T, N, parts
-    int batch_first
-    const char* gx                 # direction d at + d*T*N*3H
-    char* h                        # the layer's h: direction d at + d*N*H
-    char* y                        # direction d at + d*H
-    const int64_t* lengths
+    Py_ssize_t parts
+    cgru_layer_block b             # direction d's pointers (src/cgru/_core.pxd)
     char* scratch                  # direction d at + d*_model_scratch; sample n at + n*4H
 
 
 cdef void _samples_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
     cdef _samples_job* j = <_samples_job*>arg
-    cdef Py_ssize_t H = j.m.hidden_size, D = j.m.num_directions, N = j.N, T = j.T
-    cdef Py_ssize_t d = item // j.parts, b, e, gx_t, gx_n, y_t, y_n
+    cdef const cgru_layer_block* q = &j.b
+    cdef Py_ssize_t H = j.m.hidden_size, D = j.m.num_directions, N = q.N
+    cdef Py_ssize_t d = item // j.parts, b, e
     cdef Py_ssize_t sz = 8 if j.f64 else 4
     cdef int k = j.layer * <int>D + <int>d
     cdef int reverse = d == 1 or j.m.reverse_only
@@ -294,35 +308,64 @@ cdef void _samples_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noe
     _cut(N, _ROWS, item % j.parts, j.parts, &b, &e)
     if e <= b:
         return
-    _strides(T, N, j.batch_first, 3 * H, &gx_t, &gx_n)
-    _strides(T, N, j.batch_first, D * H, &y_t, &y_n)
-    if j.lengths != NULL:
-        lens = j.lengths + b
-    cdef const char* gx = j.gx + (d * T * N * 3 * H + b * gx_n) * sz
-    cdef char* h = j.h + (d * N * H + b * H) * sz
-    cdef char* y = j.y + (d * H + b * y_n) * sz
+    if q.lengths[d] != NULL:
+        lens = q.lengths[d] + b
+    cdef const char* gx = <const char*>q.gx[d] + b * q.gx_n * sz
+    cdef char* h = <char*>q.h[d] + b * H * sz
+    cdef char* y = (<char*>q.y[d] + b * q.y_n * sz) if q.y[d] != NULL else NULL
     cdef char* w = j.scratch + (d * _model_scratch(j.m, N) + b * 4 * H) * sz
-    if j.f64:
-        _k.recurrence_f64(&j.m.layers_f64[k], T, e - b, <const double*>gx, gx_t, gx_n,
-                          <double*>h, <double*>y, y_t, y_n, lens, reverse, <double*>w)
+    cdef char* g = <char*>q.gates[d]
+    if g != NULL:                  # with the gates: rows (t, n) at g + t*g_t + n*g_n
+        g += b * q.g_n * sz
+        if j.f64:
+            _k.recurrence_gates_f64(&j.m.layers_f64[k], q.T[d], e - b, <const double*>gx,
+                                    q.gx_t, q.gx_n, <double*>h, <double*>y, q.y_t, q.y_n, lens,
+                                    reverse, <double*>w, <double*>g, q.g_t, q.g_n, q.gplane)
+        else:
+            _k.recurrence_gates_f32(&j.m.layers_f32[k], q.T[d], e - b, <const float*>gx,
+                                    q.gx_t, q.gx_n, <float*>h, <float*>y, q.y_t, q.y_n, lens,
+                                    reverse, <float*>w, <float*>g, q.g_t, q.g_n, q.gplane)
+    elif j.f64:
+        _k.recurrence_f64(&j.m.layers_f64[k], q.T[d], e - b, <const double*>gx, q.gx_t,
+                          q.gx_n, <double*>h, <double*>y, q.y_t, q.y_n, lens, reverse,
+                          <double*>w)
     else:
-        _k.recurrence_f32(&j.m.layers_f32[k], T, e - b, <const float*>gx, gx_t, gx_n,
-                          <float*>h, <float*>y, y_t, y_n, lens, reverse, <float*>w)
+        _k.recurrence_f32(&j.m.layers_f32[k], q.T[d], e - b, <const float*>gx, q.gx_t,
+                          q.gx_n, <float*>h, <float*>y, q.y_t, q.y_n, lens, reverse,
+                          <float*>w)
 
 
 ctypedef struct _units_job:        # one recurrence (or step) by hidden units
     cgru_units u
     Py_ssize_t H, parts
     int f64
+    Py_ssize_t M                   # > 0: step 0 is the projection of M rows (then the
+    const void* inp                #   recurrence's steps), each part its own units:
+    Py_ssize_t ldin                #   gx (u.gx) = inp W_ih^T, columns of [b, e)
 
 
 cdef void _units_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
     cdef _units_job* j = <_units_job*>arg
     cdef Py_ssize_t b, e
+    cdef const cgru_cell* c = <const cgru_cell*>j.u.layer
     # pairs of panels (2P = 128 bytes of outputs): _gemm_packed pairs them the same way
     _cut(j.H, 32 if not j.f64 else 16, item, j.parts, &b, &e)
     if e <= b:
         return
+    if j.M > 0:                    # step 0: this part's columns of the projection
+        if step == 0:
+            if j.f64:
+                _k.packed_product_f64(j.M, c.input_size, j.H, 0, 3, b, e,
+                                      <const double*>j.inp, j.ldin,
+                                      (<const cgru_layer_f64*>j.u.layer).w_ih_packed,
+                                      <double*>j.u.gx, 3 * j.H)
+            else:
+                _k.packed_product_f32(j.M, c.input_size, j.H, 0, 3, b, e,
+                                      <const float*>j.inp, j.ldin,
+                                      (<const cgru_layer_f32*>j.u.layer).w_ih_packed,
+                                      <float*>j.u.gx, 3 * j.H)
+            return
+        step -= 1
     if j.f64:
         _k.units_f64(&j.u, step, b, e)
     else:
@@ -331,99 +374,146 @@ cdef void _units_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexc
 
 cdef inline Py_ssize_t _units_parts(const cgru_cell* c, const void* w_hh_p, const void* w_ih_p,
         Py_ssize_t N, int nthreads, double flops) noexcept nogil:
-    """Parts for a split by hidden units (1: none): reset_after=True, packed weights,
-    a few samples, >= _UNITS_MIN units and enough work per part and step."""
-    if not c.reset_after or w_hh_p == NULL or w_ih_p == NULL or N >= 2 * _ROWS:
+    """Parts for a split by hidden units (1: none): packed weights, a few samples,
+    >= _UNITS_MIN units and enough work per part and step."""
+    if w_hh_p == NULL or w_ih_p == NULL or N >= 2 * _ROWS:
         return 1
     if 6.0 * N * c.hidden_size * c.hidden_size < _UNITS_STEP_FLOPS:
         return 1
     return _parts(c.hidden_size, _UNITS_MIN, nthreads, flops)
 
 
+cdef inline Py_ssize_t _layer_units(const cgru_model* m, int layer, Py_ssize_t T,
+                                    Py_ssize_t N) noexcept nogil:
+    """Parts of a split of layer `layer`'s recurrence by hidden units (1: by samples,
+    directions or none): one direction, too few samples to split."""
+    cdef Py_ssize_t H = m.hidden_size
+    cdef int nth = m.num_threads
+    if m.num_directions != 1 or _parts(N, _ROWS, nth, 6.0 * T * N * H * H) > 1:
+        return 1
+    if _is_lowp(m, layer) and not m.layers_f32[layer].cell.reset_after:
+        return 1                   # _units_reset_before has float weights only
+    if m.itemsize == 4:
+        return _units_parts(&m.layers_f32[layer].cell, m.layers_f32[layer].w_hh_packed,
+                            m.layers_f32[layer].w_ih_packed, N, nth, 6.0 * T * N * H * H)
+    return _units_parts(&m.layers_f64[layer].cell, m.layers_f64[layer].w_hh_packed,
+                        m.layers_f64[layer].w_ih_packed, N, nth, 6.0 * T * N * H * H)
+
+
+cdef void _layer_projection(const cgru_model* m, int layer, Py_ssize_t M, Py_ssize_t M_d,
+        const floating* inp, Py_ssize_t ldin, floating* gx) noexcept nogil:
+    """gx of direction d at gx + d*M_d*3H = M rows of inp (ldin apart) W_ih^T, every
+    direction of the layer, by rows (a projection is a small share of a call and needs
+    16x the work to split: a worker preempted while it holds its rows makes the call wait)."""
+    cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, parts
+    cdef Py_ssize_t I = m.layers_f32[layer * D].cell.input_size if floating is float else \
+        m.layers_f64[layer * D].cell.input_size
+    cdef _rows_job rj
+    parts = _parts(M, _ROWS, m.num_threads, 6.0 * M * H * I * D / 16)
+    rj.m, rj.layer, rj.f64, rj.M, rj.M_d, rj.parts = m, layer, floating is double, M, M_d, parts
+    rj.ldin, rj.inp, rj.out, rj.h, rj.work, rj.gates = ldin, <const char*>inp, <char*>gx, NULL, \
+        NULL, NULL
+    cgru_parallel(m.num_threads if parts > 1 else 1, 1, D * parts, _rows_item, &rj)
+
+
+cdef void _layer_recurrences(const cgru_model* m, int layer, const cgru_layer_block* q,
+        floating* scratch, Py_ssize_t up, const floating* inp, Py_ssize_t ldin,
+        Py_ssize_t M) noexcept nogil:
+    """The recurrences of layer `layer` over the block q (src/cgru/_core.pxd), scratch
+    per direction _model_scratch(m, q.N): by up > 1 ranges of hidden units (one
+    direction; inp != NULL: its projection of M rows too, by the same units, as step 0
+    of the same call, so each thread reads only its share of W_ih, then of W_hh every
+    step), else by samples and/or one direction per thread.  A recurrence with
+    reduced-precision weights is not split by samples (its operand room follows each
+    part's gh + r*h: parts would overlap)."""
+    cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, N = q.N, T = q.T[0], parts
+    cdef int k = layer * <int>D, nth = m.num_threads
+    cdef const cgru_cell* c = &m.layers_f32[k].cell if floating is float else \
+        &m.layers_f64[k].cell
+    cdef bint dual
+    cdef _units_job uj
+    cdef _samples_job sj
+    if up > 1:
+        uj.M, uj.inp, uj.ldin = (M if inp != NULL else 0), <const void*>inp, ldin
+        uj.H, uj.f64, uj.parts = H, floating is double, up
+        uj.u.layer = <const void*>&m.layers_f32[k] if floating is float else \
+            <const void*>&m.layers_f64[k]
+        uj.u.T, uj.u.N, uj.u.x, uj.u.ldx, uj.u.gxw = T, N, NULL, 0, NULL
+        uj.u.gx, uj.u.gx_t, uj.u.gx_n, uj.u.y_t, uj.u.y_n = q.gx[0], q.gx_t, q.gx_n, q.y_t, \
+            q.y_n
+        uj.u.h[0], uj.u.h[1] = q.h[0], <void*>(scratch + 3 * N * H)
+        uj.u.y, uj.u.lengths, uj.u.reverse = q.y[0], q.lengths[0], m.reverse_only
+        uj.u.gh = <void*>scratch
+        # reset_after=False: two calls per step, h in place, r*h in h[1]
+        cgru_parallel(nth, T * (1 if c.reset_after else 2) + (1 if uj.M > 0 else 0), up,
+                      _units_item, &uj)
+        if T % 2 and c.reset_after:                     # the last step wrote h[1]
+            memcpy(q.h[0], scratch + 3 * N * H, N * H * sizeof(floating))
+        return
+    parts = 1 if _is_lowp(m, k) else _parts(N, _ROWS, nth, 6.0 * T * N * H * H * D)
+    dual = D == 2 and nth > 1 and 6.0 * T * N * H * H >= _MIN_SPLIT_FLOPS and \
+        not _is_lowp(m, k)
+    sj.m, sj.layer, sj.f64, sj.parts, sj.b = m, layer, floating is double, parts, q[0]
+    sj.scratch = <char*>scratch
+    cgru_parallel(nth if parts > 1 or dual else 1, 1, D * parts, _samples_item, &sj)
+
+
 cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int batch_first,
         const floating* x, floating* h, floating* y, const int64_t* lengths,
-        floating* work) noexcept nogil:
+        floating* work, floating* gates) noexcept nogil:
+    """All layers; gates != NULL: also r, z, n of every layer, row and direction, as
+    y's rows, in three planes (3, num_layers, *y's shape) (no split by hidden units:
+    by samples and directions only)."""
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, M = T * N
-    cdef Py_ssize_t G = 3 * H, ldin, parts, I
+    cdef Py_ssize_t G = 3 * H, ldin, up
     cdef floating* scratch = work + D * M * G      # per direction _model_scratch
     cdef const floating* inp
-    cdef const cgru_cell* c
-    cdef int layer, k, nth = m.num_threads
-    cdef bint f64 = floating is double, dual
-    cdef _rows_job rj
-    cdef _samples_job sj
-    cdef _units_job uj
+    cdef int layer, d
+    cdef bint by_units
+    cdef cgru_layer_block q
     if m.itemsize != sizeof(floating):
         return -1
     if M <= 0:
         return 0
+    q.N, q.gplane = N, m.num_layers * M * D * H
+    _strides(T, N, batch_first, G, &q.gx_t, &q.gx_n)
+    _strides(T, N, batch_first, D * H, &q.y_t, &q.y_n)
+    q.g_t, q.g_n = q.y_t, q.y_n
     for layer in range(m.num_layers):
         inp = x if layer == 0 else y
         ldin = m.input_size if layer == 0 else D * H
-        c = &m.layers_f32[layer * D].cell if floating is float else &m.layers_f64[layer * D].cell
-        I = c.input_size
-        # all projections first: y is then free
-        # (a projection is a small share of a call and needs 16x the work to split:
-        # a worker preempted while it holds its rows makes the call wait)
-        parts = _parts(M, _ROWS, nth, 6.0 * M * H * I * D / 16)
-        rj.m, rj.layer, rj.f64, rj.M, rj.parts, rj.ldin = m, layer, f64, M, parts, ldin
-        rj.inp, rj.out, rj.h, rj.work = <const char*>inp, <char*>work, NULL, NULL
-        cgru_parallel(nth if parts > 1 else 1, 1, D * parts, _rows_item, &rj)
-        # the recurrences: by samples (and directions), else by hidden units
-        k = layer * <int>D
-        parts = _parts(N, _ROWS, nth, 6.0 * T * N * H * H * D)
-        uj.parts = 1
-        if parts == 1 and D == 1:
-            if floating is float:
-                uj.parts = _units_parts(c, m.layers_f32[k].w_hh_packed,
-                                        m.layers_f32[k].w_ih_packed, N, nth, 6.0 * T * N * H * H)
-            else:
-                uj.parts = _units_parts(c, m.layers_f64[k].w_hh_packed,
-                                        m.layers_f64[k].w_ih_packed, N, nth, 6.0 * T * N * H * H)
-        if uj.parts > 1:
-            uj.H, uj.f64 = H, f64
-            uj.u.layer = <const void*>&m.layers_f32[k] if floating is float else \
-                <const void*>&m.layers_f64[k]
-            uj.u.T, uj.u.N, uj.u.x, uj.u.ldx, uj.u.gxw = T, N, NULL, 0, NULL
-            uj.u.gx = <const void*>work
-            _strides(T, N, batch_first, G, &uj.u.gx_t, &uj.u.gx_n)
-            _strides(T, N, batch_first, H, &uj.u.y_t, &uj.u.y_n)
-            uj.u.h[0], uj.u.h[1] = <void*>(h + k * N * H), <void*>(scratch + 3 * N * H)
-            uj.u.y, uj.u.lengths, uj.u.reverse = <void*>y, lengths, m.reverse_only
-            uj.u.gh = <void*>scratch
-            cgru_parallel(nth, T, uj.parts, _units_item, &uj)
-            if T % 2:                                   # the last step wrote h[1]
-                memcpy(h + k * N * H, scratch + 3 * N * H, N * H * sizeof(floating))
-            continue
-        # by samples (parts >= 2), and/or one direction per thread; a recurrence
-        # with reduced-precision weights runs on this thread (its operand room
-        # follows each part's gh + r*h: parts would overlap)
-        if _is_lowp(m, k):
-            parts = 1
-        dual = D == 2 and nth > 1 and 6.0 * T * N * H * H >= _MIN_SPLIT_FLOPS and \
-            not _is_lowp(m, k)
-        sj.m, sj.layer, sj.f64, sj.T, sj.N, sj.parts = m, layer, f64, T, N, parts
-        sj.batch_first, sj.gx, sj.h, sj.y = batch_first, <const char*>work, \
-            <char*>(h + k * N * H), <char*>y
-        sj.lengths, sj.scratch = lengths, <char*>scratch
-        cgru_parallel(nth if parts > 1 or dual else 1, 1, D * parts, _samples_item, &sj)
+        for d in range(D):
+            q.gx[d], q.h[d], q.y[d] = work + d * M * G, h + (layer * D + d) * N * H, y + d * H
+            q.lengths[d], q.T[d] = lengths, T
+            q.gates[d] = (gates + (layer * M * D + d) * H) if gates != NULL else NULL
+        # all projections first (y is then free), unless the recurrence is split by
+        # hidden units: then each thread projects its units first
+        # (reduced-precision weights: the projection by rows, its packed product
+        # by units takes float weights)
+        up = 1 if gates != NULL else _layer_units(m, layer, T, N)
+        by_units = up > 1 and not _is_lowp(m, layer * <int>D)
+        if not by_units:
+            _layer_projection(m, layer, M, M, inp, ldin, work)
+        _layer_recurrences(m, layer, &q, scratch, up, inp if by_units else NULL, ldin, M)
     return 0
 
 
 cdef int cgru_model_sequence_f32(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* x, float* h, float* y, const int64_t* lengths,
         float* work) noexcept nogil:
-    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, NULL)
 
 
 cdef int cgru_model_sequence_f64(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* x, double* h, double* y, const int64_t* lengths,
         double* work) noexcept nogil:
-    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, NULL)
 
 
 cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, floating* h,
-                     floating* y, floating* work) noexcept nogil:
+                     floating* y, floating* work, floating* gates) noexcept nogil:
+    """One step of all layers; gates != NULL: also r, z, n of every layer, (3,
+    num_layers, N, H) (no split by hidden units: by samples only)."""
     cdef Py_ssize_t H = m.hidden_size, I, ldx, parts
     cdef int layer, nth = m.num_threads
     cdef const cgru_cell* c
@@ -445,11 +535,13 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
         # reduced-precision weights: on this thread, its operand room follows the
         # 7NH of the whole step)
         parts = 1 if _is_lowp(m, layer) else _parts(N, _ROWS, nth, 6.0 * N * H * (I + H))
-        if parts > 1:
-            rj.m, rj.layer, rj.f64, rj.M, rj.parts, rj.ldin = m, layer, floating is double, N, \
-                parts, ldx
+        if parts > 1 or gates != NULL:
+            rj.m, rj.layer, rj.f64, rj.M, rj.M_d, rj.parts, rj.ldin = m, layer, \
+                floating is double, N, N, parts, ldx
             rj.inp, rj.out, rj.h, rj.work = <const char*>xin, NULL, <char*>hl, <char*>work
-            cgru_parallel(nth, 1, parts, _rows_item, &rj)
+            rj.gates = <char*>(gates + layer * N * H) if gates != NULL else NULL
+            rj.gplane = m.num_layers * N * H
+            cgru_parallel(nth if parts > 1 else 1, 1, parts, _rows_item, &rj)
             continue
         if floating is float:
             uj.parts = _units_parts(c, m.layers_f32[layer].w_hh_packed,
@@ -457,8 +549,10 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
         else:
             uj.parts = _units_parts(c, m.layers_f64[layer].w_hh_packed,
                                     m.layers_f64[layer].w_ih_packed, N, nth, 6.0 * N * H * (I + H))
+        if not c.reset_after and _is_lowp(m, layer):
+            uj.parts = 1           # _units_reset_before has float weights only
         if uj.parts > 1:
-            uj.H, uj.f64 = H, floating is double
+            uj.H, uj.f64, uj.M, uj.inp, uj.ldin = H, floating is double, 0, NULL, 0
             uj.u.layer = <const void*>&m.layers_f32[layer] if floating is float else \
                 <const void*>&m.layers_f64[layer]
             uj.u.T, uj.u.N, uj.u.x, uj.u.ldx = 1, N, <const void*>xin, ldx
@@ -466,8 +560,10 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
             uj.u.h[0], uj.u.h[1] = <void*>hl, <void*>(work + 6 * N * H)
             uj.u.y, uj.u.y_t, uj.u.y_n, uj.u.lengths, uj.u.reverse = NULL, 0, 0, NULL, 0
             uj.u.gh = <void*>(work + 3 * N * H)
-            cgru_parallel(nth, 1, uj.parts, _units_item, &uj)
-            memcpy(hl, work + 6 * N * H, N * H * sizeof(floating))
+            # reset_after=False: two calls, h in place, r*h in h[1]
+            cgru_parallel(nth, 1 if c.reset_after else 2, uj.parts, _units_item, &uj)
+            if c.reset_after:
+                memcpy(hl, work + 6 * N * H, N * H * sizeof(floating))
             continue
         if floating is float:
             _k.step_f32(&m.layers_f32[layer], N, xin, ldx, hl, work)
@@ -480,104 +576,76 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
 
 cdef int cgru_model_step_f32(const cgru_model* m, Py_ssize_t N, const float* x, float* h,
         float* y, float* work) noexcept nogil:
-    return _model_step(m, N, x, h, y, work)
+    return _model_step(m, N, x, h, y, work, NULL)
 
 
 cdef int cgru_model_step_f64(const cgru_model* m, Py_ssize_t N, const double* x, double* h,
         double* y, double* work) noexcept nogil:
-    return _model_step(m, N, x, h, y, work)
+    return _model_step(m, N, x, h, y, work, NULL)
+
+
+# ------------------------------------------------- one layer at a time (private)
+# For _compiled's Ctrl-C chunks: the pieces of _model_sequence, called per row block
+# and per time (or sample) block with a signal check between (cgru_layer_api in
+# src/cgru/_core.pxd; not part of the C API).
+
+cdef void _api_projection_f32(const cgru_model* m, int layer, Py_ssize_t M, Py_ssize_t M_d,
+        const float* x, Py_ssize_t ldx, float* gx) noexcept nogil:
+    _layer_projection(m, layer, M, M_d, x, ldx, gx)
+
+
+cdef void _api_projection_f64(const cgru_model* m, int layer, Py_ssize_t M, Py_ssize_t M_d,
+        const double* x, Py_ssize_t ldx, double* gx) noexcept nogil:
+    _layer_projection(m, layer, M, M_d, x, ldx, gx)
+
+
+cdef void _api_recurrences_f32(const cgru_model* m, int layer, const cgru_layer_block* q,
+                               float* scratch) noexcept nogil:
+    _layer_recurrences(m, layer, q, scratch, _layer_units(m, layer, q.T[0], q.N),
+                       <const float*>NULL, 0, 0)
+
+
+cdef void _api_recurrences_f64(const cgru_model* m, int layer, const cgru_layer_block* q,
+                               double* scratch) noexcept nogil:
+    _layer_recurrences(m, layer, q, scratch, _layer_units(m, layer, q.T[0], q.N),
+                       <const double*>NULL, 0, 0)
+
+
+cdef cgru_layer_api _layer_api
+_layer_api.projection_f32 = _api_projection_f32
+_layer_api.projection_f64 = _api_projection_f64
+_layer_api.recurrences_f32 = _api_recurrences_f32
+_layer_api.recurrences_f64 = _api_recurrences_f64
+_LAYER_API = PyCapsule_New(<void*>&_layer_api, b"cgru.layer_api", NULL)
 
 
 # ------------------------------------------------------------- return_gates
-# The same whole-model calls, also writing the gates r, z, n the kernels computed
-# (the table's recurrence_gates / step_gates: the normal gate loops' _Gates
-# specialization, pyx/core.pxi).  One thread, layer by layer, the workspace as
-# above.  Sequence: gates (3, num_layers, *y's shape), rows as y's (D*H per row),
-# zeros past a sample's length.  Step: gates (3, num_layers, N, H).
-
-cdef int _model_sequence_gates(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
-        int batch_first, const floating* x, floating* h, floating* y,
-        const int64_t* lengths, floating* work, floating* gates) noexcept nogil:
-    cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, M = T * N
-    cdef Py_ssize_t G = 3 * H, ldin, gx_t, gx_n, y_t, y_n, g_t, g_n
-    cdef Py_ssize_t gplane = m.num_layers * M * D * H
-    cdef floating* scratch = work + D * M * G      # per direction (N, 4H)
-    cdef const floating* inp
-    cdef floating* gl
-    cdef int layer, d, k, reverse
-    if m.itemsize != sizeof(floating):
-        return -1
-    if M <= 0:
-        return 0
-    _strides(T, N, batch_first, G, &gx_t, &gx_n)
-    _strides(T, N, batch_first, D * H, &y_t, &y_n)
-    _strides(T, N, batch_first, D * H, &g_t, &g_n)
-    for layer in range(m.num_layers):
-        inp = x if layer == 0 else y
-        ldin = m.input_size if layer == 0 else D * H
-        for d in range(D):         # all projections first: y is then free
-            k = layer * D + d
-            if floating is float:
-                _k.input_projection_f32(&m.layers_f32[k], M, inp, ldin, work + d * M * G)
-            else:
-                _k.input_projection_f64(&m.layers_f64[k], M, inp, ldin, work + d * M * G)
-        for d in range(D):
-            k = layer * D + d
-            reverse = d == 1 or m.reverse_only
-            gl = gates + (layer * M * D + d) * H
-            if floating is float:
-                _k.recurrence_gates_f32(&m.layers_f32[k], T, N, work + d * M * G, gx_t, gx_n,
-                                        h + k * N * H, y + d * H, y_t, y_n, lengths, reverse,
-                                        scratch + d * 4 * N * H, gl, g_t, g_n, gplane)
-            else:
-                _k.recurrence_gates_f64(&m.layers_f64[k], T, N, work + d * M * G, gx_t, gx_n,
-                                        h + k * N * H, y + d * H, y_t, y_n, lengths, reverse,
-                                        scratch + d * 4 * N * H, gl, g_t, g_n, gplane)
-    return 0
-
-
-cdef int _model_step_gates(const cgru_model* m, Py_ssize_t N, const floating* x, floating* h,
-                           floating* y, floating* work, floating* gates) noexcept nogil:
-    cdef Py_ssize_t H = m.hidden_size, gplane = m.num_layers * N * H
-    cdef int layer
-    if m.itemsize != sizeof(floating) or m.num_directions != 1 or m.reverse_only:
-        return -1
-    if N <= 0:
-        return 0
-    for layer in range(m.num_layers):
-        if floating is float:
-            _k.step_gates_f32(&m.layers_f32[layer], N, x if layer == 0 else
-                              h + (layer - 1) * N * H, m.input_size if layer == 0 else H,
-                              h + layer * N * H, work, gates + layer * N * H, H, gplane)
-        else:
-            _k.step_gates_f64(&m.layers_f64[layer], N, x if layer == 0 else
-                              h + (layer - 1) * N * H, m.input_size if layer == 0 else H,
-                              h + layer * N * H, work, gates + layer * N * H, H, gplane)
-    if y != NULL:
-        memcpy(y, h + (m.num_layers - 1) * N * H, N * H * sizeof(floating))
-    return 0
-
+# The same whole-model calls (gates != NULL above), also writing the gates r, z, n
+# the kernels computed (the table's recurrence_gates / step_gates: the normal gate
+# loops' _Gates specialization, pyx/core.pxi).  Sequence: gates (3, num_layers, *y's
+# shape), rows as y's (D*H per row), zeros past a sample's length.  Step: gates
+# (3, num_layers, N, H).
 
 cdef int cgru_model_sequence_gates_f32(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const float* x, float* h, float* y, const int64_t* lengths,
         float* work, float* gates) noexcept nogil:
-    return _model_sequence_gates(m, T, N, batch_first, x, h, y, lengths, work, gates)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, gates)
 
 
 cdef int cgru_model_sequence_gates_f64(const cgru_model* m, Py_ssize_t T, Py_ssize_t N,
         int batch_first, const double* x, double* h, double* y, const int64_t* lengths,
         double* work, double* gates) noexcept nogil:
-    return _model_sequence_gates(m, T, N, batch_first, x, h, y, lengths, work, gates)
+    return _model_sequence(m, T, N, batch_first, x, h, y, lengths, work, gates)
 
 
 cdef int cgru_model_step_gates_f32(const cgru_model* m, Py_ssize_t N, const float* x,
         float* h, float* y, float* work, float* gates) noexcept nogil:
-    return _model_step_gates(m, N, x, h, y, work, gates)
+    return _model_step(m, N, x, h, y, work, gates)
 
 
 cdef int cgru_model_step_gates_f64(const cgru_model* m, Py_ssize_t N, const double* x,
         double* h, double* y, double* work, double* gates) noexcept nogil:
-    return _model_step_gates(m, N, x, h, y, work, gates)
+    return _model_step(m, N, x, h, y, work, gates)
 
 
 # ============================================================ ISA dispatch

@@ -31,3 +31,24 @@ def rng(request):
     import zlib
     import numpy as np
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+@pytest.fixture
+def chunk_work():
+    """Set the Ctrl-C chunk size (multiply-adds, cgru._compiled) for one test:
+    yields the setter; the size is restored afterwards."""
+    from cgru import _compiled
+    old = _compiled._set_chunk_work(1 << 28)
+    _compiled._set_chunk_work(old)
+    yield _compiled._set_chunk_work
+    _compiled._set_chunk_work(old)
+
+
+@pytest.fixture
+def split_everything():
+    """The kernels' thread cut-offs at zero for one test: even tiny calls are split
+    (the shipped cut-offs keep them whole)."""
+    from cgru import kernels
+    old = kernels._split_limits(min_flops=0, units_min=16, units_step_flops=0)
+    yield
+    kernels._split_limits(*old)

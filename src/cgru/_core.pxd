@@ -10,14 +10,15 @@
 #   j0 <= j < j1 (j0 a multiple of the panel P = 64 / itemsize), n < N.
 
 from libc.stdint cimport int64_t
-from cgru.kernels cimport cgru_layer_f32, cgru_layer_f64
+from cgru.kernels cimport cgru_layer_f32, cgru_layer_f64, cgru_model
 
 # units: step s of a recurrence for hidden units [j0, j1) (j0, j1 multiples of 2P
-#   = 128 / itemsize, or j1 = H; reset_after=True, packed W_hh), for the split of
-#   one recurrence across threads (cgru.kernels).  Reads h[s % 2] (N, H), writes
-#   those units of h[(s + 1) % 2]; steps past a sample's length copy its state and
-#   zero y.  x != NULL (a step): the units' projection of x rows (ldx apart) goes
-#   to gxw (N, 3H) and gx is not read.
+#   = 128 / itemsize, or j1 = H; packed W_hh), for the split of one recurrence
+#   across threads (cgru.kernels).  reset_after=True: reads h[s % 2] (N, H), writes
+#   those units of h[(s + 1) % 2].  reset_after=False: two calls per step (s = 2 *
+#   step + half), h[0] updated in place, h[1] holds r*h (N, H).  Steps past a
+#   sample's length keep its state and zero y.  x != NULL (a step): the units'
+#   projection of x rows (ldx apart) goes to gxw (N, 3H) and gx is not read.
 ctypedef struct cgru_units:
     const void* layer                # cgru_layer_f32 / _f64
     Py_ssize_t T
@@ -95,3 +96,32 @@ cdef struct _Gates:
 ctypedef fused _mode:
     _NoGates
     _Gates
+
+
+# cgru.kernels' private capsule _LAYER_API ("cgru.layer_api"): one layer of a whole
+# model at a time, on the model's threads (m.num_threads) as the whole-model calls
+# split it, for _compiled's Ctrl-C chunks (a signal check between calls).
+#   projection: gx of direction d at gx + d*M_d*3H = M rows of x (ldx apart) W_ih^T.
+#   recurrences: every direction d of the layer over b.T[d] steps from its base
+#     pointers (b.lengths[d] NULL or already shifted into the block, b.y[d] NULL: no
+#     y, b.gates[d] NULL: no gates); scratch: cgru_model_workspace(m, 0, b.N) elements.
+ctypedef struct cgru_layer_block:
+    Py_ssize_t N                     # samples
+    Py_ssize_t gx_t, gx_n, y_t, y_n  # row (t, n) strides, in elements
+    const void* gx[2]                # direction d: its rows (t, n) at + t*gx_t + n*gx_n
+    void* h[2]                       # direction d: its state (N, H)
+    void* y[2]
+    const int64_t* lengths[2]
+    Py_ssize_t T[2]
+    void* gates[2]                   # NULL, or direction d's r plane: row (t, n) at
+    Py_ssize_t g_t, g_n, gplane      #   + t*g_t + n*g_n, z and n gplane, 2*gplane after
+
+ctypedef struct cgru_layer_api:
+    void (*projection_f32)(const cgru_model* m, int layer, Py_ssize_t M, Py_ssize_t M_d,
+                           const float* x, Py_ssize_t ldx, float* gx) noexcept nogil
+    void (*projection_f64)(const cgru_model* m, int layer, Py_ssize_t M, Py_ssize_t M_d,
+                           const double* x, Py_ssize_t ldx, double* gx) noexcept nogil
+    void (*recurrences_f32)(const cgru_model* m, int layer, const cgru_layer_block* b,
+                            float* scratch) noexcept nogil
+    void (*recurrences_f64)(const cgru_model* m, int layer, const cgru_layer_block* b,
+                            double* scratch) noexcept nogil

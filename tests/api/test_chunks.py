@@ -10,17 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cgru
-from cgru import _compiled
+
 from engine_helpers import assert_close, randomize, reference_run
-
-
-@pytest.fixture
-def chunk_work():
-    """Set the chunk size (multiply-adds) for one test; restored afterwards."""
-    old = _compiled._set_chunk_work(1 << 28)
-    _compiled._set_chunk_work(old)
-    yield _compiled._set_chunk_work
-    _compiled._set_chunk_work(old)
 
 
 @settings(max_examples=60, deadline=None, database=None,

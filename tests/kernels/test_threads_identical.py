@@ -15,17 +15,9 @@ import cgru
 from cgru import kernels
 
 
-@pytest.fixture
-def split_everything():
-    """Cut-offs at zero: even tiny calls are split (the default keeps them whole)."""
-    old = kernels._split_limits(min_flops=0, units_min=16, units_step_flops=0)
-    yield
-    kernels._split_limits(*old)
-
-
-def _run(g, x, lengths, n):
+def _run(g, x, lengths, n, gates=False):
     with cgru.threads(n):
-        return g(x, lengths=lengths)
+        return g(x, lengths=lengths, return_gates=gates)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -33,46 +25,50 @@ def _run(g, x, lengths, n):
        H=st.integers(1, 80), N=st.integers(1, 13), T=st.integers(1, 6),
        layers=st.integers(1, 2), bidirectional=st.booleans(), reset_after=st.booleans(),
        batch_first=st.booleans(), with_lengths=st.booleans(), clip=st.sampled_from([None, 0.5]),
-       seed=st.integers(0, 2**31 - 1))
+       gates=st.booleans(), seed=st.integers(0, 2**31 - 1))
 def test_sequence_identical_for_any_thread_count(split_everything, dtype, I, H, N, T, layers,
                                                  bidirectional, reset_after, batch_first,
-                                                 with_lengths, clip, seed):
+                                                 with_lengths, clip, gates, seed):
+    """(return_gates splits by samples and directions, never by hidden units.)"""
     rng = np.random.default_rng(seed)
     g = cgru.GRU(I, H, layers, bidirectional=bidirectional, reset_after=reset_after,
                  batch_first=batch_first, dtype=dtype, clip=clip)
     shape = (N, T, I) if batch_first else (T, N, I)
     x = rng.standard_normal(shape).astype(dtype)
     lengths = rng.integers(0, T + 1, size=N) if with_lengths else None
-    y1, h1 = _run(g, x, lengths, 1)
+    want = _run(g, x, lengths, 1, gates)
     for n in (2, 3, 5):
-        y, h = _run(g, x, lengths, n)
-        np.testing.assert_array_equal(y, y1, err_msg=f"{n} threads")
-        np.testing.assert_array_equal(h, h1, err_msg=f"{n} threads")
+        for a, b in zip(_run(g, x, lengths, n, gates), want):
+            np.testing.assert_array_equal(a, b, err_msg=f"{n} threads")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(dtype=st.sampled_from([np.float32, np.float64]), I=st.integers(1, 24),
        H=st.integers(1, 80), N=st.integers(1, 13), layers=st.integers(1, 3),
-       reset_after=st.booleans(), seed=st.integers(0, 2**31 - 1))
+       reset_after=st.booleans(), gates=st.booleans(), seed=st.integers(0, 2**31 - 1))
 def test_stream_steps_identical_for_any_thread_count(split_everything, dtype, I, H, N, layers,
-                                                     reset_after, seed):
+                                                     reset_after, gates, seed):
     rng = np.random.default_rng(seed)
     g = cgru.GRU(I, H, layers, reset_after=reset_after, dtype=dtype)
     xs = rng.standard_normal((4, N, I)).astype(dtype)
     outs = {}
     for n in (1, 2, 4):
         s = g.stream(N)
+        buf = np.empty((3, layers, N, H), dtype) if gates else None
         with cgru.threads(n):
-            outs[n] = [s.step(xs[t]) for t in range(4)] + [s.state]
+            outs[n] = [a for t in range(4) for a in
+                       (s.step(xs[t], gates=buf), buf.copy() if gates else 0)] + [s.state]
     for n in (2, 4):
         for a, b in zip(outs[n], outs[1]):
             np.testing.assert_array_equal(a, b, err_msg=f"{n} threads")
 
 
-@pytest.mark.parametrize("I,H,N,T", [(256, 256, 16, 12), (128, 512, 1, 6), (64, 512, 3, 4)])
-def test_default_cut_offs_split_and_agree(I, H, N, T, rng):
+@pytest.mark.parametrize("I,H,N,T,reset_after", [(256, 256, 16, 12, True),
+                                                 (128, 512, 1, 6, True), (64, 512, 3, 4, True),
+                                                 (128, 512, 1, 6, False)])
+def test_default_cut_offs_split_and_agree(I, H, N, T, reset_after, rng):
     """With the shipped cut-offs these calls are split (samples; hidden units for N < 8)."""
-    g = cgru.GRU(I, H)
+    g = cgru.GRU(I, H, reset_after=reset_after)
     x = rng.standard_normal((T, N, I)).astype(np.float32)
     y1, h1 = _run(g, x, None, 1)
     y2, h2 = _run(g, x, None, 2)
