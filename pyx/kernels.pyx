@@ -22,6 +22,8 @@ cdef extern from "c/cpu.h":
 
 cdef extern from "c/lowp.h":
     size_t cgru_lowp_scratch_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
+    size_t cgru_lowp_part_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
+    size_t cgru_lowp_split_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
 
 cdef const cgru_kernel_table* _k = NULL      # the chosen ISA's table (set below)
 
@@ -143,14 +145,38 @@ cdef void cgru_step_f64(const cgru_layer_f64* L, Py_ssize_t N, const double* x,
 # output of layer l - 1 (D*H features), which it overwrites in y: the
 # projections of all directions of a layer run before its recurrences.
 
-cdef inline bint _is_lowp(const cgru_model* m, int k) noexcept nogil:
-    """layer*direction k holds reduced-precision weights (float32 models only)"""
-    return m.itemsize == 4 and m.layers_f32[k].weight_format != 0
+cdef inline const void* _w_hh_any(const cgru_layer_f32* L) noexcept nogil:
+    """the packed W_hh the unit split reads: float32 panels, or the reduced-precision ones"""
+    return <const void*>L.w_hh_q if L.weight_format != 0 else <const void*>L.w_hh_packed
+
+
+cdef inline const void* _w_ih_any(const cgru_layer_f32* L) noexcept nogil:
+    return <const void*>L.w_ih_q if L.weight_format != 0 else <const void*>L.w_ih_packed
+
+
+cdef inline Py_ssize_t _split_room(Py_ssize_t N, Py_ssize_t K) noexcept nogil:
+    """4-byte units of operand room for N rows of K cut into parts of >= 4 rows,
+    each part its own block (_part_area)"""
+    return <Py_ssize_t>((cgru_lowp_split_bytes(N, K) + 3) // 4)
+
+
+cdef inline Py_ssize_t _part_area(Py_ssize_t N, Py_ssize_t K, Py_ssize_t per_row,
+                                  Py_ssize_t part, Py_ssize_t parts) noexcept nogil:
+    """Where part `part` of N rows (_cut into parts of >= _ROWS) starts in a scratch of
+    per_row floats per row followed, per part, by its operand room for rows of K:
+    part p's area is per_row * n_p floats then cgru_lowp_part_bytes(n_p, K) bytes,
+    the parts one after another (in all <= per_row * N + _split_room(N, K))."""
+    cdef Py_ssize_t q, b, e, off = 0
+    for q in range(part):
+        _cut(N, _ROWS, q, parts, &b, &e)
+        off += per_row * (e - b) + <Py_ssize_t>(cgru_lowp_part_bytes(e - b, K) // 4)
+    return off
 
 
 cdef inline Py_ssize_t _model_scratch(const cgru_model* m, Py_ssize_t N) noexcept nogil:
-    """per direction: the recurrence's gh (N, 3H) + r*h (N, H) + operand room"""
-    return 4 * N * m.hidden_size + _lowp_room(N, m.hidden_size)
+    """per direction: the recurrence's gh (N, 3H) + r*h (N, H) + operand room, for
+    every part of a split by samples (_part_area)"""
+    return 4 * N * m.hidden_size + _split_room(N, m.hidden_size)
 
 
 cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
@@ -158,7 +184,7 @@ cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
     # per direction gx (T*N, 3H) + the recurrence's scratch; a step needs 7NH + room
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions
     cdef Py_ssize_t seq = D * (3 * T * N * H + _model_scratch(m, N))
-    cdef Py_ssize_t step = 7 * N * H + _lowp_room(N, max(m.input_size, H))
+    cdef Py_ssize_t step = 7 * N * H + _split_room(N, max(m.input_size, H))
     return seq if seq > step else step
 
 
@@ -170,8 +196,11 @@ cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
 #   - the recurrence by samples when N >= 8 (each part runs the whole sequence of
 #     its >= 4 samples), or by direction for a bidirectional layer, else
 #   - by hidden units, one parallel step per time step, when H allows parts of
-#     >= _UNITS_MIN units (reset_after=True, packed weights): each part computes
-#     its panels of the recurrent product and the gates of its units.
+#     >= _UNITS_MIN units (reset_after=True, packed weights of any format): each
+#     part computes its panels of the recurrent product and the gates of its units.
+# The same cuts for reduced-precision weights (float16, bfloat16, int8): a sample
+# part converts (quantizes) its own rows in its own operand room (_part_area), a
+# unit part converts the whole h of the step (N < 8 rows) on its stack.
 # Work under _MIN_SPLIT_FLOPS (16x that for a projection) stays on the calling
 # thread (waking a worker costs 5-50 us, and a worker preempted while it holds
 # an item makes the call wait).  Every output is computed by the same micro-kernel calls in the
@@ -212,6 +241,19 @@ def _split_limits(min_flops=None, units_min=None, units_step_flops=None):
     return old
 
 
+def _part_layout(Py_ssize_t N, Py_ssize_t K, Py_ssize_t per_row, Py_ssize_t parts):
+    """For tests: [(start, rows, room)] of each part of N rows (_part_area, in floats),
+    the room each part's recurrence or step needs (cgru_lowp_scratch_bytes), and
+    what the workspace reserves: per_row * N + _split_room(N, K)."""
+    cdef Py_ssize_t i, b, e
+    out = []
+    for i in range(parts):
+        _cut(N, _ROWS, i, parts, &b, &e)
+        out.append((_part_area(N, K, per_row, i, parts), e - b,
+                    per_row * (e - b) + (cgru_lowp_scratch_bytes(e - b, K) + 3) // 4))
+    return out, per_row * N + _split_room(N, K)
+
+
 def _pool_workers():
     """Worker threads the pool has started in this process (0 in a fresh child)."""
     return cgru_pool_workers()
@@ -244,24 +286,25 @@ ctypedef struct _rows_job:         # projections of a layer, or a step, by rows
     const char* inp
     char* out                      # projection: gx of direction d at + d*M*3H
     char* h                        # step: the layer's h; NULL for a projection
-    char* work                     # step: 7H scratch per row
+    char* work                     # step: 7H per row + operand room per part (_part_area)
 
 
 cdef void _rows_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
     cdef _rows_job* j = <_rows_job*>arg
-    cdef Py_ssize_t H = j.m.hidden_size, D = j.m.num_directions, b, e
+    cdef Py_ssize_t H = j.m.hidden_size, D = j.m.num_directions, b, e, w
     cdef Py_ssize_t d = item // j.parts, sz = 8 if j.f64 else 4
     cdef int k = j.layer * <int>D + <int>d
     _cut(j.M, _ROWS, item % j.parts, j.parts, &b, &e)
     if e <= b:
         return
-    if j.h != NULL:                # a step of rows [b, e)
+    if j.h != NULL:                # a step of rows [b, e): 7H per row + its operand room
+        w = _part_area(j.M, max(j.m.input_size, H), 7 * H, item % j.parts, j.parts)
         if j.f64:
             _k.step_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin, j.ldin,
-                        <double*>j.h + b * H, <double*>j.work + b * 7 * H)
+                        <double*>j.h + b * H, <double*>j.work + w)
         else:
             _k.step_f32(&j.m.layers_f32[k], e - b, <const float*>j.inp + b * j.ldin, j.ldin,
-                        <float*>j.h + b * H, <float*>j.work + b * 7 * H)
+                        <float*>j.h + b * H, <float*>j.work + w)
     elif j.f64:
         _k.input_projection_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin,
                                 j.ldin, <double*>(j.out + (d * j.M + b) * 3 * H * sz))
@@ -280,7 +323,7 @@ ctypedef struct _samples_job:      # the recurrences of a layer by samples (and 
     char* h                        # the layer's h: direction d at + d*N*H
     char* y                        # direction d at + d*H
     const int64_t* lengths
-    char* scratch                  # direction d at + d*_model_scratch; sample n at + n*4H
+    char* scratch                  # direction d at + d*_model_scratch; part p at _part_area
 
 
 cdef void _samples_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
@@ -301,7 +344,8 @@ cdef void _samples_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noe
     cdef const char* gx = j.gx + (d * T * N * 3 * H + b * gx_n) * sz
     cdef char* h = j.h + (d * N * H + b * H) * sz
     cdef char* y = j.y + (d * H + b * y_n) * sz
-    cdef char* w = j.scratch + (d * _model_scratch(j.m, N) + b * 4 * H) * sz
+    cdef char* w = j.scratch + (d * _model_scratch(j.m, N) +
+                                _part_area(N, H, 4 * H, item % j.parts, j.parts)) * sz
     if j.f64:
         _k.recurrence_f64(&j.m.layers_f64[k], T, e - b, <const double*>gx, gx_t, gx_n,
                           <double*>h, <double*>y, y_t, y_n, lens, reverse, <double*>w)
@@ -375,8 +419,8 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
         uj.parts = 1
         if parts == 1 and D == 1:
             if floating is float:
-                uj.parts = _units_parts(c, m.layers_f32[k].w_hh_packed,
-                                        m.layers_f32[k].w_ih_packed, N, nth, 6.0 * T * N * H * H)
+                uj.parts = _units_parts(c, _w_hh_any(&m.layers_f32[k]), _w_ih_any(&m.layers_f32[k]),
+                                        N, nth, 6.0 * T * N * H * H)
             else:
                 uj.parts = _units_parts(c, m.layers_f64[k].w_hh_packed,
                                         m.layers_f64[k].w_ih_packed, N, nth, 6.0 * T * N * H * H)
@@ -395,13 +439,9 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
             if T % 2:                                   # the last step wrote h[1]
                 memcpy(h + k * N * H, scratch + 3 * N * H, N * H * sizeof(floating))
             continue
-        # by samples (parts >= 2), and/or one direction per thread; a recurrence
-        # with reduced-precision weights runs on this thread (its operand room
-        # follows each part's gh + r*h: parts would overlap)
-        if _is_lowp(m, k):
-            parts = 1
-        dual = D == 2 and nth > 1 and 6.0 * T * N * H * H >= _MIN_SPLIT_FLOPS and \
-            not _is_lowp(m, k)
+        # by samples (parts >= 2), and/or one direction per thread (each part with
+        # its own operand room for reduced-precision weights: _part_area)
+        dual = D == 2 and nth > 1 and 6.0 * T * N * H * H >= _MIN_SPLIT_FLOPS
         sj.m, sj.layer, sj.f64, sj.T, sj.N, sj.parts = m, layer, f64, T, N, parts
         sj.batch_first, sj.gx, sj.h, sj.y = batch_first, <const char*>work, \
             <char*>(h + k * N * H), <char*>y
@@ -441,10 +481,8 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
         xin = x if layer == 0 else h + (layer - 1) * N * H
         ldx = m.input_size if layer == 0 else H
         hl = h + layer * N * H
-        # by samples (rows), else by hidden units, else on this thread (a layer with
-        # reduced-precision weights: on this thread, its operand room follows the
-        # 7NH of the whole step)
-        parts = 1 if _is_lowp(m, layer) else _parts(N, _ROWS, nth, 6.0 * N * H * (I + H))
+        # by samples (rows), else by hidden units, else on this thread
+        parts = _parts(N, _ROWS, nth, 6.0 * N * H * (I + H))
         if parts > 1:
             rj.m, rj.layer, rj.f64, rj.M, rj.parts, rj.ldin = m, layer, floating is double, N, \
                 parts, ldx
@@ -452,8 +490,8 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
             cgru_parallel(nth, 1, parts, _rows_item, &rj)
             continue
         if floating is float:
-            uj.parts = _units_parts(c, m.layers_f32[layer].w_hh_packed,
-                                    m.layers_f32[layer].w_ih_packed, N, nth, 6.0 * N * H * (I + H))
+            uj.parts = _units_parts(c, _w_hh_any(&m.layers_f32[layer]),
+                                    _w_ih_any(&m.layers_f32[layer]), N, nth, 6.0 * N * H * (I + H))
         else:
             uj.parts = _units_parts(c, m.layers_f64[layer].w_hh_packed,
                                     m.layers_f64[layer].w_ih_packed, N, nth, 6.0 * N * H * (I + H))

@@ -441,6 +441,32 @@ size_t cgru_lowp_scratch_bytes(ptrdiff_t N, ptrdiff_t K)
     return most + 64;     /* room to align the block to 64 bytes */
 }
 
+/* the most operand bytes per row any format needs (an int8 row also its scale) */
+static size_t most_row_bytes(ptrdiff_t K)
+{
+    size_t most = 0, b;
+    int fmt;
+    for (fmt = 1; fmt < CGRU_LOWP_NUM_FORMATS; fmt++) {
+        b = act_row_bytes(fmt, K) + (fmt == CGRU_WEIGHTS_INT8 ? 4 : 0);
+        most = b > most ? b : most;
+    }
+    return most;
+}
+
+/* >= cgru_lowp_scratch_bytes(N, K): head and rows each round up by < 64 bytes,
+   plus 64 to align the block */
+size_t cgru_lowp_part_bytes(ptrdiff_t N, ptrdiff_t K)
+{
+    return round64((size_t)N * most_row_bytes(K)) + 192;
+}
+
+/* >= the sum of cgru_lowp_part_bytes over the parts of N rows cut into parts of
+   >= 4 rows (at most N / 4 + 1 of them): each part rounds up by < 256 bytes */
+size_t cgru_lowp_split_bytes(ptrdiff_t N, ptrdiff_t K)
+{
+    return (size_t)N * most_row_bytes(K) + 256 * (size_t)(N / 4 + 1);
+}
+
 static char* align64(void* p) { return (char*)p + (64 - (size_t)p % 64) % 64; }
 
 void cgru_lowp_matmul_range(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H,

@@ -1,0 +1,122 @@
+"""Multi-threaded kernels with reduced-precision weights (float16, bfloat16, int8):
+the recurrences and stream steps split by samples (each part quantizes its own
+rows in its own operand room) and by hidden units (each part converts the whole
+h of the step), with the same bits whatever the thread count, on every ISA."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import cgru
+from cgru import kernels
+
+FORMATS = ["float16", "bfloat16", "int8"]
+
+
+@pytest.fixture
+def split_everything():
+    """Cut-offs at zero: even tiny calls are split (the default keeps them whole)."""
+    old = kernels._split_limits(min_flops=0, units_min=16, units_step_flops=0)
+    yield
+    kernels._split_limits(*old)
+
+
+@pytest.fixture(params=["auto", "baseline"])
+def isa(request):
+    """The best kernels this CPU runs, and the portable path every CPU has."""
+    kernels._set_isa(request.param)
+    yield request.param
+    kernels._set_isa("auto")
+
+
+def _run(g, x, lengths, n):
+    with cgru.threads(n):
+        return g(x, lengths=lengths)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(weights=st.sampled_from(FORMATS), I=st.integers(1, 24), H=st.integers(1, 96),
+       N=st.integers(1, 13), T=st.integers(1, 5), layers=st.integers(1, 2),
+       bidirectional=st.booleans(), reset_after=st.booleans(), batch_first=st.booleans(),
+       with_lengths=st.booleans(), clip=st.sampled_from([None, 0.5]),
+       seed=st.integers(0, 2**31 - 1))
+def test_lowp_sequence_identical_for_any_thread_count(split_everything, isa, weights, I, H, N,
+                                                      T, layers, bidirectional, reset_after,
+                                                      batch_first, with_lengths, clip, seed):
+    rng = np.random.default_rng(seed)
+    g = cgru.GRU(I, H, layers, bidirectional=bidirectional, reset_after=reset_after,
+                 batch_first=batch_first, clip=clip, seed=seed % 1000).with_weights(weights)
+    shape = (N, T, I) if batch_first else (T, N, I)
+    x = rng.standard_normal(shape).astype(np.float32)
+    lengths = rng.integers(0, T + 1, size=N) if with_lengths else None
+    y1, h1 = _run(g, x, lengths, 1)
+    for n in (2, 3, 5):
+        y, h = _run(g, x, lengths, n)
+        np.testing.assert_array_equal(y, y1, err_msg=f"{weights}, {n} threads")
+        np.testing.assert_array_equal(h, h1, err_msg=f"{weights}, {n} threads")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(weights=st.sampled_from(FORMATS), I=st.integers(1, 24), H=st.integers(1, 96),
+       N=st.integers(1, 13), layers=st.integers(1, 3), reset_after=st.booleans(),
+       seed=st.integers(0, 2**31 - 1))
+def test_lowp_stream_steps_identical_for_any_thread_count(split_everything, isa, weights, I, H,
+                                                          N, layers, reset_after, seed):
+    rng = np.random.default_rng(seed)
+    g = cgru.GRU(I, H, layers, reset_after=reset_after, seed=seed % 1000).with_weights(weights)
+    xs = rng.standard_normal((4, N, I)).astype(np.float32)
+    outs = {}
+    for n in (1, 2, 4):
+        s = g.stream(N)
+        with cgru.threads(n):
+            outs[n] = [s.step(xs[t]) for t in range(4)] + [s.state]
+    for n in (2, 4):
+        for a, b in zip(outs[n], outs[1]):
+            np.testing.assert_array_equal(a, b, err_msg=f"{weights}, {n} threads")
+
+
+@pytest.mark.parametrize("weights", FORMATS)
+@pytest.mark.parametrize("I,H,N,T", [(256, 256, 16, 12), (128, 512, 1, 6), (64, 512, 3, 4),
+                                     (64, 128, 40, 3)])
+def test_lowp_default_cut_offs_agree(weights, I, H, N, T, rng):
+    """The shipped cut-offs (samples; hidden units for N < 8): the same bits as one
+    thread, and the same as the one-layer kernels (cgru.GRUCell steps)."""
+    g = cgru.GRU(I, H, seed=1).with_weights(weights)
+    x = rng.standard_normal((T, N, I)).astype(np.float32)
+    y1, h1 = _run(g, x, None, 1)
+    y2, h2 = _run(g, x, None, 2)
+    np.testing.assert_array_equal(y1, y2)
+    np.testing.assert_array_equal(h1, h2)
+    s = g.stream(N)
+    with cgru.threads(2):
+        steps = [s.step(x[t]) for t in range(T)]
+    np.testing.assert_array_equal(np.stack(steps), y1)
+
+
+@pytest.mark.parametrize("weights", FORMATS)
+def test_lowp_split_workspace_holds_every_part(weights, rng):
+    """A batch whose operands outgrow one conversion chunk (int8 H = 512: > 500 rows),
+    split in parts: each part's operand room is its own, the answer is the one-thread one."""
+    g = cgru.GRU(16, 512, seed=2).with_weights(weights)
+    x = rng.standard_normal((2, 1100, 16)).astype(np.float32)
+    y1, h1 = _run(g, x, None, 1)
+    for n in (2, 7):
+        y, h = _run(g, x, None, n)
+        np.testing.assert_array_equal(y, y1, err_msg=f"{n} threads")
+        np.testing.assert_array_equal(h, h1, err_msg=f"{n} threads")
+
+
+@given(N=st.integers(1, 3000), K=st.integers(1, 3000), per_row=st.sampled_from([0, 16, 28]),
+       parts=st.integers(1, 70))
+def test_part_areas_are_disjoint_and_fit_the_workspace(N, K, per_row, parts):
+    """Each part of a split (gh, r*h or a step's 7H per row, then its operand room)
+    has the room its kernel needs, no two overlap, and all fit what the workspace
+    reserves; (a race between overlapping parts would not always show in outputs)."""
+    parts = max(1, min(parts, N // 4))
+    layout, reserved = kernels._part_layout(N, K, per_row, parts)
+    assert sum(rows for _, rows, _ in layout) == N
+    end = 0
+    for start, rows, need in layout:
+        assert rows >= min(N, 4) and start >= end
+        end = start + need
+    assert end <= reserved
