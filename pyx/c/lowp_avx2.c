@@ -157,6 +157,14 @@ static inline ATTR(T_VNNI) __m256i quad(const uint8_t* x, ptrdiff_t kq)
     return _mm256_set1_epi32(v);
 }
 
+/* acc += dot of u8 quads of x with s8 quads of w (AVX-VNNI vpdpbusd); inline asm
+   for the reason given in lowp_avx512.c (GCC 12 copies the accumulator) */
+static inline ATTR(T_VNNI) __m256i dpbusd(__m256i acc, __m256i x, __m256i w)
+{
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(x), "xm"(w));
+    return acc;
+}
+
 /* -128 * rowsum: vpdpbusd adds (qa + 128) * q, this start value removes the 128 */
 static inline ATTR(T_VNNI) __m256i offset(const int32_t* rs)
 {
@@ -186,8 +194,8 @@ static ATTR(T_VNNI) void tile_i8(ptrdiff_t Kp, const void* const a[4], const voi
                 __m256i v0 = LOADI(wp + 64 * kq), v1 = LOADI(wp + 64 * kq + 32);
                 for (r = 0; r < 4; r++) {
                     __m256i x = quad(ar[r], kq);
-                    s[r][0] = _mm256_dpbusd_avx_epi32(s[r][0], x, v0);
-                    s[r][1] = _mm256_dpbusd_avx_epi32(s[r][1], x, v1);
+                    s[r][0] = dpbusd(s[r][0], x, v0);
+                    s[r][1] = dpbusd(s[r][1], x, v1);
                 }
             }
             for (r = 0; r < 4; r++) {
@@ -219,7 +227,7 @@ static ATTR(T_VNNI) void row_i8(ptrdiff_t Kp, const void* a_, const void* const 
         for (kq = k0 / 4; kq < k1 / 4; kq++) {
             __m256i x = quad(a, kq);
             for (p = 0; p < 8; p++)
-                s[p] = _mm256_dpbusd_avx_epi32(
+                s[p] = dpbusd(
                     s[p], x, LOADI((const int8_t*)w[p / 2] + 64 * kq + 32 * (p % 2)));
         }
         for (p = 0; p < 8; p++)
