@@ -154,6 +154,14 @@ cdef inline const void* _w_ih_any(const cgru_layer_f32* L) noexcept nogil:
     return <const void*>L.w_ih_q if L.weight_format != 0 else <const void*>L.w_ih_packed
 
 
+cdef inline double _step_bytes_share(const cgru_layer_f32* L) noexcept nogil:
+    """A step of a few samples streams W_hh: its time goes with the weights' bytes,
+    so the per-step cut-off of a unit split (_UNITS_STEP_FLOPS, measured for
+    float32) counts a reduced-precision layer's work at its bytes per weight / 4."""
+    return 0.25 if L.weight_format == CGRU_WEIGHTS_INT8 else \
+        0.5 if L.weight_format != 0 else 1.0
+
+
 cdef inline Py_ssize_t _split_room(Py_ssize_t N, Py_ssize_t K) noexcept nogil:
     """4-byte units of operand room for N rows of K cut into parts of >= 4 rows,
     each part its own block (_part_area)"""
@@ -374,12 +382,13 @@ cdef void _units_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexc
 
 
 cdef inline Py_ssize_t _units_parts(const cgru_cell* c, const void* w_hh_p, const void* w_ih_p,
-        Py_ssize_t N, int nthreads, double flops) noexcept nogil:
+        Py_ssize_t N, int nthreads, double flops, double share=1.0) noexcept nogil:
     """Parts for a split by hidden units (1: none): reset_after=True, packed weights,
-    a few samples, >= _UNITS_MIN units and enough work per part and step."""
+    a few samples, >= _UNITS_MIN units and enough work per part and step (counted
+    at `share` of float32's: _step_bytes_share)."""
     if not c.reset_after or w_hh_p == NULL or w_ih_p == NULL or N >= 2 * _ROWS:
         return 1
-    if 6.0 * N * c.hidden_size * c.hidden_size < _UNITS_STEP_FLOPS:
+    if 6.0 * N * c.hidden_size * c.hidden_size * share < _UNITS_STEP_FLOPS:
         return 1
     return _parts(c.hidden_size, _UNITS_MIN, nthreads, flops)
 
@@ -420,7 +429,8 @@ cdef int _model_sequence(const cgru_model* m, Py_ssize_t T, Py_ssize_t N, int ba
         if parts == 1 and D == 1:
             if floating is float:
                 uj.parts = _units_parts(c, _w_hh_any(&m.layers_f32[k]), _w_ih_any(&m.layers_f32[k]),
-                                        N, nth, 6.0 * T * N * H * H)
+                                        N, nth, 6.0 * T * N * H * H,
+                                        _step_bytes_share(&m.layers_f32[k]))
             else:
                 uj.parts = _units_parts(c, m.layers_f64[k].w_hh_packed,
                                         m.layers_f64[k].w_ih_packed, N, nth, 6.0 * T * N * H * H)
@@ -491,7 +501,8 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
             continue
         if floating is float:
             uj.parts = _units_parts(c, _w_hh_any(&m.layers_f32[layer]),
-                                    _w_ih_any(&m.layers_f32[layer]), N, nth, 6.0 * N * H * (I + H))
+                                    _w_ih_any(&m.layers_f32[layer]), N, nth, 6.0 * N * H * (I + H),
+                                    _step_bytes_share(&m.layers_f32[layer]))
         else:
             uj.parts = _units_parts(c, m.layers_f64[layer].w_hh_packed,
                                     m.layers_f64[layer].w_ih_packed, N, nth, 6.0 * N * H * (I + H))

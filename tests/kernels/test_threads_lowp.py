@@ -58,7 +58,8 @@ def test_lowp_every_split_on_every_isa(split_everything, isa, weights, I, H, N, 
 
 
 @pytest.mark.parametrize("weights", FORMATS)
-@pytest.mark.parametrize("I,H,N,T", [(256, 256, 16, 12), (128, 512, 1, 6), (64, 512, 3, 4),
+@pytest.mark.parametrize("I,H,N,T", [(256, 256, 16, 12), (128, 512, 1, 6), (64, 1024, 1, 3),
+                                     (64, 512, 3, 4),
                                      (64, 128, 40, 3)])
 def test_lowp_default_cut_offs_agree(weights, I, H, N, T, rng):
     """The shipped cut-offs (samples; hidden units for N < 8): the same bits as one
