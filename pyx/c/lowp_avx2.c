@@ -39,6 +39,16 @@
             s[p] = DP(s[p], x, LOADW((const WT*)w[p / 2], k, p % 2));                \
     }
 
+/* panel p's 4 rows x 16 outputs of a tile to out (as lowp_impl.h lays them out) */
+static inline ATTR(T_2) void store_panel(__m256 s[4][2], int p, float* out)
+{
+    int r;
+    for (r = 0; r < 4; r++) {
+        _mm256_storeu_ps(out + r * 64 + p * 16, s[r][0]);
+        _mm256_storeu_ps(out + r * 64 + p * 16 + 8, s[r][1]);
+    }
+}
+
 /* ------------------------------------------------- float32 and float16 */
 /* The same two kernels for both: only how 8 weights are loaded differs. */
 
@@ -64,10 +74,7 @@
             for (r = 0; r < 4; r++)                                                     \
                 s[r][0] = s[r][1] = _mm256_setzero_ps();                                \
             TILE_LOOP(__m256, __m256, 0, Kp, LOAD, BCASTF, FMA)                          \
-            for (r = 0; r < 4; r++) {                                                   \
-                _mm256_storeu_ps(out + r * 64 + p * 16, s[r][0]);                       \
-                _mm256_storeu_ps(out + r * 64 + p * 16 + 8, s[r][1]);                   \
-            }                                                                           \
+            store_panel(s, p, out);                                                     \
         }                                                                               \
     }                                                                                   \
     static ATTR(T_2) void row_##SFX(ptrdiff_t Kp, const void* a_, const void* const w[4], \
@@ -133,10 +140,7 @@ static ATTR(T_2) void tile_bf16(ptrdiff_t Kp, const void* const a[4], const void
         for (r = 0; r < 4; r++)
             s[r][0] = s[r][1] = _mm256_setzero_ps();
         TILE_LOOP(__m256i, bf_x, 0, Kp / 2, LOADB, bcast_bf, dp_bf)
-        for (r = 0; r < 4; r++) {
-            _mm256_storeu_ps(out + r * 64 + p * 16, s[r][0]);
-            _mm256_storeu_ps(out + r * 64 + p * 16 + 8, s[r][1]);
-        }
+        store_panel(s, p, out);
     }
 }
 
@@ -205,10 +209,7 @@ static ATTR(T_VNNI) void tile_i8(ptrdiff_t Kp, const void* const a[4], const voi
                 f[r][1] = _mm256_add_ps(f[r][1], _mm256_cvtepi32_ps(s[r][1]));
             }
         }
-        for (r = 0; r < 4; r++) {
-            _mm256_storeu_ps(out + r * 64 + p * 16, f[r][0]);
-            _mm256_storeu_ps(out + r * 64 + p * 16 + 8, f[r][1]);
-        }
+        store_panel(f, p, out);
     }
 }
 
