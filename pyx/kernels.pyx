@@ -169,22 +169,30 @@ cdef inline Py_ssize_t _split_room(Py_ssize_t N, Py_ssize_t K) noexcept nogil:
 
 
 cdef inline Py_ssize_t _part_area(Py_ssize_t N, Py_ssize_t K, Py_ssize_t per_row,
-                                  Py_ssize_t part, Py_ssize_t parts) noexcept nogil:
+        Py_ssize_t part, Py_ssize_t parts, bint room) noexcept nogil:
     """Where part `part` of N rows (_cut into parts of >= _ROWS) starts in a scratch of
-    per_row floats per row followed, per part, by its operand room for rows of K:
-    part p's area is per_row * n_p floats then cgru_lowp_part_bytes(n_p, K) bytes,
-    the parts one after another (in all <= per_row * N + _split_room(N, K))."""
+    per_row elements per row followed (room: a float32 model), per part, by its
+    operand room for rows of K: part p's area is per_row * n_p floats then
+    cgru_lowp_part_bytes(n_p, K) bytes, the parts one after another (in all
+    <= per_row * N + _split_room(N, K)); without room, part p starts at per_row * b."""
     cdef Py_ssize_t q, b, e, off = 0
     for q in range(part):
         _cut(N, _ROWS, q, parts, &b, &e)
-        off += per_row * (e - b) + <Py_ssize_t>(cgru_lowp_part_bytes(e - b, K) // 4)
+        off += per_row * (e - b)
+        if room:
+            off += <Py_ssize_t>(cgru_lowp_part_bytes(e - b, K) // 4)
     return off
 
 
+cdef inline Py_ssize_t _model_room(const cgru_model* m, Py_ssize_t N, Py_ssize_t K) noexcept nogil:
+    """the operand room of N rows of K: for every part of a split by samples
+    (_part_area) in a float32 model (the only kind with reduced-precision layers)"""
+    return _split_room(N, K) if m.itemsize == 4 else _lowp_room(N, K)
+
+
 cdef inline Py_ssize_t _model_scratch(const cgru_model* m, Py_ssize_t N) noexcept nogil:
-    """per direction: the recurrence's gh (N, 3H) + r*h (N, H) + operand room, for
-    every part of a split by samples (_part_area)"""
-    return 4 * N * m.hidden_size + _split_room(N, m.hidden_size)
+    """per direction: the recurrence's gh (N, 3H) + r*h (N, H) + operand room"""
+    return 4 * N * m.hidden_size + _model_room(m, N, m.hidden_size)
 
 
 cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
@@ -192,7 +200,7 @@ cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
     # per direction gx (T*N, 3H) + the recurrence's scratch; a step needs 7NH + room
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions
     cdef Py_ssize_t seq = D * (3 * T * N * H + _model_scratch(m, N))
-    cdef Py_ssize_t step = 7 * N * H + _split_room(N, max(m.input_size, H))
+    cdef Py_ssize_t step = 7 * N * H + _model_room(m, N, max(m.input_size, H))
     return seq if seq > step else step
 
 
@@ -257,7 +265,7 @@ def _part_layout(Py_ssize_t N, Py_ssize_t K, Py_ssize_t per_row, Py_ssize_t part
     out = []
     for i in range(parts):
         _cut(N, _ROWS, i, parts, &b, &e)
-        out.append((_part_area(N, K, per_row, i, parts), e - b,
+        out.append((_part_area(N, K, per_row, i, parts, True), e - b,
                     per_row * (e - b) + (cgru_lowp_scratch_bytes(e - b, K) + 3) // 4))
     return out, per_row * N + _split_room(N, K)
 
@@ -306,7 +314,7 @@ cdef void _rows_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexce
     if e <= b:
         return
     if j.h != NULL:                # a step of rows [b, e): 7H per row + its operand room
-        w = _part_area(j.M, max(j.m.input_size, H), 7 * H, item % j.parts, j.parts)
+        w = _part_area(j.M, max(j.m.input_size, H), 7 * H, item % j.parts, j.parts, not j.f64)
         if j.f64:
             _k.step_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin, j.ldin,
                         <double*>j.h + b * H, <double*>j.work + w)
@@ -353,7 +361,7 @@ cdef void _samples_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noe
     cdef char* h = j.h + (d * N * H + b * H) * sz
     cdef char* y = j.y + (d * H + b * y_n) * sz
     cdef char* w = j.scratch + (d * _model_scratch(j.m, N) +
-                                _part_area(N, H, 4 * H, item % j.parts, j.parts)) * sz
+                                _part_area(N, H, 4 * H, item % j.parts, j.parts, not j.f64)) * sz
     if j.f64:
         _k.recurrence_f64(&j.m.layers_f64[k], T, e - b, <const double*>gx, gx_t, gx_n,
                           <double*>h, <double*>y, y_t, y_n, lens, reverse, <double*>w)
