@@ -694,9 +694,12 @@ cdef inline void _gates_units(const cgru_cell* c, Py_ssize_t H, Py_ssize_t j0, P
 
 
 cdef inline void _units(const cgru_cell* c, const floating* w_ih_p, const floating* w_hh_p,
-        const floating* bx, const floating* bhn, const cgru_units* u, Py_ssize_t s,
-        Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
-    """Step s of the recurrence (cgru_units in src/cgru/_core.pxd) for units [j0, j1)."""
+        const floating* bx, const floating* bhn, int wf, const void* w_ih_q,
+        const void* w_hh_q, const cgru_units* u, Py_ssize_t s, Py_ssize_t j0,
+        Py_ssize_t j1) noexcept nogil:
+    """Step s of the recurrence (cgru_units in src/cgru/_core.pxd) for units [j0, j1);
+    wf != 0: the products from the reduced-precision w_ih_q, w_hh_q (each range
+    converts the whole x and h itself, on the stack: N < 8 rows)."""
     cdef Py_ssize_t H = c.hidden_size, G = 3 * H, b, t, L
     cdef Py_ssize_t gx_t = u.gx_t, gx_n = u.gx_n
     cdef const floating* h = <const floating*>u.h[s % 2]
@@ -705,10 +708,20 @@ cdef inline void _units(const cgru_cell* c, const floating* w_ih_p, const floati
     cdef floating* y = <floating*>u.y
     cdef const floating* gx = <const floating*>u.gx
     if u.x != NULL:          # a step: the projection of these units first
-        _gemm_packed(u.N, c.input_size, H, 0, 3, j0, j1, <const floating*>u.x, u.ldx, w_ih_p,
-                     <floating*>u.gxw, G)
+        if floating is float:
+            if wf != 0:
+                cgru_lowp_matmul_range(wf, u.N, c.input_size, 3, H, 0, 3, j0, j1,
+                                       <const float*>u.x, u.ldx, w_ih_q, <float*>u.gxw, G,
+                                       NULL, 0)
+        if wf == 0:
+            _gemm_packed(u.N, c.input_size, H, 0, 3, j0, j1, <const floating*>u.x, u.ldx,
+                         w_ih_p, <floating*>u.gxw, G)
         gx, gx_t, gx_n = <const floating*>u.gxw, 0, G
-    _gemm_packed(u.N, H, H, 0, 3, j0, j1, h, H, w_hh_p, gh, G)
+    if floating is float:
+        if wf != 0:
+            cgru_lowp_matmul_range(wf, u.N, H, 3, H, 0, 3, j0, j1, h, H, w_hh_q, gh, G, NULL, 0)
+    if wf == 0:
+        _gemm_packed(u.N, H, H, 0, 3, j0, j1, h, H, w_hh_p, gh, G)
     for b in range(u.N):
         L = u.T if u.lengths == NULL else u.lengths[b]
         if s >= L:           # past this sample's length: state kept, zeros in y
@@ -849,7 +862,8 @@ cdef void _units_f32(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0,
     if not L.cell.reset_after:
         _units_reset_before(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, u, s, j0, j1)
         return
-    _units(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, L.b_hn, u, s, j0, j1)
+    _units(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, L.b_hn, L.weight_format, L.w_ih_q,
+           L.w_hh_q, u, s, j0, j1)
 
 cdef void _units_f64(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0,
                      Py_ssize_t j1) noexcept nogil:
@@ -857,7 +871,7 @@ cdef void _units_f64(const cgru_units* u, Py_ssize_t s, Py_ssize_t j0,
     if not L.cell.reset_after:
         _units_reset_before(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, u, s, j0, j1)
         return
-    _units(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, L.b_hn, u, s, j0, j1)
+    _units(&L.cell, L.w_ih_packed, L.w_hh_packed, L.b_x, L.b_hn, 0, NULL, NULL, u, s, j0, j1)
 
 
 cdef cgru_kernel_table _table

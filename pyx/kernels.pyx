@@ -23,6 +23,8 @@ cdef extern from "c/cpu.h":
 
 cdef extern from "c/lowp.h":
     size_t cgru_lowp_scratch_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
+    size_t cgru_lowp_part_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
+    size_t cgru_lowp_split_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
 
 cdef const cgru_kernel_table* _k = NULL      # the chosen ISA's table (set below)
 
@@ -149,9 +151,54 @@ cdef inline bint _is_lowp(const cgru_model* m, int k) noexcept nogil:
     return m.itemsize == 4 and m.layers_f32[k].weight_format != 0
 
 
+cdef inline const void* _w_hh_any(const cgru_layer_f32* L) noexcept nogil:
+    """the packed W_hh the unit split reads: float32 panels, or the reduced-precision ones"""
+    return <const void*>L.w_hh_q if L.weight_format != 0 else <const void*>L.w_hh_packed
+
+
+cdef inline const void* _w_ih_any(const cgru_layer_f32* L) noexcept nogil:
+    return <const void*>L.w_ih_q if L.weight_format != 0 else <const void*>L.w_ih_packed
+
+
+cdef inline double _step_bytes_share(const cgru_layer_f32* L) noexcept nogil:
+    """A step of a few samples streams W_hh: its time goes with the weights' bytes,
+    so the per-step cut-off of a unit split (_UNITS_STEP_FLOPS, measured for
+    float32) counts a reduced-precision layer's work at its bytes per weight / 4."""
+    return 0.25 if L.weight_format == CGRU_WEIGHTS_INT8 else \
+        0.5 if L.weight_format != 0 else 1.0
+
+
+cdef inline Py_ssize_t _split_room(Py_ssize_t N, Py_ssize_t K) noexcept nogil:
+    """4-byte units of operand room for N rows of K cut into parts of >= 4 rows,
+    each part its own block (_part_area)"""
+    return <Py_ssize_t>((cgru_lowp_split_bytes(N, K) + 3) // 4)
+
+
+cdef inline Py_ssize_t _part_area(Py_ssize_t N, Py_ssize_t K, Py_ssize_t per_row,
+        Py_ssize_t part, Py_ssize_t parts, bint room) noexcept nogil:
+    """Where part `part` of N rows (_cut into parts of >= _ROWS) starts in a scratch of
+    per_row elements per row followed (room: a float32 model), per part, by its
+    operand room for rows of K: part p's area is per_row * n_p floats then
+    cgru_lowp_part_bytes(n_p, K) bytes, the parts one after another (in all
+    <= per_row * N + _split_room(N, K)); without room, part p starts at per_row * b."""
+    cdef Py_ssize_t q, b, e, off = 0
+    for q in range(part):
+        _cut(N, _ROWS, q, parts, &b, &e)
+        off += per_row * (e - b)
+        if room:
+            off += <Py_ssize_t>(cgru_lowp_part_bytes(e - b, K) // 4)
+    return off
+
+
+cdef inline Py_ssize_t _model_room(const cgru_model* m, Py_ssize_t N, Py_ssize_t K) noexcept nogil:
+    """the operand room of N rows of K: for every part of a split by samples
+    (_part_area) in a float32 model (the only kind with reduced-precision layers)"""
+    return _split_room(N, K) if m.itemsize == 4 else _lowp_room(N, K)
+
+
 cdef inline Py_ssize_t _model_scratch(const cgru_model* m, Py_ssize_t N) noexcept nogil:
     """per direction: the recurrence's gh (N, 3H) + r*h (N, H) + operand room"""
-    return 4 * N * m.hidden_size + _lowp_room(N, m.hidden_size)
+    return 4 * N * m.hidden_size + _model_room(m, N, m.hidden_size)
 
 
 cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
@@ -159,7 +206,7 @@ cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
     # per direction gx (T*N, 3H) + the recurrence's scratch; a step needs 7NH + room
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions
     cdef Py_ssize_t seq = D * (3 * T * N * H + _model_scratch(m, N))
-    cdef Py_ssize_t step = 7 * N * H + _lowp_room(N, max(m.input_size, H))
+    cdef Py_ssize_t step = 7 * N * H + _model_room(m, N, max(m.input_size, H))
     return seq if seq > step else step
 
 
@@ -171,10 +218,13 @@ cdef Py_ssize_t cgru_model_workspace(const cgru_model* m, Py_ssize_t T,
 #   - the recurrence by samples when N >= 8 (each part runs the whole sequence of
 #     its >= 4 samples), or by direction for a bidirectional layer, else
 #   - by hidden units, one parallel step per time step (two for reset_after=False),
-#     when H allows parts of >= _UNITS_MIN units (packed weights): each part computes
-#     its panels of the recurrent product and the gates of its units; the layer's
-#     input projection is then cut by the same units (its output columns), as the
-#     first step of the same parallel call.
+#     when H allows parts of >= _UNITS_MIN units (packed weights of any format): each
+#     part computes its panels of the recurrent product and the gates of its units;
+#     the layer's input projection is then cut by the same units (its output
+#     columns), as the first step of the same parallel call (float weights).
+# The same cuts for reduced-precision weights (float16, bfloat16, int8): a sample
+# part converts (quantizes) its own rows in its own operand room (_part_area), a
+# unit part converts the whole h of the step (N < 8 rows) on its stack.
 # return_gates splits by samples and directions only.  Ctrl-C chunks of a long call
 # (cgru._compiled) call the same per-layer pieces through _LAYER_API.
 # Work under _MIN_SPLIT_FLOPS (16x that for a projection) stays on the calling
@@ -217,6 +267,19 @@ def _split_limits(min_flops=None, units_min=None, units_step_flops=None):
     return old
 
 
+def _part_layout(Py_ssize_t N, Py_ssize_t K, Py_ssize_t per_row, Py_ssize_t parts):
+    """For tests: [(start, rows, room)] of each part of N rows (_part_area, in floats),
+    the room each part's recurrence or step needs (cgru_lowp_scratch_bytes), and
+    what the workspace reserves: per_row * N + _split_room(N, K)."""
+    cdef Py_ssize_t i, b, e
+    out = []
+    for i in range(parts):
+        _cut(N, _ROWS, i, parts, &b, &e)
+        out.append((_part_area(N, K, per_row, i, parts, True), e - b,
+                    per_row * (e - b) + (cgru_lowp_scratch_bytes(e - b, K) + 3) // 4))
+    return out, per_row * N + _split_room(N, K)
+
+
 def _pool_workers():
     """Worker threads the pool has started in this process (0 in a fresh child)."""
     return cgru_pool_workers()
@@ -250,35 +313,37 @@ ctypedef struct _rows_job:         # projections of a layer, or a step, by rows
     const char* inp
     char* out                      # projection: gx of direction d at + d*M_d*3H
     char* h                        # step: the layer's h; NULL for a projection
-    char* work                     # step: 7H scratch per row
+    char* work                     # step: 7H per row + operand room per part (_part_area)
     char* gates                    # step: NULL, or the layer's r plane (N, H) (z, n
     Py_ssize_t gplane              #   gplane, 2*gplane after)
 
 
 cdef void _rows_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexcept nogil:
     cdef _rows_job* j = <_rows_job*>arg
-    cdef Py_ssize_t H = j.m.hidden_size, D = j.m.num_directions, b, e
+    cdef Py_ssize_t H = j.m.hidden_size, D = j.m.num_directions, b, e, w
     cdef Py_ssize_t d = item // j.parts, sz = 8 if j.f64 else 4
     cdef int k = j.layer * <int>D + <int>d
     _cut(j.M, _ROWS, item % j.parts, j.parts, &b, &e)
     if e <= b:
         return
-    if j.h != NULL and j.gates != NULL:     # a step of rows [b, e), with its gates
+    if j.h != NULL:                # a step of rows [b, e): 7H per row + its operand room
+        w = _part_area(j.M, max(j.m.input_size, H), 7 * H, item % j.parts, j.parts, not j.f64)
+    if j.h != NULL and j.gates != NULL:     # ... with its gates
         if j.f64:
             _k.step_gates_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin,
-                              j.ldin, <double*>j.h + b * H, <double*>j.work + b * 7 * H,
+                              j.ldin, <double*>j.h + b * H, <double*>j.work + w,
                               <double*>j.gates + b * H, H, j.gplane)
         else:
             _k.step_gates_f32(&j.m.layers_f32[k], e - b, <const float*>j.inp + b * j.ldin,
-                              j.ldin, <float*>j.h + b * H, <float*>j.work + b * 7 * H,
+                              j.ldin, <float*>j.h + b * H, <float*>j.work + w,
                               <float*>j.gates + b * H, H, j.gplane)
-    elif j.h != NULL:              # a step of rows [b, e)
+    elif j.h != NULL:
         if j.f64:
             _k.step_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin, j.ldin,
-                        <double*>j.h + b * H, <double*>j.work + b * 7 * H)
+                        <double*>j.h + b * H, <double*>j.work + w)
         else:
             _k.step_f32(&j.m.layers_f32[k], e - b, <const float*>j.inp + b * j.ldin, j.ldin,
-                        <float*>j.h + b * H, <float*>j.work + b * 7 * H)
+                        <float*>j.h + b * H, <float*>j.work + w)
     elif j.f64:
         _k.input_projection_f64(&j.m.layers_f64[k], e - b, <const double*>j.inp + b * j.ldin,
                                 j.ldin, <double*>(j.out + (d * j.M_d + b) * 3 * H * sz))
@@ -313,7 +378,8 @@ cdef void _samples_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noe
     cdef const char* gx = <const char*>q.gx[d] + b * q.gx_n * sz
     cdef char* h = <char*>q.h[d] + b * H * sz
     cdef char* y = (<char*>q.y[d] + b * q.y_n * sz) if q.y[d] != NULL else NULL
-    cdef char* w = j.scratch + (d * _model_scratch(j.m, N) + b * 4 * H) * sz
+    cdef char* w = j.scratch + (d * _model_scratch(j.m, N) +
+                                _part_area(N, H, 4 * H, item % j.parts, j.parts, not j.f64)) * sz
     cdef char* g = <char*>q.gates[d]
     if g != NULL:                  # with the gates: rows (t, n) at g + t*g_t + n*g_n
         g += b * q.g_n * sz
@@ -373,12 +439,13 @@ cdef void _units_item(void* arg, ptrdiff_t step, ptrdiff_t item, int rank) noexc
 
 
 cdef inline Py_ssize_t _units_parts(const cgru_cell* c, const void* w_hh_p, const void* w_ih_p,
-        Py_ssize_t N, int nthreads, double flops) noexcept nogil:
-    """Parts for a split by hidden units (1: none): packed weights, a few samples,
-    >= _UNITS_MIN units and enough work per part and step."""
+        Py_ssize_t N, int nthreads, double flops, double share=1.0) noexcept nogil:
+    """Parts for a split by hidden units (1: none): packed weights (of any format), a
+    few samples, >= _UNITS_MIN units and enough work per part and step (counted at
+    `share` of float32's: _step_bytes_share)."""
     if w_hh_p == NULL or w_ih_p == NULL or N >= 2 * _ROWS:
         return 1
-    if 6.0 * N * c.hidden_size * c.hidden_size < _UNITS_STEP_FLOPS:
+    if 6.0 * N * c.hidden_size * c.hidden_size * share < _UNITS_STEP_FLOPS:
         return 1
     return _parts(c.hidden_size, _UNITS_MIN, nthreads, flops)
 
@@ -394,8 +461,9 @@ cdef inline Py_ssize_t _layer_units(const cgru_model* m, int layer, Py_ssize_t T
     if _is_lowp(m, layer) and not m.layers_f32[layer].cell.reset_after:
         return 1                   # _units_reset_before has float weights only
     if m.itemsize == 4:
-        return _units_parts(&m.layers_f32[layer].cell, m.layers_f32[layer].w_hh_packed,
-                            m.layers_f32[layer].w_ih_packed, N, nth, 6.0 * T * N * H * H)
+        return _units_parts(&m.layers_f32[layer].cell, _w_hh_any(&m.layers_f32[layer]),
+                            _w_ih_any(&m.layers_f32[layer]), N, nth, 6.0 * T * N * H * H,
+                            _step_bytes_share(&m.layers_f32[layer]))
     return _units_parts(&m.layers_f64[layer].cell, m.layers_f64[layer].w_hh_packed,
                         m.layers_f64[layer].w_ih_packed, N, nth, 6.0 * T * N * H * H)
 
@@ -423,9 +491,8 @@ cdef void _layer_recurrences(const cgru_model* m, int layer, const cgru_layer_bl
     per direction _model_scratch(m, q.N): by up > 1 ranges of hidden units (one
     direction; inp != NULL: its projection of M rows too, by the same units, as step 0
     of the same call, so each thread reads only its share of W_ih, then of W_hh every
-    step), else by samples and/or one direction per thread.  A recurrence with
-    reduced-precision weights is not split by samples (its operand room follows each
-    part's gh + r*h: parts would overlap)."""
+    step), else by samples and/or one direction per thread (each sample part with its
+    own operand room for reduced-precision weights: _part_area)."""
     cdef Py_ssize_t H = m.hidden_size, D = m.num_directions, N = q.N, T = q.T[0], parts
     cdef int k = layer * <int>D, nth = m.num_threads
     cdef const cgru_cell* c = &m.layers_f32[k].cell if floating is float else \
@@ -450,9 +517,8 @@ cdef void _layer_recurrences(const cgru_model* m, int layer, const cgru_layer_bl
         if T % 2 and c.reset_after:                     # the last step wrote h[1]
             memcpy(q.h[0], scratch + 3 * N * H, N * H * sizeof(floating))
         return
-    parts = 1 if _is_lowp(m, k) else _parts(N, _ROWS, nth, 6.0 * T * N * H * H * D)
-    dual = D == 2 and nth > 1 and 6.0 * T * N * H * H >= _MIN_SPLIT_FLOPS and \
-        not _is_lowp(m, k)
+    parts = _parts(N, _ROWS, nth, 6.0 * T * N * H * H * D)
+    dual = D == 2 and nth > 1 and 6.0 * T * N * H * H >= _MIN_SPLIT_FLOPS
     sj.m, sj.layer, sj.f64, sj.parts, sj.b = m, layer, floating is double, parts, q[0]
     sj.scratch = <char*>scratch
     cgru_parallel(nth if parts > 1 or dual else 1, 1, D * parts, _samples_item, &sj)
@@ -531,10 +597,8 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
         xin = x if layer == 0 else h + (layer - 1) * N * H
         ldx = m.input_size if layer == 0 else H
         hl = h + layer * N * H
-        # by samples (rows), else by hidden units, else on this thread (a layer with
-        # reduced-precision weights: on this thread, its operand room follows the
-        # 7NH of the whole step)
-        parts = 1 if _is_lowp(m, layer) else _parts(N, _ROWS, nth, 6.0 * N * H * (I + H))
+        # by samples (rows), else by hidden units, else on this thread
+        parts = _parts(N, _ROWS, nth, 6.0 * N * H * (I + H))
         if parts > 1 or gates != NULL:
             rj.m, rj.layer, rj.f64, rj.M, rj.M_d, rj.parts, rj.ldin = m, layer, \
                 floating is double, N, N, parts, ldx
@@ -544,8 +608,9 @@ cdef int _model_step(const cgru_model* m, Py_ssize_t N, const floating* x, float
             cgru_parallel(nth if parts > 1 else 1, 1, parts, _rows_item, &rj)
             continue
         if floating is float:
-            uj.parts = _units_parts(c, m.layers_f32[layer].w_hh_packed,
-                                    m.layers_f32[layer].w_ih_packed, N, nth, 6.0 * N * H * (I + H))
+            uj.parts = _units_parts(c, _w_hh_any(&m.layers_f32[layer]),
+                                    _w_ih_any(&m.layers_f32[layer]), N, nth, 6.0 * N * H * (I + H),
+                                    _step_bytes_share(&m.layers_f32[layer]))
         else:
             uj.parts = _units_parts(c, m.layers_f64[layer].w_hh_packed,
                                     m.layers_f64[layer].w_ih_packed, N, nth, 6.0 * N * H * (I + H))

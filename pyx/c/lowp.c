@@ -441,6 +441,32 @@ size_t cgru_lowp_scratch_bytes(ptrdiff_t N, ptrdiff_t K)
     return most + 64;     /* room to align the block to 64 bytes */
 }
 
+/* the most operand bytes per row any format needs (an int8 row also its scale) */
+static size_t most_row_bytes(ptrdiff_t K)
+{
+    size_t most = 0, b;
+    int fmt;
+    for (fmt = 1; fmt < CGRU_LOWP_NUM_FORMATS; fmt++) {
+        b = act_row_bytes(fmt, K) + (fmt == CGRU_WEIGHTS_INT8 ? 4 : 0);
+        most = b > most ? b : most;
+    }
+    return most;
+}
+
+/* >= cgru_lowp_scratch_bytes(N, K): head and rows each round up by < 64 bytes,
+   plus 64 to align the block */
+size_t cgru_lowp_part_bytes(ptrdiff_t N, ptrdiff_t K)
+{
+    return round64((size_t)N * most_row_bytes(K)) + 192;
+}
+
+/* >= the sum of cgru_lowp_part_bytes over the parts of N rows cut into parts of
+   >= 4 rows (at most N / 4 + 1 of them): each part rounds up by < 256 bytes */
+size_t cgru_lowp_split_bytes(ptrdiff_t N, ptrdiff_t K)
+{
+    return (size_t)N * most_row_bytes(K) + 256 * (size_t)(N / 4 + 1);
+}
+
 static char* align64(void* p) { return (char*)p + (64 - (size_t)p % 64) % 64; }
 
 void cgru_lowp_matmul_range(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H,
@@ -503,48 +529,41 @@ void cgru_lowp_matmul(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t 
 
 #define P CGRU_LOWP_P
 
-static void tile_f32(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
-                     const cgru_lowp_aux* aux, float* out)
-{
-    int p, r, i;
-    ptrdiff_t k;
-    (void)aux;
-    for (p = 0; p < 4; p++) {
-        const float* wp = (const float*)w[p];
-        float s[4][P] = {{0}};
-        for (k = 0; k < Kp; k++)
-            for (r = 0; r < 4; r++) {
-                float x = ((const float*)a[r])[k];
-                for (i = 0; i < P; i++)
-                    s[r][i] += x * wp[k * P + i];
-            }
-        for (r = 0; r < 4; r++)
-            memcpy(out + r * 64 + p * P, s[r], sizeof s[r]);
+/* float32 and float16: the same kernels; WEIGHTS(wk, buf, wp, k) points wk at the
+   16 float weights of k in panel wp (float16: converted into buf) */
+#define WEIGHTS_F32(wk, buf, wp, k) ((void)(buf), wk = (const float*)(wp) + (k) * P)
+#define WEIGHTS_F16(wk, buf, wp, k)                                               \
+    do {                                                                          \
+        int i_;                                                                   \
+        for (i_ = 0; i_ < P; i_++)                                                \
+            buf[i_] = f16_to_f32(((const uint16_t*)(wp))[(k) * P + i_]);          \
+        wk = buf;                                                                 \
+    } while (0)
+#define CGRU_LOWP_TILE_FMA(SFX, WEIGHTS)                                          \
+    static void tile_##SFX(ptrdiff_t Kp, const void* const a[4], const void* const w[4], \
+                           const cgru_lowp_aux* aux, float* out)                  \
+    {                                                                             \
+        int p, r, i;                                                              \
+        ptrdiff_t k;                                                              \
+        (void)aux;                                                                \
+        for (p = 0; p < 4; p++) {                                                 \
+            float s[4][P] = {{0}}, buf[P];                                        \
+            const float* wk;                                                      \
+            for (k = 0; k < Kp; k++) {                                            \
+                WEIGHTS(wk, buf, w[p], k);                                        \
+                for (r = 0; r < 4; r++) {                                         \
+                    float x = ((const float*)a[r])[k];                            \
+                    for (i = 0; i < P; i++)                                       \
+                        s[r][i] += x * wk[i];                                     \
+                }                                                                 \
+            }                                                                     \
+            for (r = 0; r < 4; r++)                                               \
+                memcpy(out + r * 64 + p * P, s[r], sizeof s[r]);                  \
+        }                                                                         \
     }
-}
 
-static void tile_f16(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
-                     const cgru_lowp_aux* aux, float* out)
-{
-    int p, r, i;
-    ptrdiff_t k;
-    (void)aux;
-    for (p = 0; p < 4; p++) {
-        const uint16_t* wp = (const uint16_t*)w[p];
-        float s[4][P] = {{0}}, wk[P];
-        for (k = 0; k < Kp; k++) {
-            for (i = 0; i < P; i++)
-                wk[i] = f16_to_f32(wp[k * P + i]);
-            for (r = 0; r < 4; r++) {
-                float x = ((const float*)a[r])[k];
-                for (i = 0; i < P; i++)
-                    s[r][i] += x * wk[i];
-            }
-        }
-        for (r = 0; r < 4; r++)
-            memcpy(out + r * 64 + p * P, s[r], sizeof s[r]);
-    }
-}
+CGRU_LOWP_TILE_FMA(f32, WEIGHTS_F32)
+CGRU_LOWP_TILE_FMA(f16, WEIGHTS_F16)
 
 static void tile_bf16(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
                       const cgru_lowp_aux* aux, float* out)
@@ -630,41 +649,28 @@ typedef float cgru_lowp_v4 __attribute__((vector_size(16)));
     } while (0)
 #endif
 
-static void row_f32(ptrdiff_t Kp, const void* a_, const void* const w[4],
-                    const cgru_lowp_aux* aux, float* out)
-{
-    const float* a = a_;
-    int p;
-    ptrdiff_t k;
-    (void)aux;
-    for (p = 0; p < 4; p++) {
-        const float* wp = (const float*)w[p];
-        ROW_ACC;
-        for (k = 0; k < Kp; k++)
-            ROW_FMA(a[k], wp + k * P);
-        memcpy(out + p * P, s, sizeof s);
+#define CGRU_LOWP_ROW_FMA(SFX, WEIGHTS)                                           \
+    static void row_##SFX(ptrdiff_t Kp, const void* a_, const void* const w[4],   \
+                          const cgru_lowp_aux* aux, float* out)                   \
+    {                                                                             \
+        const float* a = a_;                                                      \
+        int p;                                                                    \
+        ptrdiff_t k;                                                              \
+        (void)aux;                                                                \
+        for (p = 0; p < 4; p++) {                                                 \
+            float buf[P];                                                         \
+            const float* wk;                                                      \
+            ROW_ACC;                                                              \
+            for (k = 0; k < Kp; k++) {                                            \
+                WEIGHTS(wk, buf, w[p], k);                                        \
+                ROW_FMA(a[k], wk);                                                \
+            }                                                                     \
+            memcpy(out + p * P, s, sizeof s);                                     \
+        }                                                                         \
     }
-}
 
-static void row_f16(ptrdiff_t Kp, const void* a_, const void* const w[4],
-                    const cgru_lowp_aux* aux, float* out)
-{
-    const float* a = a_;
-    int p, i;
-    ptrdiff_t k;
-    (void)aux;
-    for (p = 0; p < 4; p++) {
-        const uint16_t* wp = (const uint16_t*)w[p];
-        float wk[P];
-        ROW_ACC;
-        for (k = 0; k < Kp; k++) {
-            for (i = 0; i < P; i++)
-                wk[i] = f16_to_f32(wp[k * P + i]);
-            ROW_FMA(a[k], wk);
-        }
-        memcpy(out + p * P, s, sizeof s);
-    }
-}
+CGRU_LOWP_ROW_FMA(f32, WEIGHTS_F32)
+CGRU_LOWP_ROW_FMA(f16, WEIGHTS_F16)
 
 static void row_bf16(ptrdiff_t Kp, const void* a_, const void* const w[4],
                      const cgru_lowp_aux* aux, float* out)

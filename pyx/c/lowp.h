@@ -120,6 +120,12 @@ void cgru_lowp_gemm(int fmt, ptrdiff_t N, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H,
 #define CGRU_LOWP_CHUNK 262144
 ptrdiff_t cgru_lowp_chunk_rows(int fmt, ptrdiff_t K);
 size_t cgru_lowp_scratch_bytes(ptrdiff_t N, ptrdiff_t K);
+/* A product split by rows across threads, each part's operands in its own
+   block: cgru_lowp_part_bytes(n, K) (a 64-byte multiple, >= scratch_bytes(n, K))
+   for a part of n rows; cgru_lowp_split_bytes(N, K) >= the sum of those blocks
+   over any cut of N rows into parts of >= 4 rows (or one part). */
+size_t cgru_lowp_part_bytes(ptrdiff_t N, ptrdiff_t K);
+size_t cgru_lowp_split_bytes(ptrdiff_t N, ptrdiff_t K);
 void cgru_lowp_matmul(int fmt, ptrdiff_t M, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H, int g0,
                       int g1, const float* a, ptrdiff_t lda, const void* packed, float* c,
                       ptrdiff_t ldc, void* scratch, size_t scratch_bytes);

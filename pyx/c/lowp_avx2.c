@@ -18,18 +18,53 @@
 #define T_VNNI T_2 ",avxvnni"
 #define ATTR(t) __attribute__((target(t)))
 
+/* The loops every format shares (the format gives BCAST(row, k): a k group of an
+   operand row, and DP(acc, x, v): its dot-product step on 8 outputs).
+   TILE_LOOP: panel wp, rows ar[0..3], s[r][0..1] over k in [K0, K1), the panel's
+   two 8-output halves v0, v1 = LOADW(wp, k, 0 / 1);
+   ROW_LOOP: one row a, s[0..7] = the 4 panels' halves (LOADW(w[p / 2], k, p % 2)). */
+#define TILE_LOOP(VT, XT, K0, K1, LOADW, BCAST, DP)                                  \
+    for (k = (K0); k < (K1); k++) {                                                  \
+        VT v0 = LOADW(wp, k, 0), v1 = LOADW(wp, k, 1);                               \
+        for (r = 0; r < 4; r++) {                                                    \
+            XT x = BCAST(ar[r], k);                                                  \
+            s[r][0] = DP(s[r][0], x, v0);                                            \
+            s[r][1] = DP(s[r][1], x, v1);                                            \
+        }                                                                            \
+    }
+#define ROW_LOOP(WT, XT, K0, K1, LOADW, BCAST, DP)                                   \
+    for (k = (K0); k < (K1); k++) {                                                  \
+        XT x = BCAST(a, k);                                                          \
+        for (p = 0; p < 8; p++)                                                      \
+            s[p] = DP(s[p], x, LOADW((const WT*)w[p / 2], k, p % 2));                \
+    }
+
+/* panel p's 4 rows x 16 outputs of a tile to out (as lowp_impl.h lays them out) */
+static inline ATTR(T_2) void store_panel(__m256 s[4][2], int p, float* out)
+{
+    int r;
+    for (r = 0; r < 4; r++) {
+        _mm256_storeu_ps(out + r * 64 + p * 16, s[r][0]);
+        _mm256_storeu_ps(out + r * 64 + p * 16 + 8, s[r][1]);
+    }
+}
+
 /* ------------------------------------------------- float32 and float16 */
 /* The same two kernels for both: only how 8 weights are loaded differs. */
 
-#define LOADF(ptr) _mm256_loadu_ps(ptr)
-#define LOADH(ptr) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(ptr)))
+#define FMA(acc, x, v) _mm256_fmadd_ps(x, v, acc)
+#define BCASTF(row, k) _mm256_broadcast_ss((row) + (k))
+
+#define LOADF(panel, k, half) _mm256_loadu_ps((panel) + 16 * (k) + 8 * (half))
+#define LOADH(panel, k, half) \
+    _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)((panel) + 16 * (k) + 8 * (half))))
 
 #define CGRU_LOWP_FMA_KERNELS(SFX, WT, LOAD)                                         \
     static ATTR(T_2) void tile_##SFX(ptrdiff_t Kp, const void* const a[4],              \
                                      const void* const w[4], const cgru_lowp_aux* aux,  \
                                      float* out)                                        \
     {                                                                                   \
-        const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];                     \
+        const float* ar[4] = {a[0], a[1], a[2], a[3]};                                  \
         ptrdiff_t k;                                                                    \
         int p, r;                                                                       \
         (void)aux;                                                                      \
@@ -38,23 +73,8 @@
             __m256 s[4][2];                                                             \
             for (r = 0; r < 4; r++)                                                     \
                 s[r][0] = s[r][1] = _mm256_setzero_ps();                                \
-            for (k = 0; k < Kp; k++) {                                                  \
-                __m256 v0 = LOAD(wp + 16 * k), v1 = LOAD(wp + 16 * k + 8);              \
-                __m256 x0 = _mm256_broadcast_ss(a0 + k), x1 = _mm256_broadcast_ss(a1 + k); \
-                __m256 x2 = _mm256_broadcast_ss(a2 + k), x3 = _mm256_broadcast_ss(a3 + k); \
-                s[0][0] = _mm256_fmadd_ps(x0, v0, s[0][0]);                             \
-                s[0][1] = _mm256_fmadd_ps(x0, v1, s[0][1]);                             \
-                s[1][0] = _mm256_fmadd_ps(x1, v0, s[1][0]);                             \
-                s[1][1] = _mm256_fmadd_ps(x1, v1, s[1][1]);                             \
-                s[2][0] = _mm256_fmadd_ps(x2, v0, s[2][0]);                             \
-                s[2][1] = _mm256_fmadd_ps(x2, v1, s[2][1]);                             \
-                s[3][0] = _mm256_fmadd_ps(x3, v0, s[3][0]);                             \
-                s[3][1] = _mm256_fmadd_ps(x3, v1, s[3][1]);                             \
-            }                                                                           \
-            for (r = 0; r < 4; r++) {                                                   \
-                _mm256_storeu_ps(out + r * 64 + p * 16, s[r][0]);                       \
-                _mm256_storeu_ps(out + r * 64 + p * 16 + 8, s[r][1]);                   \
-            }                                                                           \
+            TILE_LOOP(__m256, __m256, 0, Kp, LOAD, BCASTF, FMA)                          \
+            store_panel(s, p, out);                                                     \
         }                                                                               \
     }                                                                                   \
     static ATTR(T_2) void row_##SFX(ptrdiff_t Kp, const void* a_, const void* const w[4], \
@@ -67,12 +87,7 @@
         (void)aux;                                                                      \
         for (p = 0; p < 8; p++)                                                         \
             s[p] = _mm256_setzero_ps();                                                 \
-        for (k = 0; k < Kp; k++) {                                                      \
-            __m256 x = _mm256_broadcast_ss(a + k);                                      \
-            for (p = 0; p < 8; p++)                                                     \
-                s[p] = _mm256_fmadd_ps(                                                 \
-                    x, LOAD((const WT*)w[p / 2] + 16 * k + 8 * (p % 2)), s[p]);         \
-        }                                                                               \
+        ROW_LOOP(WT, __m256, 0, Kp, LOAD, BCASTF, FMA)                                   \
         for (p = 0; p < 8; p++)                                                         \
             _mm256_storeu_ps(out + 8 * p, s[p]);                                        \
     }
@@ -96,12 +111,27 @@ static inline ATTR(T_2) __m256i bpair(const uint16_t* x, ptrdiff_t kk)
     return _mm256_set1_epi32(v);
 }
 #define LOADI(ptr) _mm256_loadu_si256((const __m256i*)(ptr))
+#define LOADB(panel, k, half) LOADI((panel) + 32 * (k) + 16 * (half))
+
+/* a broadcast operand pair as its even-k and odd-k float32 values */
+typedef struct { __m256 e, o; } bf_x;
+static inline ATTR(T_2) bf_x bcast_bf(const uint16_t* x, ptrdiff_t kk)
+{
+    __m256i v = bpair(x, kk);
+    bf_x r = {bf_even(v), bf_odd(v)};
+    return r;
+}
+/* as vdpbf16ps: the odd product first */
+static inline ATTR(T_2) __m256 dp_bf(__m256 acc, bf_x x, __m256i v)
+{
+    return _mm256_fmadd_ps(x.e, bf_even(v), _mm256_fmadd_ps(x.o, bf_odd(v), acc));
+}
 
 static ATTR(T_2) void tile_bf16(ptrdiff_t Kp, const void* const a[4], const void* const w[4],
                                 const cgru_lowp_aux* aux, float* out)
 {
     const uint16_t* ar[4] = {a[0], a[1], a[2], a[3]};
-    ptrdiff_t kk;
+    ptrdiff_t k;
     int p, r;
     (void)aux;
     for (p = 0; p < 4; p++) {
@@ -109,20 +139,8 @@ static ATTR(T_2) void tile_bf16(ptrdiff_t Kp, const void* const a[4], const void
         __m256 s[4][2];
         for (r = 0; r < 4; r++)
             s[r][0] = s[r][1] = _mm256_setzero_ps();
-        for (kk = 0; kk < Kp / 2; kk++) {
-            __m256i v0 = LOADI(wp + 32 * kk), v1 = LOADI(wp + 32 * kk + 16);
-            __m256 e0 = bf_even(v0), o0 = bf_odd(v0), e1 = bf_even(v1), o1 = bf_odd(v1);
-            for (r = 0; r < 4; r++) {
-                __m256i x = bpair(ar[r], kk);
-                __m256 xe = bf_even(x), xo = bf_odd(x);
-                s[r][0] = _mm256_fmadd_ps(xe, e0, _mm256_fmadd_ps(xo, o0, s[r][0]));
-                s[r][1] = _mm256_fmadd_ps(xe, e1, _mm256_fmadd_ps(xo, o1, s[r][1]));
-            }
-        }
-        for (r = 0; r < 4; r++) {
-            _mm256_storeu_ps(out + r * 64 + p * 16, s[r][0]);
-            _mm256_storeu_ps(out + r * 64 + p * 16 + 8, s[r][1]);
-        }
+        TILE_LOOP(__m256i, bf_x, 0, Kp / 2, LOADB, bcast_bf, dp_bf)
+        store_panel(s, p, out);
     }
 }
 
@@ -131,19 +149,12 @@ static ATTR(T_2) void row_bf16(ptrdiff_t Kp, const void* a_, const void* const w
 {
     const uint16_t* a = a_;
     __m256 s[8];
-    ptrdiff_t kk;
+    ptrdiff_t k;
     int p;
     (void)aux;
     for (p = 0; p < 8; p++)
         s[p] = _mm256_setzero_ps();
-    for (kk = 0; kk < Kp / 2; kk++) {
-        __m256i x = bpair(a, kk);
-        __m256 xe = bf_even(x), xo = bf_odd(x);
-        for (p = 0; p < 8; p++) {
-            __m256i v = LOADI((const uint16_t*)w[p / 2] + 32 * kk + 16 * (p % 2));
-            s[p] = _mm256_fmadd_ps(xe, bf_even(v), _mm256_fmadd_ps(xo, bf_odd(v), s[p]));
-        }
-    }
+    ROW_LOOP(uint16_t, bf_x, 0, Kp / 2, LOADB, bcast_bf, dp_bf)
     for (p = 0; p < 8; p++)
         _mm256_storeu_ps(out + 8 * p, s[p]);
 }
@@ -157,6 +168,16 @@ static inline ATTR(T_VNNI) __m256i quad(const uint8_t* x, ptrdiff_t kq)
     return _mm256_set1_epi32(v);
 }
 
+/* acc += dot of u8 quads of x with s8 quads of w (AVX-VNNI vpdpbusd); inline asm
+   for the reason given in lowp_avx512.c (GCC 12 copies the accumulator) */
+#define LOADQ(panel, k, half) LOADI((panel) + 64 * (k) + 32 * (half))
+
+static inline ATTR(T_VNNI) __m256i dpbusd(__m256i acc, __m256i x, __m256i w)
+{
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(x), "xm"(w));
+    return acc;
+}
+
 /* -128 * rowsum: vpdpbusd adds (qa + 128) * q, this start value removes the 128 */
 static inline ATTR(T_VNNI) __m256i offset(const int32_t* rs)
 {
@@ -167,7 +188,7 @@ static ATTR(T_VNNI) void tile_i8(ptrdiff_t Kp, const void* const a[4], const voi
                                  const cgru_lowp_aux* aux, float* out)
 {
     const uint8_t* ar[4] = {a[0], a[1], a[2], a[3]};
-    ptrdiff_t k0, kq, c;
+    ptrdiff_t k0, k, c;
     int p, r;
     for (p = 0; p < 4; p++) {
         const int8_t* wp = w[p];
@@ -182,23 +203,13 @@ static ATTR(T_VNNI) void tile_i8(ptrdiff_t Kp, const void* const a[4], const voi
                 s[r][0] = o0;
                 s[r][1] = o1;
             }
-            for (kq = k0 / 4; kq < k1 / 4; kq++) {
-                __m256i v0 = LOADI(wp + 64 * kq), v1 = LOADI(wp + 64 * kq + 32);
-                for (r = 0; r < 4; r++) {
-                    __m256i x = quad(ar[r], kq);
-                    s[r][0] = _mm256_dpbusd_avx_epi32(s[r][0], x, v0);
-                    s[r][1] = _mm256_dpbusd_avx_epi32(s[r][1], x, v1);
-                }
-            }
+            TILE_LOOP(__m256i, __m256i, k0 / 4, k1 / 4, LOADQ, quad, dpbusd)
             for (r = 0; r < 4; r++) {
                 f[r][0] = _mm256_add_ps(f[r][0], _mm256_cvtepi32_ps(s[r][0]));
                 f[r][1] = _mm256_add_ps(f[r][1], _mm256_cvtepi32_ps(s[r][1]));
             }
         }
-        for (r = 0; r < 4; r++) {
-            _mm256_storeu_ps(out + r * 64 + p * 16, f[r][0]);
-            _mm256_storeu_ps(out + r * 64 + p * 16 + 8, f[r][1]);
-        }
+        store_panel(f, p, out);
     }
 }
 
@@ -207,7 +218,7 @@ static ATTR(T_VNNI) void row_i8(ptrdiff_t Kp, const void* a_, const void* const 
 {
     const uint8_t* a = a_;
     __m256 f[8];
-    ptrdiff_t k0, kq, c;
+    ptrdiff_t k0, k, c;
     int p;
     for (p = 0; p < 8; p++)
         f[p] = _mm256_setzero_ps();
@@ -216,12 +227,7 @@ static ATTR(T_VNNI) void row_i8(ptrdiff_t Kp, const void* a_, const void* const 
         __m256i s[8];
         for (p = 0; p < 8; p++)
             s[p] = offset(aux->rowsum[p / 2] + c * aux->stride + 8 * (p % 2));
-        for (kq = k0 / 4; kq < k1 / 4; kq++) {
-            __m256i x = quad(a, kq);
-            for (p = 0; p < 8; p++)
-                s[p] = _mm256_dpbusd_avx_epi32(
-                    s[p], x, LOADI((const int8_t*)w[p / 2] + 64 * kq + 32 * (p % 2)));
-        }
+        ROW_LOOP(int8_t, __m256i, k0 / 4, k1 / 4, LOADQ, quad, dpbusd)
         for (p = 0; p < 8; p++)
             f[p] = _mm256_add_ps(f[p], _mm256_cvtepi32_ps(s[p]));
     }

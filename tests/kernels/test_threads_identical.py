@@ -20,19 +20,26 @@ def _run(g, x, lengths, n, gates=False):
         return g(x, lengths=lengths, return_gates=gates)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(dtype=st.sampled_from([np.float32, np.float64]), I=st.integers(1, 24),
+# the weight formats: float32 / float64 models, and float32 ones with reduced-precision
+# weights (each sample part quantizes its own rows, each unit part the whole h)
+MODELS = st.sampled_from([(np.float32, None), (np.float64, None), (np.float32, "float16"),
+                          (np.float32, "bfloat16"), (np.float32, "int8")])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(model=MODELS, I=st.integers(1, 24),
        H=st.integers(1, 80), N=st.integers(1, 13), T=st.integers(1, 6),
        layers=st.integers(1, 2), bidirectional=st.booleans(), reset_after=st.booleans(),
        batch_first=st.booleans(), with_lengths=st.booleans(), clip=st.sampled_from([None, 0.5]),
        gates=st.booleans(), seed=st.integers(0, 2**31 - 1))
-def test_sequence_identical_for_any_thread_count(split_everything, dtype, I, H, N, T, layers,
+def test_sequence_identical_for_any_thread_count(split_everything, model, I, H, N, T, layers,
                                                  bidirectional, reset_after, batch_first,
                                                  with_lengths, clip, gates, seed):
     """(return_gates splits by samples and directions, never by hidden units.)"""
     rng = np.random.default_rng(seed)
+    dtype, weights = model
     g = cgru.GRU(I, H, layers, bidirectional=bidirectional, reset_after=reset_after,
-                 batch_first=batch_first, dtype=dtype, clip=clip)
+                 batch_first=batch_first, dtype=dtype, clip=clip, weights=weights)
     shape = (N, T, I) if batch_first else (T, N, I)
     x = rng.standard_normal(shape).astype(dtype)
     lengths = rng.integers(0, T + 1, size=N) if with_lengths else None
@@ -42,14 +49,15 @@ def test_sequence_identical_for_any_thread_count(split_everything, dtype, I, H, 
             np.testing.assert_array_equal(a, b, err_msg=f"{n} threads")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(dtype=st.sampled_from([np.float32, np.float64]), I=st.integers(1, 24),
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(model=MODELS, I=st.integers(1, 24),
        H=st.integers(1, 80), N=st.integers(1, 13), layers=st.integers(1, 3),
        reset_after=st.booleans(), gates=st.booleans(), seed=st.integers(0, 2**31 - 1))
-def test_stream_steps_identical_for_any_thread_count(split_everything, dtype, I, H, N, layers,
+def test_stream_steps_identical_for_any_thread_count(split_everything, model, I, H, N, layers,
                                                      reset_after, gates, seed):
     rng = np.random.default_rng(seed)
-    g = cgru.GRU(I, H, layers, reset_after=reset_after, dtype=dtype)
+    dtype, weights = model
+    g = cgru.GRU(I, H, layers, reset_after=reset_after, dtype=dtype, weights=weights)
     xs = rng.standard_normal((4, N, I)).astype(dtype)
     outs = {}
     for n in (1, 2, 4):
