@@ -4,7 +4,7 @@ the pool's workers took even on a machine whose other cores are busy (then the
 wall time shows only the load).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src \\
-        python benchmarks/bench_split.py [--threads 2] [--rounds 9]
+        python benchmarks/bench_split.py [--threads 2] [--rounds 9] [--weights int8 ...]
 
 Columns: wall 1 / wall N (best, ms or us), their ratio; caller CPU 1 / caller
 CPU N and their ratio (2.0 at 2 threads: the worker did half); cpu/wall of
@@ -43,13 +43,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--min-time", type=float, default=0.05)
+    ap.add_argument("--weights", action="append", metavar="FORMAT",
+                    help="weight format(s) to time (float32, float16, bfloat16, int8); "
+                         "repeatable; default float32")
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     print(f"load average at the start: {os.getloadavg()}; cgru kernels: {cgru.kernels.isa()}")
-    print(f"{'case':<26}{'wall 1':>10}{'wall N':>10}{'x':>6}{'cpu 1':>10}{'cpu N':>10}{'x':>6}"
+    print(f"{'case':<36}{'wall 1':>10}{'wall N':>10}{'x':>6}{'cpu 1':>10}{'cpu N':>10}{'x':>6}"
           f"{'cpu/wall N':>11}")
-    for kind, I, H, N, T in CASES:
-        g = cgru.GRU(I, H)
+    for kind, I, H, N, T, fmt_w in [c + (f,) for c in CASES for f in a.weights or ["float32"]]:
+        g = cgru.GRU(I, H).with_weights(fmt_w)
         if kind == "seq":
             x = rng.standard_normal((T, N, I)).astype(np.float32)
 
@@ -74,7 +77,8 @@ def main():
                     usage = max(usage, p / w)
         w1, c1 = best[1]
         wn, cn = best[a.threads]
-        print(f"{kind + ' ' + str((I, H, N, T)):<26}{fmt(w1):>10}{fmt(wn):>10}{w1 / wn:6.2f}"
+        name = kind + " " + str((I, H, N, T)) + ("" if fmt_w == "float32" else " " + fmt_w)
+        print(f"{name:<36}{fmt(w1):>10}{fmt(wn):>10}{w1 / wn:6.2f}"
               f"{fmt(c1):>10}{fmt(cn):>10}{c1 / cn:6.2f}{usage:11.2f}", flush=True)
     print(f"load average at the end: {os.getloadavg()}")
 
