@@ -64,6 +64,7 @@ SCENARIOS = [
     Scenario("step-tick", 8, 32, 1, 1, step=True, note="tick data"),
     Scenario("step-kws", 40, 128, 1, 1, step=True, note="keyword spotting"),
     Scenario("step-64x128", 64, 128, 1, 1, step=True),
+    Scenario("step-256", 256, 256, 1, 1, step=True),
     Scenario("step-rnnoise", 256, 256, 1, 1, layers=3, step=True, note="RNNoise-like, 3 layers"),
     Scenario("step-speech", 257, 512, 1, 1, step=True, note="speech enhancement"),
     Scenario("step-server64", 256, 256, 64, 1, step=True, note="server, 64 streams"),
@@ -83,6 +84,7 @@ SCENARIOS = [
 for _fmt, _tag in (("bfloat16", "bf16"), ("int8", "int8"), ("float16", "f16")):
     SCENARIOS += [
         Scenario(f"{_tag}-step-64x128", 64, 128, 1, 1, step=True, weights=_fmt),
+        Scenario(f"{_tag}-step-256", 256, 256, 1, 1, step=True, weights=_fmt),
         Scenario(f"{_tag}-step-rnnoise", 256, 256, 1, 1, layers=3, step=True, weights=_fmt,
                  note="RNNoise-like, 3 layers"),
         Scenario(f"{_tag}-seq-64x128-T1000", 64, 128, 1, 1000, weights=_fmt),
