@@ -32,9 +32,10 @@
 #   CGRU_AARCH64_KEEP=1  keep the unpacked root file system after the run
 #   CGRU_AARCH64_REBUILD=1  build the wheel even if the cache has one of this source
 # The build and pytest logs of the last run are copied to $CGRU_AARCH64_CACHE/last-run/.
-# The wheel is cached too, under a hash of the source files and the root file
-# system: a rerun of the same tree skips the ~10 min emulated build (any
-# changed, added or removed file, e.g. a kernel change, builds it again).
+# The wheel is cached too, under a hash of the source files (all but tests/,
+# docs/ and scripts/, which the wheel does not hold) and the root file system:
+# a rerun of the same tree skips the ~10 min emulated build (any changed, added
+# or removed file outside those three, e.g. a kernel change, builds it again).
 # Everything heavy runs under `nice -n 19` (emulation is CPU hungry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -139,8 +140,10 @@ else
     tar -C "$ROOT" --exclude=./dist --exclude=./build --exclude='./.venv*' -cf - . | tar -C "$RUN/src" -xf -
     rev="(not a git checkout)"
 fi
-# the wheel of this exact source (file names and contents) on this root file system
-srckey="$(cd "$RUN/src" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum \
+# the wheel of this exact source on this root file system: every file's name and
+# contents except tests/, docs/ and scripts/, which the wheel does not hold
+srckey="$(cd "$RUN/src" && find . -path ./tests -prune -o -path ./docs -prune -o -path ./scripts -prune \
+          -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum \
           | { cat; echo "$TARBALL"; } | sha256sum | cut -c1-16)"
 WHEELS="$CACHE/wheels/$srckey"
 mkdir -p "$RUN/dist"

@@ -23,8 +23,9 @@
 # ${TMPDIR:-/tmp}/cgru-pythons), not into the source tree.  Kept between runs,
 # so that a rerun is quicker: each interpreter's venv (the test requirements
 # stay installed; cgru's wheel is reinstalled; CGRU_PYTHONS_FRESH=1 makes new
-# venvs) and the wheels, under a hash of the source files (a rerun of the same
-# tree skips the build; any changed file builds again).  The last line is the
+# venvs) and the wheels, under a hash of the source files but tests/, docs/ and
+# scripts/ (a rerun of the same tree skips the build; a changed file outside
+# those builds again).  The last line is the
 # total over all interpreters: "pythons: N passed, N failed, N skipped" (a build
 # or install failure counts as one failed); exit status 0 only if nothing failed.
 set -euo pipefail
@@ -84,8 +85,10 @@ first="${selected[0]#*=}"
     || { tail -30 "$WORK/sdist.log"; echo "pythons: 0 passed, 1 failed"; exit 1; }
 SDIST="$(ls "$WORK"/sdist/cgru-*.tar.gz)"
 echo "== sdist $(basename "$SDIST")"
-# the wheel cache's key: the snapshot's file names and contents
-srckey="$(cd "$SRC" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+# the wheel cache's key: the snapshot's file names and contents, except tests/,
+# docs/ and scripts/ (not in the wheel: a change to a test alone reuses the wheel)
+srckey="$(cd "$SRC" && find . -path ./tests -prune -o -path ./docs -prune -o -path ./scripts -prune \
+          -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 find "$WORK/wheel-cache" -mindepth 1 -maxdepth 1 -type d ! -name "$srckey" -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 
 total_pass=0 total_fail=0 total_skip=0
