@@ -78,6 +78,11 @@ if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
 else
     tar -C "$ROOT" --exclude=./dist --exclude=./build --exclude='./.venv*' -cf - . | tar -C "$SRC" -xf -
 fi
+# the wheel cache's key (taken before the sdist adds its egg-info to the snapshot):
+# the snapshot's file names and contents, except tests/,
+# docs/ and scripts/ (not in the wheel: a change to a test alone reuses the wheel)
+srckey="$(cd "$SRC" && find . -path ./tests -prune -o -path ./docs -prune -o -path ./scripts -prune \
+          -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 first="${selected[0]#*=}"
 "$first" -m venv "$WORK/venv-sdist"
 "$WORK/venv-sdist/bin/python" -m pip install -q build > "$WORK/sdist.log" 2>&1 \
@@ -85,10 +90,6 @@ first="${selected[0]#*=}"
     || { tail -30 "$WORK/sdist.log"; echo "pythons: 0 passed, 1 failed"; exit 1; }
 SDIST="$(ls "$WORK"/sdist/cgru-*.tar.gz)"
 echo "== sdist $(basename "$SDIST")"
-# the wheel cache's key: the snapshot's file names and contents, except tests/,
-# docs/ and scripts/ (not in the wheel: a change to a test alone reuses the wheel)
-srckey="$(cd "$SRC" && find . -path ./tests -prune -o -path ./docs -prune -o -path ./scripts -prune \
-          -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 find "$WORK/wheel-cache" -mindepth 1 -maxdepth 1 -type d ! -name "$srckey" -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 
 total_pass=0 total_fail=0 total_skip=0
