@@ -16,7 +16,7 @@
 #      untracked-but-not-ignored files) with `pip wheel --no-build-isolation`
 #      against Debian's NumPy / SciPy / Cython, installed, and the kernel,
 #      NumPy-reference parity, stream and C-API tests run against the installed
-#      wheel: tests/kernels tests/api tests/capi (or $CGRU_AARCH64_TESTS), CI
+#      wheel (the default selection below, or $CGRU_AARCH64_TESTS), CI
 #      unset, so the torch / onnxruntime / keras comparisons (not installed
 #      there) skip.  The last line printed is pytest's summary line; the exit
 #      status is pytest's.
@@ -28,7 +28,10 @@
 #                        requirements; bookworm's SciPy 1.10, Cython 0.29 and
 #                        setuptools 66 do not)
 #   CGRU_AARCH64_MIRROR  Debian mirror (default http://deb.debian.org/debian)
-#   CGRU_AARCH64_TESTS   pytest arguments (default "tests/kernels tests/api tests/capi")
+#   CGRU_AARCH64_TESTS   pytest arguments (default: tests/kernels tests/capi
+#                        tests/api/test_stream.py tests/api/test_gates_api.py, without
+#                        the AddressSanitizer build of the lowp C test, which qemu-user
+#                        cannot run; "tests/kernels tests/api tests/capi" for all three folders)
 #   CGRU_AARCH64_KEEP=1  keep the unpacked root file system after the run
 #   CGRU_AARCH64_REBUILD=1  build the wheel even if the cache has one of this source
 # The build and pytest logs of the last run are copied to $CGRU_AARCH64_CACHE/last-run/.
@@ -43,7 +46,12 @@ ROOT="$PWD"
 SUITE="${CGRU_AARCH64_SUITE:-trixie}"
 MIRROR="${CGRU_AARCH64_MIRROR:-http://deb.debian.org/debian}"
 CACHE="${CGRU_AARCH64_CACHE:-/var/cache/cgru-aarch64}"
-TESTS="${CGRU_AARCH64_TESTS:-tests/kernels tests/api tests/capi}"
+# the default: the kernel tests (NumPy-reference parity included), the C-API tests and
+# the stream tests; see docs/robustness.md for what is left out and why (emulation
+# makes them take hours, or measures timing the emulator cannot give)
+DEFAULT_TESTS="tests/kernels tests/capi tests/api/test_stream.py tests/api/test_gates_api.py \
+--deselect tests/kernels/test_lowp_c.py::test_lowp_c_unit[flags1]"
+TESTS="${CGRU_AARCH64_TESTS:-$DEFAULT_TESTS}"
 NICE=(nice -n 19)
 PKGS="python3,python3-dev,python3-venv,python3-pip,python3-numpy,python3-scipy,cython3,\
 python3-setuptools,python3-packaging,python3-wheel,python3-pytest,python3-hypothesis,\
