@@ -16,8 +16,16 @@
 #   CGRU_PYTHONS="python3.12 /usr/bin/python3" scripts/test_pythons.sh
 #   CGRU_PYTEST_ARGS="tests/kernels tests/api" scripts/test_pythons.sh
 #
+# Without $CGRU_PYTHONS, one interpreter per minor version (pyenv's first, then
+# the system's; CGRU_PYTHONS_ALL=1: every build found, e.g. Debian's 3.11 too).
+#
 # Work files (venvs, wheels, logs) go to $CGRU_PYTHONS_WORK (default
-# ${TMPDIR:-/tmp}/cgru-pythons), not into the source tree.  The last line is the
+# ${TMPDIR:-/tmp}/cgru-pythons), not into the source tree.  Kept between runs,
+# so that a rerun is quicker: each interpreter's venv (the test requirements
+# stay installed; cgru's wheel is reinstalled; CGRU_PYTHONS_FRESH=1 makes new
+# venvs) and the wheels, under a hash of the source files but tests/, docs/ and
+# scripts/ (a rerun of the same tree skips the build; a changed file outside
+# those builds again).  The last line is the
 # total over all interpreters: "pythons: N passed, N failed, N skipped" (a build
 # or install failure counts as one failed); exit status 0 only if nothing failed.
 set -euo pipefail
@@ -45,15 +53,19 @@ for p in "${pythons[@]}"; do
     case "$v" in cpython\ *) v="${v#cpython }" ;; *) continue ;; esac
     "$p" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || continue   # requires-python
     "$p" -c 'import venv, ensurepip' 2>/dev/null || { echo "skip $p ($v): no venv/ensurepip"; continue; }
-    [ -n "${seen[$v]:-}" ] && continue
-    seen[$v]=1
+    key="$v"
+    [ -z "${CGRU_PYTHONS:-}" ] && [ -z "${CGRU_PYTHONS_ALL:-}" ] && key="${v%.*}"   # minor version
+    [ -n "${seen[$key]:-}" ] && continue
+    seen[$key]=1
     selected+=("$v=$p")
 done
 [ "${#selected[@]}" -gt 0 ] || { echo "no CPython >= 3.10 found"; echo "pythons: 0 passed, 1 failed"; exit 1; }
 mapfile -t selected < <(printf '%s\n' "${selected[@]}" | sort -V)
 
-rm -rf "$WORK"
 mkdir -p "$WORK"
+# this run's files go; the venvs (venv-py*) and the wheel cache (wheel-cache) stay
+find "$WORK" -mindepth 1 -maxdepth 1 ! -name 'venv-py*' ! -name wheel-cache -exec rm -rf {} +
+[ -n "${CGRU_PYTHONS_FRESH:-}" ] && rm -rf "$WORK"/venv-py*
 echo "== work directory $WORK; interpreters: ${selected[*]%%=*}"
 
 # ---- one sdist of this tree (tracked and untracked-but-not-ignored files, so
@@ -66,6 +78,11 @@ if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
 else
     tar -C "$ROOT" --exclude=./dist --exclude=./build --exclude='./.venv*' -cf - . | tar -C "$SRC" -xf -
 fi
+# the wheel cache's key (taken before the sdist adds its egg-info to the snapshot):
+# the snapshot's file names and contents, except tests/,
+# docs/ and scripts/ (not in the wheel: a change to a test alone reuses the wheel)
+srckey="$(cd "$SRC" && find . -path ./tests -prune -o -path ./docs -prune -o -path ./scripts -prune \
+          -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 first="${selected[0]#*=}"
 "$first" -m venv "$WORK/venv-sdist"
 "$WORK/venv-sdist/bin/python" -m pip install -q build > "$WORK/sdist.log" 2>&1 \
@@ -73,6 +90,7 @@ first="${selected[0]#*=}"
     || { tail -30 "$WORK/sdist.log"; echo "pythons: 0 passed, 1 failed"; exit 1; }
 SDIST="$(ls "$WORK"/sdist/cgru-*.tar.gz)"
 echo "== sdist $(basename "$SDIST")"
+find "$WORK/wheel-cache" -mindepth 1 -maxdepth 1 -type d ! -name "$srckey" -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 
 total_pass=0 total_fail=0 total_skip=0
 summary=()
@@ -89,18 +107,35 @@ for entry in "${selected[@]}"; do
     echo
     echo "== CPython $v ($py)"
     t0=$SECONDS
-    rm -rf "$venv" "$WORK/wheels-$tag"
-    "$py" -m venv "$venv"
+    # the venv of an earlier run, if it is this interpreter's (else a new one)
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.cgru-python" 2>/dev/null)" != "$py" ] \
+            || ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
+        rm -rf "$venv"
+        "$py" -m venv "$venv"
+        echo "$py" > "$venv/.cgru-python"
+    else
+        echo "   venv $venv from an earlier run (CGRU_PYTHONS_FRESH=1 for a new one)"
+    fi
     vpy="$venv/bin/python"
     pipq() { "$vpy" -m pip install -q "$@" >> "$log" 2>&1; }
+    "$vpy" -m pip uninstall -y -q cgru >> "$log" 2>&1 || true
 
-    # the wheel, from the sdist, with build isolation (its own build requirements)
-    if ! "$vpy" -m pip wheel -q --no-deps -w "$WORK/wheels-$tag" "$SDIST" >> "$log" 2>&1; then
-        tail -30 "$log"; summary+=("$v: wheel build FAILED"); total_fail=$((total_fail + 1)); continue
+    # the wheel, from the sdist, with build isolation (its own build requirements),
+    # unless the cache has this interpreter's wheel of the same source
+    cached="$WORK/wheel-cache/$srckey/$tag"
+    if ls "$cached"/cgru-*.whl > /dev/null 2>&1; then
+        WHEEL="$(ls "$cached"/cgru-*.whl)"
+        tb=0
+        echo "   wheel $(basename "$WHEEL") from the cache (built from this same source)"
+    else
+        if ! "$vpy" -m pip wheel -q --no-deps -w "$WORK/wheels-$tag" "$SDIST" >> "$log" 2>&1; then
+            tail -30 "$log"; summary+=("$v: wheel build FAILED"); total_fail=$((total_fail + 1)); continue
+        fi
+        mkdir -p "$cached" && cp "$WORK/wheels-$tag"/cgru-*.whl "$cached/"
+        WHEEL="$(ls "$cached"/cgru-*.whl)"
+        tb=$((SECONDS - t0))
+        echo "   wheel $(basename "$WHEEL") built in ${tb}s"
     fi
-    WHEEL="$(ls "$WORK/wheels-$tag"/cgru-*.whl)"
-    tb=$((SECONDS - t0))
-    echo "   wheel $(basename "$WHEEL") built in ${tb}s"
     if ! pipq "$WHEEL"; then
         tail -30 "$log"; summary+=("$v: wheel install FAILED"); total_fail=$((total_fail + 1)); continue
     fi

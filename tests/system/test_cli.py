@@ -214,6 +214,7 @@ def test_bench_forwards_its_arguments(capsys, monkeypatch):
     fake = types.ModuleType("cgru._bench")
     fake.main = lambda argv: seen.append(argv) or 0
     monkeypatch.setitem(sys.modules, "cgru._bench", fake)
+    monkeypatch.setattr(cli, "BENCH_NEEDS", ())   # whether torch & co. are installed or not
     assert cli.main(["bench", "--quick", "-x"]) == 0
     assert seen == [["--quick", "-x"]]
 
