@@ -25,6 +25,7 @@ cdef extern from "c/lowp.h":
     size_t cgru_lowp_scratch_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
     size_t cgru_lowp_part_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
     size_t cgru_lowp_split_bytes(Py_ssize_t N, Py_ssize_t K) noexcept nogil
+    Py_ssize_t cgru_lowp_stack_rows(int fmt, Py_ssize_t K) noexcept nogil
 
 cdef const cgru_kernel_table* _k = NULL      # the chosen ISA's table (set below)
 
@@ -152,8 +153,15 @@ cdef inline bint _is_lowp(const cgru_model* m, int k) noexcept nogil:
 
 
 cdef inline const void* _w_hh_any(const cgru_layer_f32* L) noexcept nogil:
-    """the packed W_hh the unit split reads: float32 panels, or the reduced-precision ones"""
-    return <const void*>L.w_hh_q if L.weight_format != 0 else <const void*>L.w_hh_packed
+    """the packed W_hh the unit split reads: float32 panels, or the reduced-precision
+    ones; NULL (no unit split) when a row of x or h does not fit the stack block each
+    unit part converts them in (I or H above ~8K): a part would then allocate at
+    every step, so such a layer runs by samples or whole, from the workspace"""
+    if L.weight_format == 0:
+        return <const void*>L.w_hh_packed
+    if cgru_lowp_stack_rows(L.weight_format, max(L.cell.input_size, L.cell.hidden_size)) < 1:
+        return NULL
+    return <const void*>L.w_hh_q
 
 
 cdef inline const void* _w_ih_any(const cgru_layer_f32* L) noexcept nogil:

@@ -423,6 +423,11 @@ static ptrdiff_t rows_in(int fmt, ptrdiff_t K, size_t bytes, ptrdiff_t M)
     return m >= 4 && m < M ? m / 4 * 4 : m;
 }
 
+ptrdiff_t cgru_lowp_stack_rows(int fmt, ptrdiff_t K)
+{
+    return rows_in(fmt, K, CGRU_LOWP_STACK, 8);
+}
+
 ptrdiff_t cgru_lowp_chunk_rows(int fmt, ptrdiff_t K)
 {
     ptrdiff_t m = rows_in(fmt, K, CGRU_LOWP_CHUNK, (ptrdiff_t)1 << 40);

@@ -38,8 +38,11 @@
  * The product of every path is the same maths: bfloat16 and float16 agree
  * to float32 rounding, int8 agrees to float32 rounding of the final scaling.
  *
- * No function allocates, keeps state (after cgru_lowp_set_level) or touches
- * Python; all are safe to call concurrently on distinct outputs.
+ * No function keeps state (after cgru_lowp_set_level) or touches Python, and
+ * none allocates except cgru_lowp_matmul(_range) given less scratch than a
+ * chunk needs (below: once per call; cgru's callers give every step its
+ * scratch, or keep to the stack block); all are safe to call concurrently on
+ * distinct outputs.
  */
 #ifndef CGRU_C_LOWP_H
 #define CGRU_C_LOWP_H
@@ -119,6 +122,9 @@ void cgru_lowp_gemm(int fmt, ptrdiff_t N, ptrdiff_t K, ptrdiff_t G, ptrdiff_t H,
 #define CGRU_LOWP_STACK 16384
 #define CGRU_LOWP_CHUNK 262144
 ptrdiff_t cgru_lowp_chunk_rows(int fmt, ptrdiff_t K);
+/* rows of K (at most 8) whose operand form fits the stack block (0: not one row,
+   so a product of a few rows without scratch would take the heap) */
+ptrdiff_t cgru_lowp_stack_rows(int fmt, ptrdiff_t K);
 size_t cgru_lowp_scratch_bytes(ptrdiff_t N, ptrdiff_t K);
 /* A product split by rows across threads, each part's operands in its own
    block: cgru_lowp_part_bytes(n, K) (a 64-byte multiple, >= scratch_bytes(n, K))

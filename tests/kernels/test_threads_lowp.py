@@ -96,3 +96,33 @@ def test_part_areas_are_disjoint_and_fit_the_workspace(N, K, per_row, parts):
         assert rows >= min(N, 4) and start >= end
         end = start + need
     assert end <= reserved
+
+
+LARGE_INPUT_CHILD = """
+import numpy as np
+import cgru
+from cgru import kernels
+g = cgru.GRU({I}, 1024, seed=0).with_weights("bfloat16")
+x = np.ones((2, 1, {I}), np.float32)
+y1, _ = g(x)
+with cgru.threads(2):
+    y2, _ = g(x)
+assert np.array_equal(y1, y2)
+print(kernels._pool_workers())
+"""
+
+
+@pytest.mark.parametrize("I,splits", [(4096, True), (9000, False)])
+def test_lowp_unit_split_only_when_a_row_fits_the_stack(I, splits):
+    """A bfloat16 (I, 1024) layer at N = 1 is split by hidden units on 2 threads, each
+    part converting the step's x and h on a 16 KiB stack block; with I = 9000 a row of
+    x does not fit there, and the part would allocate at every step: that layer runs
+    whole (no pool worker starts) with the same bits."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, CGRU_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", LARGE_INPUT_CHILD.format(I=I)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert (int(out.stdout.split()[-1]) >= 1) == splits, out.stdout
