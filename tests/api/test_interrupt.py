@@ -32,6 +32,9 @@ import cgru
 TARGET, DELAY = 1.0, 0.1
 rng = np.random.default_rng(0)
 out = {}
+# Python's own SIGINT handler, whatever this process inherited: a child of a shell's
+# background job starts with SIGINT ignored, and then no KeyboardInterrupt can happen
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def sized(make, n):
