@@ -128,12 +128,15 @@ def as_model_input(a, dtype):
 
 
 def ref_gru(g, x, h0=None, lengths=None, batch_first=False):
+    """The reference of model g: its activations and clip too (a crafted pickle
+    state may set them)."""
+    acts = [tuple(reference.activation(*spec) for spec in pair) for pair in g.activations]
     with np.errstate(all="ignore"):
         return reference.gru(as_model_input(x, g.dtype), g.state_dict(), g.num_layers,
                              g.hidden_size, bidirectional=g.bidirectional,
                              reset_after=g.reset_after, batch_first=batch_first,
                              h0=None if h0 is None else as_model_input(h0, g.dtype),
-                             lengths=lengths)
+                             lengths=lengths, activations=acts, clip=g.clip)
 
 
 def snapshot(*arrays):
